@@ -1,0 +1,227 @@
+"""Training data: folders of HDR images -> (ldr, radiance) pairs rendered by the camera model.
+
+Per image, radiance is normalised so that 95% of pixels (max over channels) are at or below 1.
+Per sample, an exposure offset ``k`` (stops) and a CRF are drawn; the target is the normalised
+radiance times ``2**k`` and the input is the 8-bit photo rendered from that *same* target (clip,
+CRF, quantise, optionally sensor noise and JPEG), so input and target move together: the output is
+relative radiance.
+
+Every sample is a pure function of ``(seed, sample_number)``: the order of the data, the crops,
+exposures and CRFs are reproducible, a resumed run sees exactly the samples it would have seen,
+and several processes can split the stream without coordination.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import camera
+from .io import ImageError, read_hdr
+
+__all__ = ["HDR_EXTENSIONS", "find_hdr_files", "normalize_95", "DataConfig", "PairSynthesizer",
+           "HDRPairs"]
+
+log = logging.getLogger(__name__)
+
+HDR_EXTENSIONS = (".exr", ".hdr", ".pfm")
+
+
+def find_hdr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """All HDR files under ``root`` (any nesting), sorted; names (stems) in ``exclude`` skipped.
+
+    Works as is on the SingleHDR HDR-Synth / HDR-Real layouts (their ``.exr``/``.hdr`` ground
+    truth files are found recursively; the LDR folders beside them are ignored)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"data folder {root} does not exist or is not a folder")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in HDR_EXTENSIONS and p.is_file())
+    return [p for p in files if p.stem not in exclude]
+
+
+def normalize_95(radiance: np.ndarray, percentile: float = 95.0) -> np.ndarray:
+    """Scale HWC radiance so that ``percentile`` % of pixels (max over channels) are <= 1."""
+    peak = radiance.max(axis=-1)
+    q = float(np.percentile(peak, percentile))
+    if not math.isfinite(q) or q <= 0:
+        positive = peak[peak > 0]
+        q = float(positive.max()) if positive.size else 1.0
+    return (radiance / q).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training pairs are made. See :class:`PairSynthesizer`."""
+
+    crop: int = 128
+    ev_range: tuple[float, float] = (-3.0, 3.0)  # exposure offset k, stops
+    clip_share: tuple[float, float] = (0.02, 0.25)  # target share of clipped pixels in a crop
+    clip_share_prob: float = 0.9  # else k ~ U(ev_range)
+    highlight_crop_prob: float = 0.7  # centre the crop on one of the brightest 5% of pixels
+    crf_bank: tuple[str, ...] = ("sqrt", "sqrt", "srgb", "gamma1.8", "gamma2.2", "gamma2.6")
+    emor_path: str = ""  # EMoR file: adds random measured-like camera curves to the bank
+    jpeg_prob: float = 0.5
+    jpeg_quality: tuple[int, int] = (70, 98)
+    noise_prob: float = 0.3
+    noise_sigma: tuple[float, float] = (0.0, 0.01)  # read noise, linear units
+    input_crf: str = "sqrt"  # the inverse CRF the model's input is linearised with (as at inference)
+    scales: tuple[float, float] = (0.5, 1.0)  # random down-scaling of the whole image before crop
+
+
+class PairSynthesizer:
+    """Renders (ldr, radiance) training pairs from one normalised HDR image."""
+
+    def __init__(self, config: DataConfig) -> None:
+        self.config = config
+        self.bank = [camera.crf_from_name(n) for n in config.crf_bank]
+        self.emor = camera.load_emor(config.emor_path) if config.emor_path else None
+
+    def pick_crf(self, rng: np.random.Generator) -> camera.CRF:
+        n = len(self.bank) + (1 if self.emor is not None else 0)
+        i = int(rng.integers(n))
+        if i == len(self.bank):
+            return self.emor.sample(rng)  # type: ignore[union-attr]
+        return self.bank[i]
+
+    @staticmethod
+    def bright_pixels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates (ys, xs) of the brightest 5% of pixels (max over channels)."""
+        peak = image.max(axis=-1)
+        return np.nonzero(peak >= np.percentile(peak, 95))
+
+    def crop(self, image: np.ndarray, rng: np.random.Generator,
+             bright: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """A random ``crop``x``crop`` HWC crop (with flips / 90-degree turns), biased to highlights
+        (``bright``: cached :meth:`bright_pixels` of the image)."""
+        c = self.config
+        h, w = image.shape[:2]
+        size = c.crop
+        if rng.random() < 0.5 and min(h, w) * c.scales[0] >= size:
+            s = float(rng.uniform(c.scales[0], c.scales[1]))
+            # a crop of size/s pixels, resized to size: cheap random zoom
+            size_src = min(int(round(size / s)), h, w)
+        else:
+            size_src = min(size, h, w)
+        if rng.random() < c.highlight_crop_prob:
+            ys, xs = bright if bright is not None else self.bright_pixels(image)
+            j = int(rng.integers(len(ys)))
+            cy, cx = int(ys[j]), int(xs[j])
+            y0 = int(np.clip(cy - size_src // 2 + rng.integers(-size_src // 4, size_src // 4 + 1), 0, h - size_src))
+            x0 = int(np.clip(cx - size_src // 2 + rng.integers(-size_src // 4, size_src // 4 + 1), 0, w - size_src))
+        else:
+            y0 = int(rng.integers(h - size_src + 1))
+            x0 = int(rng.integers(w - size_src + 1))
+        patch = image[y0:y0 + size_src, x0:x0 + size_src]
+        if size_src != size:
+            t = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1)[None]
+            # area averaging, as a camera with bigger pixels would integrate light
+            t = torch.nn.functional.interpolate(t, size=(size, size), mode="area" if size_src > size else "bilinear",
+                                                align_corners=None if size_src > size else False)
+            patch = t[0].permute(1, 2, 0).numpy()
+        if rng.random() < 0.5:
+            patch = patch[:, ::-1]
+        patch = np.rot90(patch, int(rng.integers(4)))
+        return np.ascontiguousarray(patch)
+
+    def exposure(self, patch: np.ndarray, rng: np.random.Generator) -> float:
+        """Exposure offset k (stops) for this crop: usually chosen so that a target share of
+        pixels clips; otherwise uniform in ``ev_range``. Always within ``ev_range``."""
+        c = self.config
+        lo, hi = c.ev_range
+        if rng.random() < c.clip_share_prob:
+            share = float(rng.uniform(*c.clip_share))
+            q = float(np.quantile(patch.max(axis=-1), 1.0 - share))
+            k = -math.log2(q) if q > 0 else hi
+        else:
+            k = float(rng.uniform(lo, hi))
+        return float(np.clip(k, lo, hi))
+
+    def render(self, radiance: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, camera.CRF]:
+        """8-bit photo (HWC float in [0,1], multiples of 1/255) of HWC ``radiance`` at EV 0."""
+        c = self.config
+        crf = self.pick_crf(rng)
+        lin = np.clip(radiance, 0.0, 1.0)
+        if rng.random() < c.noise_prob:
+            sigma = float(rng.uniform(*c.noise_sigma))
+            shot = np.sqrt(lin) * sigma  # shot noise grows with the signal
+            lin = np.clip(lin + rng.normal(0.0, 1.0, lin.shape).astype(np.float32) * (shot + sigma * 0.3), 0.0, 1.0)
+            lin = np.where(radiance >= 1.0, 1.0, lin)  # a clipped sensor stays clipped
+        ldr = camera.quantize(crf(lin.astype(np.float32)))
+        if rng.random() < c.jpeg_prob:
+            q = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
+            buf = _io.BytesIO()
+            Image.fromarray(np.round(ldr * 255).astype(np.uint8)).save(buf, format="JPEG", quality=q)
+            ldr = np.asarray(Image.open(_io.BytesIO(buf.getvalue())).convert("RGB"), dtype=np.float32) / 255.0
+        return ldr.astype(np.float32), crf
+
+    def pair(self, image: np.ndarray, rng: np.random.Generator,
+             bright: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ldr, radiance) HWC float32 from a normalised HDR image: same crop, same exposure."""
+        patch = self.crop(image, rng, bright)
+        k = self.exposure(patch, rng)
+        radiance = patch * np.float32(2.0**k)
+        ldr, _ = self.render(radiance, rng)
+        return ldr, radiance
+
+
+@dataclass
+class HDRPairs(torch.utils.data.Dataset):
+    """Map-style dataset over *sample numbers*: item ``n`` is a pair computed from
+    ``(seed, n)``. Sample ``n`` uses image ``perm_e[n % N]`` where ``perm_e`` is a seeded
+    permutation for epoch ``e = n // N``, so each image is used once per epoch.
+
+    Decoded, normalised images are cached in memory as float32 (a 1024x512 panorama: 6 MB).
+    Unreadable files are skipped with a warning when the dataset is built.
+    """
+
+    files: list[Path]
+    config: DataConfig = field(default_factory=DataConfig)
+    seed: int = 0
+    length: int = 10**9
+
+    def __post_init__(self) -> None:
+        self.synth = PairSynthesizer(self.config)
+        self.images: list[np.ndarray] = []
+        self.bright: list[tuple[np.ndarray, np.ndarray]] = []
+        self.names: list[str] = []
+        for p in self.files:
+            try:
+                img = normalize_95(read_hdr(p))
+            except (ImageError, OSError, ValueError) as exc:
+                log.warning("skipping unreadable HDR file %s: %s", p, exc)
+                continue
+            if min(img.shape[:2]) < 16:
+                log.warning("skipping %s: smaller than 16 pixels", p)
+                continue
+            self.images.append(img)
+            self.bright.append(self.synth.bright_pixels(img))
+            self.names.append(p.stem)
+        if not self.images:
+            raise ValueError("no readable HDR images (.exr, .hdr, .pfm) in the data folder")
+
+    def __len__(self) -> int:
+        return self.length
+
+    def image_index(self, n: int) -> int:
+        """Which image sample ``n`` uses."""
+        count = len(self.images)
+        epoch, i = divmod(n, count)
+        perm = np.random.default_rng([self.seed, 1, epoch]).permutation(count)
+        return int(perm[i])
+
+    def __getitem__(self, n: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, 2, int(n)])
+        i = self.image_index(int(n))
+        ldr, radiance = self.synth.pair(self.images[i], rng, self.bright[i])
+        return {
+            "ldr": torch.from_numpy(ldr).permute(2, 0, 1).contiguous(),
+            "radiance": torch.from_numpy(np.ascontiguousarray(radiance)).permute(2, 0, 1).contiguous(),
+            "index": torch.tensor(n),
+        }

@@ -1,0 +1,89 @@
+"""Inference weights: fp16 safetensors files that describe themselves, and the shipped default.
+
+A weights file holds the generator's parameters (fp16) and, in its metadata, the
+:class:`~reexposure.model.GeneratorConfig` plus provenance (``format``, ``trained_steps``,
+``description``). Loading never builds a discriminator, a VGG or an optimiser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .model import GatedUNet, GeneratorConfig
+
+__all__ = ["DEFAULT_MODEL", "default_model_path", "save_weights", "load_generator", "ModelError"]
+
+FORMAT = "reexposure-generator-v1"
+DEFAULT_MODEL = "default.safetensors"
+
+
+class ModelError(ValueError):
+    """A weights file that is missing or not a reexposure model (one-line message)."""
+
+
+def default_model_path() -> Path:
+    """Path of the default model shipped inside the package (``reexposure/weights/``)."""
+    return Path(str(resources.files("reexposure") / "weights" / DEFAULT_MODEL))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model: GatedUNet, path: str | Path, **info: object) -> None:
+    """Export ``model`` as fp16 safetensors with its config (atomic write)."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "config": json.dumps(model.config.to_dict())}
+    meta.update({k: str(v) for k, v in info.items()})
+    atomic_write_bytes(Path(path), save(tensors, metadata=meta))
+
+
+def load_generator(path: str | Path | None = None) -> tuple[GatedUNet, dict[str, str]]:
+    """Load a generator (float32, eval mode) and its metadata. ``None`` loads the shipped default.
+
+    Raises :class:`ModelError` with a one-line message if the file is missing or not ours; there
+    is no silent fallback to an untrained network."""
+    from safetensors import safe_open
+
+    p = Path(path) if path is not None else default_model_path()
+    if not p.is_file():
+        if path is None:
+            raise ModelError(f"the default model is missing from the installation ({p}); reinstall "
+                             "reexposure or pass --model PATH")
+        raise ModelError(f"model file {p} not found")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT:
+                raise ModelError(f"{p} is not a reexposure model file (format {meta.get('format')!r})")
+            state = {k: f.get_tensor(k).float() for k in f.keys()}
+        config = GeneratorConfig(**json.loads(meta["config"]))
+        model = GatedUNet(config)
+        model.load_state_dict(state)
+    except ModelError:
+        raise
+    except Exception as exc:  # safetensors raises several types for a corrupt file
+        raise ModelError(f"{p} is not a valid reexposure model file ({type(exc).__name__}: {exc})") from None
+    model.eval().requires_grad_(False)
+    meta = dict(meta)
+    meta["path"] = str(p)
+    return model, meta
