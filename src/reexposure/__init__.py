@@ -1,7 +1,59 @@
 """reexposure: change the exposure of a photo after it was taken.
 
-Public API (see README): :func:`reconstruct` (photo -> relative radiance) and
-:func:`reexpose` (radiance, EV -> photo).
+Public API::
+
+    import reexposure
+    radiance = reexposure.reconstruct("photo.jpg")      # (1,3,H,W) float32 relative radiance
+    darker = reexposure.reexpose(radiance, ev=-2)        # (1,3,H,W) float32 ldr in [0,1]
+
+For large photos and streaming use :class:`reexposure.infer.Reconstructor`, whose
+:class:`~reexposure.infer.RadianceMap` renders strip by strip in bounded memory.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+
+from .camera import CRF, DEFAULT_CRF
+
 __version__ = "0.1.0"
+__all__ = ["reconstruct", "reexpose", "__version__"]
+
+_cache: dict[object, object] = {}
+
+
+def reconstruct(photo: Union[str, Path, np.ndarray, torch.Tensor], model: str | Path | None = None,
+                crf: CRF = DEFAULT_CRF, threads: int | None = None) -> torch.Tensor:
+    """Reconstruct the relative radiance of a photo.
+
+    ``photo``: a file path (JPEG, PNG, TIFF, WebP, HEIC), an HxWx3 uint8/uint16/float array, or an
+    ldr tensor (1,3,H,W) in [0,1]. ``model``: weights file (default: the shipped model).
+    Returns (1,3,H,W) float32 linear relative radiance; 1.0 is the input's clip level, and
+    well-exposed pixels equal the inverse-CRF of the input exactly.
+    """
+    from .infer import Reconstructor
+
+    if isinstance(photo, (str, Path)):
+        from .io import read_photo
+
+        photo = read_photo(photo).rgb
+    key = (str(model), crf, threads)
+    rec = _cache.get(key)
+    if rec is None:
+        rec = _cache[key] = Reconstructor(model, crf=crf, threads=threads)
+    return rec(photo).to_tensor()  # type: ignore[operator]
+
+
+def reexpose(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+    """Render relative radiance (B,3,H,W) at ``ev`` stops (-10..10) as ldr in [0,1] (B,3,H,W),
+    quantised to 8 bits: expose, clip at 1, apply ``crf``."""
+    from .camera import quantize
+    from .infer import reexpose_ldr
+
+    if not -10.0 <= ev <= 10.0:
+        raise ValueError(f"EV {ev} outside [-10, 10]")
+    return quantize(reexpose_ldr(radiance, ev, crf))

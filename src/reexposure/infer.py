@@ -1,0 +1,279 @@
+"""Inference: photo -> relative radiance, in overlapping tiles with bounded memory.
+
+The generator predicts a log boost ``o`` and the radiance is ``lin * exp(mask * o)``
+(:func:`reexposure.model.compose_radiance`). Only the *boost field* ``mask * o`` needs the
+network, and it is zero wherever the photo is not clipped. So a :class:`RadianceMap` keeps the
+8-bit photo plus the boost of the tiles that had clipped pixels (float16), and renders radiance or
+re-exposed photos strip by strip. A photo with no highlights costs only the linearisation; peak
+memory is a few bytes per pixel plus one tile's activations, whatever the image size.
+
+Tiling: evenly spaced windows of ``tile`` pixels overlap by at least ``2*context + feather``
+pixels. Each window ignores its outer ``context`` pixels on sides that have a neighbour (weight 0:
+they only give the network context) and cross-fades linearly over the next ``feather`` pixels
+(feathered blending; the weights are normalised to sum to exactly 1). Window origins are multiples of
+``2**depth`` so the strided convolutions see the same pixel grid as in one pass; with ``context``
+at least the network's receptive radius, tiled output equals one-pass output.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import camera
+from .camera import CRF, DEFAULT_CRF
+from .model import GatedUNet, GeneratorConfig
+
+__all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius", "reexpose_ldr",
+           "ldr_to_uint8"]
+
+PhotoLike = Union[np.ndarray, torch.Tensor]
+
+
+def receptive_radius(config: GeneratorConfig) -> int:
+    """Theoretical receptive radius (pixels) of :class:`GatedUNet` plus the mask dilation."""
+    d = config.depth
+    down = sum(2**i + 2 ** (i + 1) for i in range(d))
+    bottleneck = 2 * 2**d + 2**d
+    up = sum(3 * 2**i for i in range(d))
+    return 2 + down + bottleneck + up + 1
+
+
+@dataclass(frozen=True)
+class TileOptions:
+    """How large photos are cut. ``tile`` and the overlap are rounded to multiples of 2**depth."""
+
+    tile: int = 1024  # window size, pixels
+    context: int | None = None  # ignored border of each window; None = the receptive radius
+    feather: int = 32  # cross-fade width
+    one_pass_pixels: int = 1024 * 1024  # photos up to this many (padded) pixels run in one pass
+
+
+def ldr_to_uint8(ldr: torch.Tensor) -> np.ndarray:
+    """(1,3,H,W) or (3,H,W) float in [0,1] -> HWC uint8 (rounded)."""
+    t = ldr[0] if ldr.ndim == 4 else ldr
+    return np.ascontiguousarray((t.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy())
+
+
+def reexpose_ldr(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+    """Render radiance (B,3,H,W) at ``ev`` stops: expose, clip, CRF; ldr in [0,1] (not quantised)."""
+    return crf.forward((radiance * (2.0**ev)).clamp(0.0, 1.0))
+
+
+def _as_uint8_hwc(photo: PhotoLike) -> np.ndarray:
+    if isinstance(photo, torch.Tensor):
+        t = photo.detach().float().cpu()
+        if t.ndim == 4:
+            if t.shape[0] != 1:
+                raise ValueError("reconstruct takes one photo at a time (batch of 1)")
+            t = t[0]
+        if t.ndim != 3 or t.shape[0] != 3:
+            raise ValueError(f"expected an ldr tensor (1,3,H,W) in [0,1], got shape {tuple(photo.shape)}")
+        return ldr_to_uint8(t)
+    arr = np.asarray(photo)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"expected an RGB photo HxWx3, got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if arr.dtype == np.uint16:
+        return np.ascontiguousarray((arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8))
+    return np.ascontiguousarray((np.clip(arr.astype(np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8))
+
+
+def _positions(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
+    """Window starts along one axis: evenly spaced multiples of ``multiple`` covering [0, length),
+    consecutive windows overlapping by at least ``overlap``."""
+    if length <= tile:
+        return [0]
+    stride = max(multiple, tile - overlap)
+    n = math.ceil((length - tile) / stride) + 1
+    last = math.ceil((length - tile) / multiple) * multiple
+    return sorted({int(round(i * last / (n - 1) / multiple)) * multiple for i in range(n)})
+
+
+def _axis_weights(starts: list[int], tile: int, length: int, context: int, feather: int) -> list[np.ndarray]:
+    """1-D blend weights of each window along one axis, normalised to sum to 1 at every pixel.
+
+    Before normalising, a window weighs 1 inside, 0 in the outer ``context`` pixels of each side
+    that has a neighbour (those pixels only give the network context), with a linear ramp of
+    ``feather`` pixels in between; sides at the image border keep weight 1."""
+    raw = []
+    total = np.zeros(length, dtype=np.float64)
+    for i, s in enumerate(starts):
+        n = min(length, s + tile) - s
+        x = np.arange(n, dtype=np.float64) + 0.5
+        w = np.ones(n)
+        if i > 0:
+            w *= np.clip((x - context) / max(feather, 1), 0.0, 1.0)
+        if i + 1 < len(starts):
+            w *= np.clip((n - context - x) / max(feather, 1), 0.0, 1.0)
+        raw.append(w)
+        total[s:s + n] += w
+    if (total <= 0).any():
+        raise RuntimeError("tile layout leaves pixels uncovered (tile too small for its overlap)")
+    return [(w / total[s:s + len(w)]).astype(np.float32) for s, w in zip(starts, raw)]
+
+
+@dataclass
+class RadianceMap:
+    """Relative radiance of one photo: ``lin * exp(boost)``, stored compactly.
+
+    ``photo`` is the HWC uint8 input, ``crf`` the curve it is linearised with, ``boosts`` the
+    weighted boost field ``weight * mask * o`` of each processed window (float16, CHW) keyed by its
+    (y0, x0) origin. Use :meth:`to_tensor` for the full float32 radiance, :meth:`reexpose` for an
+    8-bit rendition, :meth:`strips` to stream.
+    """
+
+    photo: np.ndarray
+    crf: CRF = DEFAULT_CRF
+    boosts: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    model_info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.photo.shape[0], self.photo.shape[1]
+
+    def _lut(self) -> torch.Tensor:
+        return self.crf.inverse(torch.arange(256, dtype=torch.float32) / 255.0)
+
+    def lin(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
+        """Linearised photo rows [y0, y1) as (1,3,h,W) float32."""
+        rows = torch.from_numpy(self.photo[y0:y1])
+        return self._lut()[rows.long()].permute(2, 0, 1)[None].contiguous()
+
+    def boost(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
+        """Log boost ``mask * o`` for rows [y0, y1) as (1,3,h,W) float32 (0 where not clipped)."""
+        h, w = self.shape
+        y1 = h if y1 is None else y1
+        out = torch.zeros(1, 3, y1 - y0, w)
+        for (ty, tx), b in self.boosts.items():
+            th, tw = b.shape[1:]
+            a, z = max(ty, y0), min(ty + th, y1)
+            if a >= z:
+                continue
+            out[0, :, a - y0:z - y0, tx:tx + tw] += torch.from_numpy(b[:, a - ty:z - ty].astype(np.float32))
+        return out
+
+    def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
+        """Relative radiance rows [y0, y1), (1,3,h,W) float32 >= 0 (1.0 = clip level of the input)."""
+        return self.lin(y0, y1) * torch.exp(self.boost(y0, y1))
+
+    def to_tensor(self) -> torch.Tensor:
+        """The whole radiance map, (1,3,H,W) float32."""
+        return self.radiance()
+
+    def strips(self, rows: int = 256) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield ``(y0, radiance rows)`` strips of at most ``rows`` rows."""
+        h = self.shape[0]
+        for y0 in range(0, h, rows):
+            yield y0, self.radiance(y0, min(h, y0 + rows))
+
+    def reexpose(self, ev: float, crf: CRF | None = None, rows: int = 256) -> np.ndarray:
+        """The photo re-exposed by ``ev`` stops as HWC uint8, rendered strip by strip with ``crf``
+        (default: the curve the photo was linearised with, so EV 0 gives back the input)."""
+        crf = crf or self.crf
+        out = np.empty_like(self.photo)
+        for y0, rad in self.strips(rows):
+            out[y0:y0 + rad.shape[2]] = ldr_to_uint8(reexpose_ldr(rad, ev, crf))
+        return out
+
+    def clipped_fraction(self) -> float:
+        """Share of pixels at or above the clip ramp's upper end (for reports)."""
+        return float((self.photo.max(axis=2) >= round(camera.MASK_HIGH * 255)).mean())
+
+
+class Reconstructor:
+    """Photo -> :class:`RadianceMap` with a generator, tiled. Deterministic for a fixed thread count.
+
+    ``model`` is a :class:`GatedUNet`, a weights path, or ``None`` for the shipped default."""
+
+    def __init__(self, model: GatedUNet | str | Path | None = None, crf: CRF = DEFAULT_CRF,
+                 tiles: TileOptions | None = None, threads: int | None = None) -> None:
+        from .weights import load_generator
+
+        if isinstance(model, GatedUNet):
+            self.model, self.info = model.eval(), {"path": "<in memory>"}
+        else:
+            self.model, self.info = load_generator(model)
+        self.crf = crf
+        self.tiles = tiles or TileOptions()
+        self.threads = threads
+        cfg = self.model.config
+        self.multiple = cfg.multiple
+        ctx = self.tiles.context if self.tiles.context is not None else receptive_radius(cfg)
+        self.context = int(math.ceil(ctx / self.multiple) * self.multiple)
+        self.overlap = 2 * self.context + int(math.ceil(self.tiles.feather / self.multiple) * self.multiple)
+        self.tile = max(int(math.ceil(self.tiles.tile / self.multiple) * self.multiple), 2 * self.overlap)
+
+    def _run(self, photo_u8: np.ndarray) -> torch.Tensor:
+        """Network on one HWC uint8 window -> ``mask * o`` (1,3,h,w). Pads to the multiple."""
+        lut = self.crf.inverse(torch.arange(256, dtype=torch.float32) / 255.0)
+        u8 = torch.from_numpy(photo_u8).permute(2, 0, 1)[None]
+        ldr = u8.float() / 255.0
+        lin = lut[u8.long()]
+        mask = camera.saturation_mask(ldr)
+        h, w = lin.shape[2:]
+        m = self.multiple
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            mode = "reflect" if h > ph and w > pw else "replicate"
+            lin_p = F.pad(lin, (0, pw, 0, ph), mode=mode)
+            mask_p = F.pad(mask, (0, pw, 0, ph), mode=mode)
+        else:
+            lin_p, mask_p = lin, mask
+        o = self.model(lin_p, mask_p)[:, :, :h, :w]
+        return mask * o
+
+    @torch.inference_mode()
+    def __call__(self, photo: PhotoLike, progress: bool = False) -> RadianceMap:
+        """Reconstruct the radiance of ``photo`` (HWC uint8/uint16/float array, or ldr tensor
+        (1,3,H,W) in [0,1])."""
+        u8 = _as_uint8_hwc(photo)
+        h, w = u8.shape[:2]
+        if h < 2 or w < 2:
+            raise ValueError(f"photo too small ({w}x{h}); need at least 2x2 pixels")
+        old_threads = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            result = RadianceMap(u8, self.crf, model_info=dict(self.info))
+            thresh = int(math.floor(camera.MASK_LOW * 255))  # codes at or below: mask exactly 0
+            peak = u8.max(axis=2)
+            if not (peak > thresh).any():
+                return result
+            ph = math.ceil(h / self.multiple) * self.multiple
+            pw = math.ceil(w / self.multiple) * self.multiple
+            if ph * pw <= self.tiles.one_pass_pixels or (h <= self.tile and w <= self.tile):
+                result.boosts[(0, 0)] = self._run(u8)[0].numpy().astype(np.float16)
+                return result
+            ys = _positions(h, self.tile, self.overlap, self.multiple)
+            xs = _positions(w, self.tile, self.overlap, self.multiple)
+            feather = self.overlap - 2 * self.context
+            wys = _axis_weights(ys, self.tile, h, self.context, feather)
+            wxs = _axis_weights(xs, self.tile, w, self.context, feather)
+            windows = [(iy, ix) for iy in range(len(ys)) for ix in range(len(xs))]
+            it = windows
+            if progress:
+                from tqdm import tqdm
+                it = tqdm(windows, desc="tiles", unit="tile", leave=False)
+            for iy, ix in it:
+                y0, x0 = ys[iy], xs[ix]
+                y1, x1 = min(h, y0 + self.tile), min(w, x0 + self.tile)
+                # a window whose pixels are all below the mask ramp (dilation included) has no boost
+                ya, yb, xa, xb = max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1)
+                if not (peak[ya:yb, xa:xb] > thresh).any():
+                    continue
+                weight = torch.from_numpy(wys[iy][:, None] * wxs[ix][None, :])
+                if not (weight > 0).any():
+                    continue
+                b = self._run(u8[y0:y1, x0:x1])[0] * weight
+                result.boosts[(y0, x0)] = b.numpy().astype(np.float16)
+            return result
+        finally:
+            torch.set_num_threads(old_threads)
