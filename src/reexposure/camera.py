@@ -351,8 +351,8 @@ def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MAS
     """Soft mask of saturated pixels, ``(B, 1, H, W)`` in [0, 1] from ``ldr`` ``(B, C, H, W)``.
 
     Per pixel, the maximum over channels goes through a linear ramp: 0 at or below ``low``,
-    1 at or above ``high`` (display values, i.e. 8-bit code / 255; the defaults 0.96 and 0.995
-    are codes 245 and 254). A pixel with any channel at the clip level has lost information, so
+    1 at or above ``high`` (display values, i.e. 8-bit code / 255; with the defaults 0.96 and
+    0.995, codes up to 244 give 0 and codes 254 and 255 give 1). A pixel with any channel at the clip level has lost information, so
     the maximum is the right statistic. The ramp is then dilated by a ``(2*dilate+1)`` square max
     filter so that the band just outside a clipped region, where demosaicing and JPEG blur the
     edge, counts as uncertain too. Input must be NCHW (see :func:`reexposure.io.to_tensor`).

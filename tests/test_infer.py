@@ -1,0 +1,104 @@
+"""Tiled inference: equals one pass, skips unclipped tiles, keeps well-exposed pixels, deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import reexposure
+from reexposure import camera
+from reexposure.infer import Reconstructor, TileOptions, _axis_weights, _positions, receptive_radius
+from reexposure.model import GatedUNet, GeneratorConfig
+
+
+def _photo_512() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:512, :512]
+    img = np.clip(90 + 60 * np.sin(xx / 13.0)[..., None] * np.cos(yy / 17.0)[..., None]
+                  + rng.normal(0, 10, (512, 512, 3)), 0, 235).astype(np.uint8)
+    # clipped areas crossing the tile borders of a 256-pixel tiling
+    for cy, cx, r in [(256, 256, 70), (120, 380, 50), (400, 130, 60), (250, 5, 30), (500, 500, 40)]:
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 255
+    img[300:320, :, 0] = 255  # a band where only red clips
+    return img
+
+
+@pytest.mark.parametrize("config,context", [(GeneratorConfig(), 64), (GeneratorConfig(width=8, depth=3), None)])
+def test_tiled_equals_one_pass(config, context):
+    torch.manual_seed(0)
+    model = GatedUNet(config)
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    model.eval()
+    img = _photo_512()
+    full = Reconstructor(model, tiles=TileOptions(one_pass_pixels=10**9))(img)
+    tiled_rec = Reconstructor(model, tiles=TileOptions(tile=256, context=context, one_pass_pixels=0))
+    tiled = tiled_rec(img)
+    assert len(tiled.boosts) >= 4, "the test must really tile"
+    a, b = full.to_tensor(), tiled.to_tensor()
+    assert (a - b).abs().max().item() < 1e-3
+    assert not torch.equal(a, camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255))
+
+
+def test_shipped_model_tiles_match_one_pass():
+    img = _photo_512()
+    full = Reconstructor(None, tiles=TileOptions(one_pass_pixels=10**9))(img).to_tensor()
+    tiled = Reconstructor(None, tiles=TileOptions(tile=256, one_pass_pixels=0))(img).to_tensor()
+    assert (full - tiled).abs().max().item() < 1e-3 * max(1.0, float(full.max()))
+
+
+def test_weights_partition_of_unity():
+    for length, tile, overlap in [(1000, 256, 96), (257, 256, 96), (4000, 1024, 320), (600, 320, 160)]:
+        starts = _positions(length, tile, overlap, 16)
+        assert starts[0] == 0 and min(length, starts[-1] + tile) == length
+        assert all(s % 16 == 0 for s in starts)
+        total = np.zeros(length)
+        for s, w in zip(starts, _axis_weights(starts, tile, length, (overlap - 32) // 2, 32)):
+            total[s:s + len(w)] += w
+        assert np.allclose(total, 1.0, atol=1e-6)
+
+
+def test_unclipped_tiles_skipped_and_passthrough(tiny_model):
+    img = np.full((600, 900, 3), 120, np.uint8)
+    img[20:60, 30:80] = 255
+    rec = Reconstructor(tiny_model, tiles=TileOptions(tile=256, one_pass_pixels=0))
+    r = rec(img)
+    assert 0 < len(r.boosts) <= 2
+    rad = r.to_tensor()
+    lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    mask = camera.saturation_mask(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    assert torch.equal(rad[mask.expand_as(rad) == 0], lin[mask.expand_as(lin) == 0])
+    none = rec(np.full((600, 900, 3), 120, np.uint8))
+    assert none.boosts == {}
+
+
+def test_reexpose_streaming_matches_tensor_path(tiny_model, highlight_photo):
+    r = Reconstructor(tiny_model)(highlight_photo)
+    u8 = r.reexpose(-2, rows=50)
+    ref = reexposure.reexpose(r.to_tensor(), -2)
+    assert np.abs(u8.astype(int) - np.round(ref[0].permute(1, 2, 0).numpy() * 255).astype(int)).max() <= 1
+    outside = camera.saturation_mask(torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255)[0, 0] == 0
+    assert np.array_equal(r.reexpose(0)[outside.numpy()], highlight_photo[outside.numpy()])  # EV 0 gives the photo back
+
+
+def test_deterministic(tiny_model, highlight_photo):
+    rec = Reconstructor(tiny_model, threads=1)
+    assert torch.equal(rec(highlight_photo).to_tensor(), rec(highlight_photo).to_tensor())
+
+
+def test_public_api(tiny_model, tmp_path, highlight_photo):
+    from reexposure.weights import save_weights
+
+    p = tmp_path / "m.safetensors"
+    save_weights(tiny_model, p)
+    rad = reexposure.reconstruct(highlight_photo, model=p)
+    assert rad.shape == (1, 3, 192, 256) and rad.dtype == torch.float32
+    assert float(rad.max()) > 1.0  # the random head boosts clipped pixels
+    with pytest.raises(ValueError):
+        reexposure.reexpose(rad, 11)
+    with pytest.raises(ValueError):
+        reexposure.reconstruct(np.zeros((1, 1, 3), np.uint8), model=p)
+
+
+def test_receptive_radius_default():
+    assert receptive_radius(GeneratorConfig()) == 141
