@@ -16,7 +16,8 @@ from __future__ import annotations
 import io as _io
 import logging
 import math
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,24 +27,44 @@ from PIL import Image
 from . import camera
 from .io import ImageError, read_hdr
 
-__all__ = ["HDR_EXTENSIONS", "find_hdr_files", "normalize_95", "DataConfig", "PairSynthesizer",
-           "HDRPairs"]
+__all__ = ["HDR_EXTENSIONS", "DataError", "find_hdr_files", "normalize_95", "DataConfig", "Pair",
+           "PairSynthesizer", "HDRPairs"]
 
 log = logging.getLogger(__name__)
 
 HDR_EXTENSIONS = (".exr", ".hdr", ".pfm")
 
 
-def find_hdr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path]:
-    """All HDR files under ``root`` (any nesting), sorted; names (stems) in ``exclude`` skipped.
+class DataError(ValueError):
+    """A data folder that cannot be trained on (one-line message)."""
 
-    Works as is on the SingleHDR HDR-Synth / HDR-Real layouts (their ``.exr``/``.hdr`` ground
-    truth files are found recursively; the LDR folders beside them are ignored)."""
+
+def find_hdr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """All HDR files (``.exr``, ``.hdr``, ``.pfm``, any case) under ``root``, any nesting,
+    sorted; names (stems) in ``exclude`` and hidden files or folders (``.name``) skipped.
+
+    Recognised layouts, used as they are:
+
+    - any tree of HDR files (``../shared/data/hdr``: ``<source>/<scene>.exr``);
+    - SingleHDR (Liu et al., CVPR 2020) **HDR-Synth**: ``HDR-Synth/<source>/.../<name>.exr|.hdr``
+      (the ground-truth HDR images in nested folders);
+    - SingleHDR **HDR-Real**: ``HDR-Real/HDR_gt/<name>.hdr`` with ``HDR-Real/LDR_in/<name>.jpg``
+      beside it. Only ``HDR_gt`` is used: LDR folders (``LDR_in``, any ``.jpg``/``.png``) are
+      ignored, because training renders its own inputs from the HDR (they may also be nested one
+      level deeper, e.g. ``HDR-Real/train/HDR_gt``).
+
+    Raises :class:`DataError` if ``root`` is not a folder."""
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"data folder {root} does not exist or is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in HDR_EXTENSIONS and p.is_file())
-    return [p for p in files if p.stem not in exclude]
+        raise DataError(f"data folder {root} does not exist or is not a folder")
+    files = []
+    for p in root.rglob("*"):
+        if p.suffix.lower() not in HDR_EXTENSIONS:
+            continue
+        if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
+            continue
+        files.append(p)
+    return sorted(p for p in files if p.stem not in exclude)
 
 
 def normalize_95(radiance: np.ndarray, percentile: float = 95.0) -> np.ndarray:
@@ -73,6 +94,18 @@ class DataConfig:
     noise_sigma: tuple[float, float] = (0.0, 0.01)  # read noise, linear units
     input_crf: str = "sqrt"  # the inverse CRF the model's input is linearised with (as at inference)
     scales: tuple[float, float] = (0.5, 1.0)  # random down-scaling of the whole image before crop
+    cache_mb: int = 8192  # decoded images kept in memory (per loader process); the rest read on demand
+
+
+@dataclass
+class Pair:
+    """One training pair and how it was made: ``ldr`` (HWC in [0,1], the 8-bit input photo),
+    ``radiance`` (HWC >= 0, the target), exposure offset ``k`` (stops) and the ``crf``."""
+
+    ldr: np.ndarray
+    radiance: np.ndarray
+    k: float
+    crf: camera.CRF
 
 
 class PairSynthesizer:
@@ -161,57 +194,114 @@ class PairSynthesizer:
             ldr = np.asarray(Image.open(_io.BytesIO(buf.getvalue())).convert("RGB"), dtype=np.float32) / 255.0
         return ldr.astype(np.float32), crf
 
-    def pair(self, image: np.ndarray, rng: np.random.Generator,
-             bright: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(ldr, radiance) HWC float32 from a normalised HDR image: same crop, same exposure."""
+    def sample(self, image: np.ndarray, rng: np.random.Generator,
+               bright: tuple[np.ndarray, np.ndarray] | None = None) -> Pair:
+        """A :class:`Pair` from a normalised HDR image: one crop, one exposure ``k``; the target is
+        ``crop * 2**k`` and the input is the photo rendered from that same target."""
         patch = self.crop(image, rng, bright)
         k = self.exposure(patch, rng)
         radiance = patch * np.float32(2.0**k)
-        ldr, _ = self.render(radiance, rng)
-        return ldr, radiance
+        ldr, crf = self.render(radiance, rng)
+        return Pair(ldr, radiance, k, crf)
+
+    def pair(self, image: np.ndarray, rng: np.random.Generator,
+             bright: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ldr, radiance) HWC float32 from a normalised HDR image (see :meth:`sample`)."""
+        p = self.sample(image, rng, bright)
+        return p.ldr, p.radiance
 
 
-@dataclass
 class HDRPairs(torch.utils.data.Dataset):
     """Map-style dataset over *sample numbers*: item ``n`` is a pair computed from
     ``(seed, n)``. Sample ``n`` uses image ``perm_e[n % N]`` where ``perm_e`` is a seeded
     permutation for epoch ``e = n // N``, so each image is used once per epoch.
 
-    Decoded, normalised images are cached in memory as float32 (a 1024x512 panorama: 6 MB).
-    Unreadable files are skipped with a warning when the dataset is built.
+    Decoded, normalised images are cached in memory as float32 (a 1024x512 panorama: 6 MB): when
+    the dataset is built, files are read in order until ``config.cache_mb`` is full (unreadable
+    ones are dropped with a warning); files past the budget are read on demand into a small LRU
+    cache, and one that turns out unreadable then is skipped with a warning (the next readable
+    image is used in its place), never crashing an epoch. Raises :class:`DataError` if no file is
+    readable.
     """
 
-    files: list[Path]
-    config: DataConfig = field(default_factory=DataConfig)
-    seed: int = 0
-    length: int = 10**9
+    MIN_SIDE = 16
 
-    def __post_init__(self) -> None:
-        self.synth = PairSynthesizer(self.config)
-        self.images: list[np.ndarray] = []
-        self.bright: list[tuple[np.ndarray, np.ndarray]] = []
+    def __init__(self, files: list[Path], config: DataConfig | None = None, seed: int = 0,
+                 length: int = 10**9) -> None:
+        self.config = config = config or DataConfig()
+        self.seed = seed
+        self.length = length
+        self.synth = PairSynthesizer(config)
+        self.budget = max(0, config.cache_mb) * 2**20
+        self.files: list[Path] = []
         self.names: list[str] = []
-        for p in self.files:
-            try:
-                img = normalize_95(read_hdr(p))
-            except (ImageError, OSError, ValueError) as exc:
-                log.warning("skipping unreadable HDR file %s: %s", p, exc)
-                continue
-            if min(img.shape[:2]) < 16:
-                log.warning("skipping %s: smaller than 16 pixels", p)
-                continue
-            self.images.append(img)
-            self.bright.append(self.synth.bright_pixels(img))
-            self.names.append(p.stem)
-        if not self.images:
-            raise ValueError("no readable HDR images (.exr, .hdr, .pfm) in the data folder")
+        self.cache: OrderedDict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
+        self.bad: set[int] = set()
+        used = 0
+        given = 0
+        for p in files:
+            given += 1
+            if used < self.budget:
+                entry = self._read(p)
+                if entry is None:
+                    continue
+                self.cache[len(self.files)] = entry
+                used += self._nbytes(entry)
+            self.files.append(Path(p))
+            self.names.append(Path(p).stem)
+        self.resident = len(self.cache)  # entries [0, resident) are never evicted
+        self.resident_bytes = used
+        if not self.files or (not self.cache and not any(self._load(i) is not None for i in range(len(self.files)))):
+            raise DataError(f"none of the {given} training files is a readable HDR image (.exr, .hdr, .pfm)")
+
+    @staticmethod
+    def _nbytes(entry: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]) -> int:
+        img, (ys, xs) = entry
+        return img.nbytes + ys.nbytes + xs.nbytes
+
+    def _read(self, path: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+        """Decode and normalise one file; ``None`` (and a warning) if it cannot be used."""
+        try:
+            img = normalize_95(read_hdr(path))
+        except (ImageError, OSError, ValueError, RuntimeError, MemoryError) as exc:
+            log.warning("skipping unreadable HDR file %s: %s", path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
+        if img.ndim != 3 or min(img.shape[:2]) < self.MIN_SIDE:
+            log.warning("skipping %s: smaller than %d pixels", path, self.MIN_SIDE)
+            return None
+        return img, self.synth.bright_pixels(img)
+
+    def _load(self, i: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+        """Image ``i`` from the cache or the disk (LRU beyond the resident set)."""
+        if i in self.cache:
+            if i >= self.resident:
+                self.cache.move_to_end(i)
+            return self.cache[i]
+        if i in self.bad:
+            return None
+        entry = self._read(self.files[i])
+        if entry is None:
+            self.bad.add(i)
+            return None
+        self.cache[i] = entry
+        lazy = [j for j in self.cache if j >= self.resident]  # least recently used first
+        lazy_bytes = sum(self._nbytes(self.cache[j]) for j in lazy)
+        while len(lazy) > 4 and lazy_bytes > self.budget - self.resident_bytes:
+            j = lazy.pop(0)
+            lazy_bytes -= self._nbytes(self.cache.pop(j))
+        return entry
 
     def __len__(self) -> int:
         return self.length
 
+    @property
+    def images(self) -> list[np.ndarray]:
+        """The cached (decoded, normalised) images, in file order."""
+        return [self.cache[i][0] for i in sorted(self.cache)]
+
     def image_index(self, n: int) -> int:
-        """Which image sample ``n`` uses."""
-        count = len(self.images)
+        """Which image (index into :attr:`files`) sample ``n`` uses (before skipping bad files)."""
+        count = len(self.files)
         epoch, i = divmod(n, count)
         perm = np.random.default_rng([self.seed, 1, epoch]).permutation(count)
         return int(perm[i])
@@ -219,9 +309,18 @@ class HDRPairs(torch.utils.data.Dataset):
     def __getitem__(self, n: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, 2, int(n)])
         i = self.image_index(int(n))
-        ldr, radiance = self.synth.pair(self.images[i], rng, self.bright[i])
+        for step in range(len(self.files)):
+            entry = self._load((i + step) % len(self.files))
+            if entry is not None:
+                i = (i + step) % len(self.files)
+                break
+        else:
+            raise DataError("no readable HDR images left among the training files")
+        image, bright = entry
+        ldr, radiance = self.synth.pair(image, rng, bright)
         return {
             "ldr": torch.from_numpy(ldr).permute(2, 0, 1).contiguous(),
             "radiance": torch.from_numpy(np.ascontiguousarray(radiance)).permute(2, 0, 1).contiguous(),
             "index": torch.tensor(n),
+            "image": torch.tensor(i),
         }

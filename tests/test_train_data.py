@@ -1,0 +1,207 @@
+"""Training data: file discovery (SingleHDR layouts), 95% normalisation, EV-paired synthesis,
+unreadable files, caching."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from _train_helpers import make_hdr_folder, scene, write_exr
+from reexposure import camera
+from reexposure.data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, normalize_95
+
+PLAIN = dict(jpeg_prob=0.0, noise_prob=0.0)
+
+
+def _touch(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return path
+
+
+def test_find_hdr_files_any_nesting_and_singlehdr_layouts(tmp_path: Path) -> None:
+    expected = [
+        _touch(tmp_path / "HDR-Synth" / "sourceA" / "0001.exr"),
+        _touch(tmp_path / "HDR-Synth" / "sourceB" / "deeper" / "0002.hdr"),
+        _touch(tmp_path / "HDR-Real" / "HDR_gt" / "0003.hdr"),
+        _touch(tmp_path / "HDR-Real" / "train" / "HDR_gt" / "0004.HDR"),
+        _touch(tmp_path / "plain" / "scene.pfm"),
+    ]
+    ignored = [
+        _touch(tmp_path / "HDR-Real" / "LDR_in" / "0003.jpg"),
+        _touch(tmp_path / "HDR-Synth" / "sourceA" / "0001.png"),
+        _touch(tmp_path / ".hidden" / "x.exr"),
+        _touch(tmp_path / "plain" / "._scene.exr"),  # macOS resource fork
+        _touch(tmp_path / "notes.txt"),
+    ]
+    found = find_hdr_files(tmp_path)
+    assert found == sorted(expected)
+    assert not set(ignored) & set(found)
+    assert find_hdr_files(tmp_path, exclude=("0003",)) == sorted(p for p in expected if p.stem != "0003")
+
+
+def test_find_hdr_files_missing_folder_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as err:
+        find_hdr_files(tmp_path / "nope")
+    assert "\n" not in str(err.value) and "nope" in str(err.value)
+
+
+def test_normalize_95_puts_95_percent_at_or_below_one() -> None:
+    rng = np.random.default_rng(1)
+    hdr = np.exp(rng.normal(0.0, 2.0, (120, 160, 3))).astype(np.float32) * 37.0
+    norm = normalize_95(hdr)
+    peak = norm.max(axis=-1)
+    share = float(np.mean(peak <= 1.0 + 1e-6))
+    assert 0.95 <= share <= 0.951
+    assert np.percentile(peak, 95) == pytest.approx(1.0, rel=1e-5)
+    # a pure rescaling: ratios between pixels are kept
+    np.testing.assert_allclose(norm / norm.max(), hdr / hdr.max(), rtol=1e-5)
+    assert np.isfinite(normalize_95(np.zeros((8, 8, 3), np.float32))).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pair_input_is_the_target_photographed(seed: int) -> None:
+    """Input and target share the same exposure: with no JPEG and no noise the input is exactly
+    render_ldr(target) through the pair's CRF, for every CRF of the bank."""
+    synth = PairSynthesizer(DataConfig(crop=32, **PLAIN))
+    image = normalize_95(scene(seed, 64, 80))
+    pair = synth.sample(image, np.random.default_rng(seed))
+    assert pair.ldr.shape == pair.radiance.shape == (32, 32, 3)
+    expected = camera.render_ldr(torch.from_numpy(pair.radiance), 0.0, pair.crf)
+    np.testing.assert_array_equal(pair.ldr, expected.numpy())
+    # and under the default CRF the square-root photo of the same target
+    sqrt_synth = PairSynthesizer(DataConfig(crop=32, crf_bank=("sqrt",), **PLAIN))
+    p2 = sqrt_synth.sample(image, np.random.default_rng(seed))
+    np.testing.assert_array_equal(p2.ldr, camera.render_ldr(p2.radiance, 0.0))
+    assert -3.0 <= p2.k <= 3.0
+
+
+def test_pair_exposure_clips_the_requested_share() -> None:
+    cfg = DataConfig(crop=32, clip_share=(0.1, 0.1), clip_share_prob=1.0, highlight_crop_prob=1.0,
+                     ev_range=(-8.0, 8.0), crf_bank=("sqrt",), **PLAIN)
+    synth = PairSynthesizer(cfg)
+    rng = np.random.default_rng(0)
+    image = normalize_95(np.exp(rng.normal(0, 1.5, (96, 96, 3))).astype(np.float32))
+    for s in range(5):
+        pair = synth.sample(image, np.random.default_rng(s))
+        clipped = float(np.mean(pair.radiance.max(axis=-1) >= 1.0))
+        assert 0.08 <= clipped <= 0.12
+        assert float(np.mean(pair.ldr.max(axis=-1) >= 1.0)) == pytest.approx(clipped, abs=0.02)
+
+
+def test_noise_keeps_clipped_pixels_clipped() -> None:
+    synth = PairSynthesizer(DataConfig(crop=32, jpeg_prob=0.0, noise_prob=1.0, noise_sigma=(0.02, 0.02),
+                                       crf_bank=("sqrt",)))
+    image = normalize_95(scene(2, 64, 64))
+    pair = synth.sample(image, np.random.default_rng(3))
+    over = pair.radiance >= 1.0
+    assert over.any()
+    assert (pair.ldr[over] == 1.0).all()
+    noiseless = camera.render_ldr(pair.radiance, 0.0)
+    assert not np.array_equal(pair.ldr, noiseless)  # the noise is really there
+    assert np.abs(pair.ldr - noiseless).mean() < 0.05
+
+
+def test_jpeg_input_stays_close_to_the_clean_photo() -> None:
+    synth = PairSynthesizer(DataConfig(crop=32, jpeg_prob=1.0, jpeg_quality=(70, 70), noise_prob=0.0,
+                                       crf_bank=("sqrt",)))
+    pair = synth.sample(normalize_95(scene(1, 64, 64)), np.random.default_rng(0))
+    clean = camera.render_ldr(pair.radiance, 0.0)
+    assert not np.array_equal(pair.ldr, clean)
+    assert np.abs(pair.ldr - clean).mean() < 0.03
+
+
+def test_emor_bank_draws_measured_like_curves(shared: Path) -> None:
+    emor = shared / "data" / "crf" / "emor.txt"
+    synth = PairSynthesizer(DataConfig(crop=32, crf_bank=(), emor_path=str(emor), **PLAIN))
+    image = normalize_95(scene(0, 64, 64))
+    pairs = [synth.sample(image, np.random.default_rng(s)) for s in range(3)]
+    grid = torch.linspace(0, 1, 33)
+    curves = []
+    for p in pairs:
+        assert isinstance(p.crf, camera.TabulatedCRF)
+        np.testing.assert_array_equal(p.ldr, camera.render_ldr(p.radiance, 0.0, p.crf))
+        curve = p.crf.forward(grid)
+        assert curve[0] == pytest.approx(0.0, abs=1e-3) and curve[-1] == pytest.approx(1.0, abs=1e-3)
+        assert (curve[1:] >= curve[:-1] - 1e-4).all()  # monotone
+        curves.append(curve)
+    assert not torch.allclose(curves[0], curves[1])  # random curves, not one fixed curve
+
+
+def test_dataset_skips_unreadable_file_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = make_hdr_folder(tmp_path / "d", ("a", "b"))
+    (root / "broken.exr").write_bytes(b"this is not an EXR file")
+    files = find_hdr_files(root)
+    assert len(files) == 3
+    with caplog.at_level(logging.WARNING, logger="reexposure.data"):
+        ds = HDRPairs(files, DataConfig(crop=32), seed=0)
+    assert any("broken.exr" in r.getMessage() for r in caplog.records)
+    assert ds.names == ["a", "b"]
+    for n in range(6):
+        item = ds[n]
+        assert item["ldr"].shape == (3, 32, 32) and torch.isfinite(item["radiance"]).all()
+
+
+def test_dataset_with_no_readable_file_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.exr"
+    bad.write_bytes(b"junk")
+    with pytest.raises(DataError) as err:
+        HDRPairs([bad], DataConfig(crop=32))
+    assert "\n" not in str(err.value)
+    with pytest.raises(DataError):
+        HDRPairs([], DataConfig(crop=32))
+
+
+def test_each_image_once_per_epoch_and_samples_reproducible(tmp_path: Path) -> None:
+    root = make_hdr_folder(tmp_path / "d", ("a", "b", "c", "d", "e"))
+    ds = HDRPairs(find_hdr_files(root), DataConfig(crop=32), seed=7)
+    n_img = len(ds.files)
+    for epoch in range(4):
+        used = [ds.image_index(epoch * n_img + i) for i in range(n_img)]
+        assert sorted(used) == list(range(n_img))
+    orders = {tuple(ds.image_index(e * n_img + i) for i in range(n_img)) for e in range(6)}
+    assert len(orders) > 1  # reshuffled between epochs
+    a, b = ds[13], ds[13]
+    assert torch.equal(a["ldr"], b["ldr"]) and torch.equal(a["radiance"], b["radiance"])
+    assert int(a["image"]) == ds.image_index(13)
+
+
+def test_lazy_cache_gives_the_same_samples_and_survives_a_file_going_bad(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = make_hdr_folder(tmp_path / "d", ("a", "b", "c"))
+    files = find_hdr_files(root)
+    eager = HDRPairs(files, DataConfig(crop=32), seed=1)
+    lazy = HDRPairs(files, DataConfig(crop=32, cache_mb=0), seed=1)
+    assert len(lazy.cache) <= 1  # nothing resident; one image read to check the folder
+    for n in range(6):
+        assert torch.equal(eager[n]["ldr"], lazy[n]["ldr"])
+    # a file that becomes unreadable mid-run is skipped with a warning, not a crash
+    lazy2 = HDRPairs(files, DataConfig(crop=32, cache_mb=0), seed=1)
+    victim = next(n for n in range(3) if lazy2.image_index(n) == 1)
+    lazy2.cache.clear()
+    files[1].write_bytes(b"truncated")
+    with caplog.at_level(logging.WARNING, logger="reexposure.data"):
+        item = lazy2[victim]
+    assert int(item["image"]) != 1
+    assert any("b.exr" in r.getMessage() for r in caplog.records)
+
+
+def test_hdr_and_pfm_files_train_too(tmp_path: Path) -> None:
+    from reexposure import io
+
+    if not hasattr(io, "write_hdr"):
+        pytest.skip("reexposure.io.write_hdr (.hdr/.pfm support) has not landed yet")
+    img = scene(3, 40, 56)
+    io.write_hdr(tmp_path / "x.hdr", img)
+    io.write_hdr(tmp_path / "y.pfm", img)
+    write_exr(tmp_path / "z.exr", img)
+    ds = HDRPairs(find_hdr_files(tmp_path), DataConfig(crop=32))
+    assert ds.names == ["x", "y", "z"]
+    ims = ds.images
+    # .hdr is 8-bit mantissa RGBE (about 1% error); .pfm and .exr (float) are exact
+    np.testing.assert_allclose(ims[1], ims[2], rtol=1e-6)
+    np.testing.assert_allclose(ims[0], ims[2], rtol=0.02, atol=1e-3)
