@@ -1,8 +1,10 @@
 """Inference weights: fp16 safetensors files that describe themselves, and the shipped default.
 
-A weights file holds the generator's parameters (fp16) and, in its metadata, the
-:class:`~reexposure.model.GeneratorConfig` plus provenance (``format``, ``trained_steps``,
-``description``). Loading never builds a discriminator, a VGG or an optimiser.
+A weights file holds the generator's parameters (fp16) and, in its metadata, the architecture
+(``arch``: ``gated_unet`` or ``expandnet``; files without it are ``gated_unet``), its config
+(:class:`~reexposure.model.GeneratorConfig` or :class:`~reexposure.model.ExpandNetConfig`) plus
+provenance (``format``, ``trained_steps``, ``description``). Loading never builds a discriminator,
+a VGG or an optimiser.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+import torch.nn as nn
 
-from .model import GatedUNet, GeneratorConfig
+from .model import arch_of, build_generator
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "save_weights", "load_generator", "ModelError"]
 
@@ -41,24 +44,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def save_weights(model: GatedUNet, path: str | Path, **info: object) -> None:
-    """Export ``model`` as fp16 safetensors with its config (atomic write)."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def save_weights(model: nn.Module, path: str | Path, **info: object) -> None:
+    """Export generator ``model`` (any architecture of :data:`reexposure.model.ARCHITECTURES`)
+    as fp16 safetensors with its architecture and config (atomic write)."""
     from safetensors.torch import save
 
     tensors = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "config": json.dumps(model.config.to_dict())}
+    meta = {"format": FORMAT, "arch": arch_of(model), "config": json.dumps(model.config.to_dict())}
     meta.update({k: str(v) for k, v in info.items()})
     atomic_write_bytes(Path(path), save(tensors, metadata=meta))
 
 
-def load_generator(path: str | Path | None = None) -> tuple[GatedUNet, dict[str, str]]:
+def load_generator(path: str | Path | None = None) -> tuple[nn.Module, dict[str, str]]:
     """Load a generator (float32, eval mode) and its metadata. ``None`` loads the shipped default.
+    The class is rebuilt from the file's ``arch`` metadata (``GatedUNet`` when absent).
 
     Raises :class:`ModelError` with a one-line message if the file is missing or not ours; there
     is no silent fallback to an untrained network."""
@@ -76,8 +88,7 @@ def load_generator(path: str | Path | None = None) -> tuple[GatedUNet, dict[str,
             if meta.get("format") != FORMAT:
                 raise ModelError(f"{p} is not a reexposure model file (format {meta.get('format')!r})")
             state = {k: f.get_tensor(k).float() for k in f.keys()}
-        config = GeneratorConfig(**json.loads(meta["config"]))
-        model = GatedUNet(config)
+        model = build_generator(meta.get("arch", "gated_unet"), json.loads(meta["config"]))
         model.load_state_dict(state)
     except ModelError:
         raise
