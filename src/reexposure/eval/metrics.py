@@ -1,0 +1,181 @@
+"""Image quality metrics for the evaluation harness (pure functions on NCHW float tensors).
+
+Conventions: images are ``(1, C, H, W)`` float tensors; a *region* is a boolean ``(1, 1, H, W)``
+tensor (``None`` = the whole image). Renditions (``ldr``) are display values in [0, 1] (8-bit code /
+255); radiance is linear and relative (1.0 = the clip level of the input photo).
+
+Definitions
+-----------
+- :func:`psnr`: ``10*log10(peak**2 / MSE)`` with the MSE over the region's pixels and all
+  channels; peak 1 for renditions in [0, 1]. An MSE below 1e-10 counts as 1e-10, so a perfect
+  match scores 100 dB (instead of infinity, which would break means).
+- :func:`ssim`: SSIM of Wang et al. 2004 ("Image quality assessment: from error visibility to
+  structural similarity", IEEE TIP 13(4)) with a Gaussian window of 11 taps, sigma 1.5,
+  ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2`` (L = 1, the data range). Local statistics are computed
+  per colour channel with reflect padding (so the SSIM map has the image's size); the map is the
+  mean of the channel maps, and the score is its mean over the region.
+- :func:`log_psnr`: PSNR of base-2 logarithms of relative radiance clamped to [LOG_LO, LOG_HI] =
+  [5e-5, 100] (the same 20.93-stop span as PU21's 0.005..10000 cd/m^2 with the clip level at
+  100 cd/m^2): ``10*log10(R**2 / mean((log2 e - log2 r)**2))`` with ``R = log2(LOG_HI/LOG_LO)``,
+  over all pixels and channels. A uniform error of one stop scores ``20*log10(20.93) = 26.4`` dB.
+- :func:`gradient_energy`: sum of squared forward differences (horizontal and vertical, all
+  channels) over pairs of neighbouring pixels that both lie in the region;
+  :func:`texture_ratio` divides that of an estimate by that of the reference (1.0 = as much
+  detail as the scene; a flat fill scores near 0).
+- :func:`fit_scale`: one global factor ``k`` minimising ``sum (log(k*e) - log(r))**2`` over a
+  set of pixels (closed form: ``log k = mean(log r - log e)``); relative radiance has no absolute
+  scale, so every estimate is put on the reference's scale with it before any metric.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .. import camera
+
+__all__ = ["PSNR_CAP_MSE", "LOG_LO", "LOG_HI", "psnr", "ssim_map", "ssim", "log_psnr",
+           "gradient_energy", "texture_ratio", "fit_scale", "clipped_region", "fit_pixels",
+           "REGION_DILATE", "FIT_FLOOR"]
+
+PSNR_CAP_MSE = 1e-10
+LOG_LO = 5e-5
+LOG_HI = 100.0
+REGION_DILATE = 4  # pixels added around the saturation mask to make the "clipped region"
+FIT_FLOOR = 2.0**-10  # linear input values at or below this are too noisy to fit the scale on
+
+
+def _check(a: torch.Tensor, b: torch.Tensor) -> None:
+    if a.shape != b.shape or a.ndim != 4:
+        raise ValueError(f"expected two (B,C,H,W) tensors of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def _region_weights(region: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    if region is None:
+        return None
+    if region.shape != (like.shape[0], 1, *like.shape[2:]):
+        raise ValueError(f"region must be (B,1,H,W) matching {tuple(like.shape)}, got {tuple(region.shape)}")
+    return region.to(torch.bool)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor | None = None, peak: float = 1.0) -> float:
+    """PSNR in dB of ``a`` against ``b`` over ``region`` (all channels). NaN if the region is empty."""
+    _check(a, b)
+    r = _region_weights(region, a)
+    sq = (a.double() - b.double()) ** 2
+    if r is not None:
+        n = int(r.sum()) * a.shape[1]
+        if n == 0:
+            return float("nan")
+        mse = float((sq * r).sum()) / n
+    else:
+        mse = float(sq.mean())
+    return 10.0 * math.log10(peak**2 / max(mse, PSNR_CAP_MSE))
+
+
+def _gauss_kernel(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def _blur(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Separable depthwise Gaussian blur with reflect padding; x (B,C,H,W) float64."""
+    c = x.shape[1]
+    r = (len(k) - 1) // 2
+    mode = "reflect" if min(x.shape[2:]) > r else "replicate"
+    x = F.pad(x, (r, r, r, r), mode=mode)
+    kh = k.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
+    kv = k.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
+    return F.conv2d(F.conv2d(x, kh, groups=c), kv, groups=c)
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, size: int = 11,
+             sigma: float = 1.5) -> torch.Tensor:
+    """Per-pixel SSIM (B,1,H,W), float64: mean over channels of the channel SSIM maps."""
+    _check(a, b)
+    k = _gauss_kernel(size, sigma)
+    x, y = a.double(), b.double()
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mx, my = _blur(x, k), _blur(y, k)
+    sxx = _blur(x * x, k) - mx * mx
+    syy = _blur(y * y, k) - my * my
+    sxy = _blur(x * y, k) - mx * my
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    return s.mean(dim=1, keepdim=True)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor | None = None, data_range: float = 1.0) -> float:
+    """Mean SSIM of ``a`` against ``b`` over ``region`` (see module docstring). NaN if empty."""
+    m = ssim_map(a, b, data_range)
+    r = _region_weights(region, a)
+    if r is None:
+        return float(m.mean())
+    n = int(r.sum())
+    return float((m * r).sum()) / n if n else float("nan")
+
+
+def log_psnr(estimate: torch.Tensor, reference: torch.Tensor, lo: float = LOG_LO, hi: float = LOG_HI) -> float:
+    """log-PSNR in dB of relative radiance maps (see module docstring)."""
+    _check(estimate, reference)
+    le = torch.log2(estimate.double().clamp(lo, hi))
+    lr = torch.log2(reference.double().clamp(lo, hi))
+    mse = float(((le - lr) ** 2).mean())
+    rng = math.log2(hi / lo)
+    return 10.0 * math.log10(rng**2 / max(mse, PSNR_CAP_MSE))
+
+
+def gradient_energy(img: torch.Tensor, region: torch.Tensor | None = None) -> float:
+    """Sum of squared forward differences of ``img`` (B,C,H,W) over neighbour pairs inside ``region``."""
+    x = img.double()
+    dx = (x[..., :, 1:] - x[..., :, :-1]) ** 2
+    dy = (x[..., 1:, :] - x[..., :-1, :]) ** 2
+    r = _region_weights(region, img)
+    if r is None:
+        return float(dx.sum() + dy.sum())
+    rx = r[..., :, 1:] & r[..., :, :-1]
+    ry = r[..., 1:, :] & r[..., :-1, :]
+    return float((dx * rx).sum() + (dy * ry).sum())
+
+
+def texture_ratio(estimate: torch.Tensor, reference: torch.Tensor, region: torch.Tensor | None = None) -> float:
+    """Gradient energy of ``estimate`` / that of ``reference`` in ``region`` (NaN if the reference
+    has none there)."""
+    _check(estimate, reference)
+    ref = gradient_energy(reference, region)
+    if ref <= 0.0:
+        return float("nan")
+    return gradient_energy(estimate, region) / ref
+
+
+def clipped_region(ldr: torch.Tensor, dilate: int = REGION_DILATE) -> torch.Tensor:
+    """The *clipped region* of an input rendition ``ldr`` (B,3,H,W): pixels where the saturation
+    mask (:func:`reexposure.camera.saturation_mask`, default ramp and its 1-pixel dilation) is
+    above 0, dilated by ``dilate`` more pixels (square). Returns bool (B,1,H,W).
+
+    With the default ramp, a pixel is in the saturation mask when its largest channel is above
+    code 244.8 (0.96 * 255), i.e. code 245 or more, or when one of its 8 neighbours is."""
+    mask = camera.saturation_mask(ldr.float()) > 0
+    if dilate > 0:
+        mask = F.max_pool2d(mask.float(), 2 * dilate + 1, stride=1, padding=dilate) > 0
+    return mask
+
+
+def fit_pixels(lin: torch.Tensor, region: torch.Tensor, floor: float = FIT_FLOOR) -> torch.Tensor:
+    """Elements (B,C,H,W bool) to fit the global scale on: outside the clipped region and with the
+    linearised input above ``floor`` (dark codes are dominated by quantisation)."""
+    return (~region).expand_as(lin) & (lin > floor)
+
+
+def fit_scale(estimate: torch.Tensor, reference: torch.Tensor, select: torch.Tensor) -> float:
+    """Global factor ``k`` putting ``estimate`` on ``reference``'s scale: least squares in the log
+    domain over the selected elements (bool, broadcastable to the images) where both are > 0.
+    Returns 1.0 when no element qualifies."""
+    _check(estimate, reference)
+    e, r = estimate.double(), reference.double()
+    sel = select.expand_as(e) & (e > 0) & (r > 0)
+    if not bool(sel.any()):
+        return 1.0
+    return float(torch.exp((torch.log(r[sel]) - torch.log(e[sel])).mean()))

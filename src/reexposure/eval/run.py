@@ -1,0 +1,748 @@
+"""``reexpose eval``: score reconstruction methods on HDR images, or compare them on photos.
+
+With HDR files (.exr/.hdr/.pfm) in ``--data``, for every image and every target clipped share
+``p`` (``--clip``):
+
+1. The image is normalised (:func:`reexposure.data.normalize_95`), optionally downscaled
+   (``--max-side``, antialiased), and exposed so that a share ``p`` of its pixels (largest channel)
+   reaches the clip level: the ground truth ``gt`` is the radiance divided by the ``(1-p)``
+   quantile of the per-pixel maximum, so 1.0 is the clip level.
+2. The 8-bit photo is rendered from ``gt`` with the CRF (:func:`reexposure.camera.render_ldr`),
+   and optionally JPEG-compressed (``--format jpeg --quality 90``, Pillow, 4:2:0).
+3. Each method reconstructs relative radiance from the photo; one global scale is fitted on the
+   well-exposed pixels (least squares in the log domain, :func:`metrics.fit_scale` over
+   :func:`metrics.fit_pixels`), and applied to the estimate.
+4. Metrics (definitions in :mod:`reexposure.eval.metrics` and :mod:`reexposure.eval.pu21`):
+   log-PSNR and PU21-PSNR of the radiance (the clip level shown at 100 cd/m^2); at every EV of
+   ``--ev`` (default -1, -2, -3, +1), PSNR and SSIM of the method's 8-bit rendition against the
+   ground truth's, over the whole image, the clipped region (the input's saturation mask dilated
+   by 4 pixels) and outside it; and the texture ratio (gradient energy of the rendition inside the
+   clipped region / that of the ground truth's).
+
+Outputs in ``--out``: ``images/<scene>.json`` (every number per clip level and method),
+``summary.json`` and ``summary.md`` (means over images; the sanity check that ``naive`` beats
+``brightness`` in the clipped region at EV -2), and ``sheet_clipNN.png`` contact sheets (rows:
+scenes; columns: input, brightness, naive, the other methods and the ground truth at EV -2).
+
+With only ordinary photos (JPEG/PNG/TIFF/WebP/HEIC) in ``--data``, there is no ground truth: the
+harness writes ``sheet_ev-2.png`` and ``sheet_ev-3.png`` (input, brightness, naive, methods).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io as _io
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import camera
+from ..camera import CRF
+from . import metrics
+from .baselines import Brightness, Method, Naive, make_method, parse_methods
+from .pu21 import NITS_AT_CLIP, pu21_psnr
+
+__all__ = ["EvalOptions", "evaluate_case", "run_eval", "run_sheets", "add_cli", "main",
+           "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV", "PHOTO_EXTENSIONS"]
+
+DEFAULT_CLIPS: tuple[float, ...] = (0.02, 0.08, 0.20)
+DEFAULT_EVS: tuple[float, ...] = (-1.0, -2.0, -3.0, 1.0)
+SHEET_EV = -2.0
+PHOTO_SHEET_EVS = (-2.0, -3.0)
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif")
+REGION_KEYS = ("all", "clipped", "outside")
+
+
+class EvalError(ValueError):
+    """Bad evaluation input (one-line message for the user)."""
+
+
+@dataclass
+class EvalOptions:
+    """Everything one evaluation run needs (the CLI fills it from its arguments)."""
+
+    data: Path
+    methods: list[str]
+    model: str | None = None
+    out: Path = Path("eval-out")
+    clips: tuple[float, ...] = DEFAULT_CLIPS
+    evs: tuple[float, ...] = DEFAULT_EVS
+    crf: str = "sqrt"
+    format: str = "png"
+    quality: int = 90
+    max_side: int | None = None
+    limit: int | None = None
+    scenes: tuple[str, ...] = ()
+    threads: int | None = None
+    force: bool = False
+    cvvdp: bool = False
+    cell: int = 192
+    progress: bool = True
+    extra_methods: dict[str, Method] = field(default_factory=dict)  # label -> Method (tests, API)
+
+    def command(self) -> str:
+        """The ``reexpose eval`` command line that reproduces this run."""
+        parts = ["reexpose", "eval", "--data", str(self.data), "--method", ",".join(self.methods)]
+        if self.model:
+            parts += ["--model", str(self.model)]
+        parts += ["--clip", ",".join(f"{c:g}" for c in self.clips), "--crf", self.crf, "--format", self.format]
+        if self.format == "jpeg":
+            parts += ["--quality", str(self.quality)]
+        if tuple(self.evs) != DEFAULT_EVS:
+            parts += ["--ev=" + ",".join(f"{e:g}" for e in self.evs)]
+        if self.max_side:
+            parts += ["--max-side", str(self.max_side)]
+        if self.scenes:
+            parts += ["--scenes", ",".join(self.scenes)]
+        if self.limit:
+            parts += ["--limit", str(self.limit)]
+        if self.threads:
+            parts += ["--threads", str(self.threads)]
+        if self.cvvdp:
+            parts += ["--cvvdp"]
+        parts += ["--out", str(self.out)]
+        return " ".join(parts)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ldr(photo: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float() / 255.0
+
+
+def _u8(ldr: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray((ldr[0].clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy())
+
+
+def ev_key(ev: float) -> str:
+    """EV as a key: ``-2``, ``+1``."""
+    return f"{ev:+g}"
+
+
+def encode_photo(ldr: torch.Tensor, fmt: str = "png", quality: int = 90) -> np.ndarray:
+    """The 8-bit photo a camera would save: (1,3,H,W) quantised ldr -> HxWx3 uint8, through a JPEG
+    encode/decode round trip (Pillow, ``quality``, default 4:2:0 subsampling) when ``fmt`` is
+    ``jpeg``; PNG is lossless, so the codes are returned as they are."""
+    u8 = _u8(ldr)
+    if fmt == "png":
+        return u8
+    if fmt != "jpeg":
+        raise EvalError(f"unknown photo format {fmt!r} (use png or jpeg)")
+    from PIL import Image
+
+    buf = _io.BytesIO()
+    Image.fromarray(u8).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+
+
+def exposure_for_share(hdr: np.ndarray, share: float) -> float:
+    """Factor that makes a share ``share`` of pixels (largest channel) reach 1.0 (the clip level):
+    1 / the (1 - share) quantile of the per-pixel maximum. Raises ``EvalError`` for a black image."""
+    if not 0.0 < share < 1.0:
+        raise EvalError(f"clipped share must be in (0, 1), got {share}")
+    q = float(np.quantile(hdr.max(axis=-1), 1.0 - share))
+    if not math.isfinite(q) or q <= 0:
+        raise EvalError("image too dark to clip the requested share of pixels")
+    return 1.0 / q
+
+
+def downscale(hdr: np.ndarray, max_side: int | None) -> np.ndarray:
+    """HxWx3 float radiance -> at most ``max_side`` pixels on its long side (antialiased bilinear)."""
+    h, w = hdr.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return hdr
+    f = max_side / max(h, w)
+    size = (max(2, round(h * f)), max(2, round(w * f)))
+    t = torch.from_numpy(np.ascontiguousarray(hdr, dtype=np.float32)).permute(2, 0, 1)[None]
+    t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_min(0.0)
+    return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy())
+
+
+def _cell(ldr_or_u8: torch.Tensor | np.ndarray, height: int) -> np.ndarray:
+    """A contact-sheet cell: HxWx3 uint8 resized to ``height`` rows (kept small in memory)."""
+    from PIL import Image
+
+    u8 = _u8(ldr_or_u8) if isinstance(ldr_or_u8, torch.Tensor) else ldr_or_u8
+    h, w = u8.shape[:2]
+    if h != height:
+        u8 = np.asarray(Image.fromarray(u8).resize((max(1, round(w * height / h)), height), Image.Resampling.LANCZOS))
+    return u8
+
+
+def _finite(x: float) -> float | None:
+    return x if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return _finite(obj)
+    return obj
+
+
+def _write(path: Path, data: bytes) -> None:
+    from ..weights import atomic_write_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+
+
+def _write_png(path: Path, image: Any) -> None:
+    buf = _io.BytesIO()
+    image.save(buf, format="PNG")
+    _write(path, buf.getvalue())
+
+
+# --------------------------------------------------------------------------- one case
+
+
+def evaluate_case(gt: torch.Tensor, photo: np.ndarray, methods: Mapping[str, Method], crf: CRF = camera.DEFAULT_CRF,
+                  evs: Sequence[float] = DEFAULT_EVS, keep_ev: float | None = None,
+                  cvvdp: Any = None) -> tuple[dict[str, dict[str, Any]], dict[str, torch.Tensor]]:
+    """Score every method on one photo of ``gt``.
+
+    ``gt``: ground truth relative radiance (1,3,H,W), 1.0 = clip level; ``photo``: the 8-bit photo
+    (HxWx3 uint8) the methods get. Returns ``(results, kept)``: ``results[label]`` holds ``scale``
+    (the fitted global factor), ``log_psnr``, ``pu21_psnr`` (and ``cvvdp_jod``), and ``ev[ev_key]``
+    with ``psnr_{all,clipped,outside}``, ``ssim_{all,clipped,outside}``, ``texture_clipped``;
+    ``kept[label]`` is the rendition at ``keep_ev`` (for contact sheets), ``kept['ground truth']``
+    the ground truth's."""
+    ldr_in = _ldr(photo)
+    if ldr_in.shape != gt.shape:
+        raise ValueError(f"photo {tuple(ldr_in.shape)} and ground truth {tuple(gt.shape)} differ in shape")
+    region = metrics.clipped_region(ldr_in)
+    regions = {"all": None, "clipped": region, "outside": ~region}
+    select = metrics.fit_pixels(crf.inverse(ldr_in), region)
+    gt_r = {ev: camera.render_ldr(gt, ev, crf, 8) for ev in evs}
+    kept: dict[str, torch.Tensor] = {}
+    if keep_ev is not None:
+        kept["ground truth"] = gt_r[keep_ev] if keep_ev in gt_r else camera.render_ldr(gt, keep_ev, crf, 8)
+    results: dict[str, dict[str, Any]] = {}
+    for label, method in methods.items():
+        est = torch.nan_to_num(method.radiance(photo, crf).float(), nan=0.0, posinf=0.0).clamp_min(0.0)
+        k = metrics.fit_scale(est, gt, select)
+        est = (est.double() * k).float()  # float64 product: est*7 and est give the same renditions
+        res: dict[str, Any] = {"scale": k, "log_psnr": metrics.log_psnr(est, gt), "pu21_psnr": pu21_psnr(est, gt)}
+        if cvvdp is not None:
+            res["cvvdp_jod"] = cvvdp(est, gt)
+        res["ev"] = {}
+        for ev in evs:
+            r = method.render(est, ev, crf, photo)
+            g = gt_r[ev]
+            smap = metrics.ssim_map(r, g)
+            row: dict[str, float] = {}
+            for name, reg in regions.items():
+                row[f"psnr_{name}"] = metrics.psnr(r, g, reg)
+            for name, reg in regions.items():
+                if reg is None:
+                    row[f"ssim_{name}"] = float(smap.mean())
+                else:
+                    n = int(reg.sum())
+                    row[f"ssim_{name}"] = float((smap * reg).sum()) / n if n else float("nan")
+            row["texture_clipped"] = metrics.texture_ratio(r, g, region)
+            res["ev"][ev_key(ev)] = row
+        if keep_ev is not None:
+            kept[label] = method.render(est, keep_ev, crf, photo)
+        results[label] = res
+    return results, kept
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def _flat(res: Mapping[str, Any]) -> dict[str, float]:
+    out = {k: float(v) for k, v in res.items() if k != "ev" and v is not None}
+    for ev, row in res.get("ev", {}).items():
+        for k, v in row.items():
+            if v is not None:
+                out[f"{k}@{ev}"] = float(v)
+    return out
+
+
+def aggregate(cases: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Means over images. ``cases``: dicts with ``clip`` (target share) and ``methods`` (results of
+    :func:`evaluate_case`). Returns ``{clip_key: {method: {metric: {"mean", "n"}}}}`` where
+    clip_key is ``"all"`` (every clip level pooled) or e.g. ``"0.08"``; metric keys are
+    ``log_psnr``, ``pu21_psnr``, ``scale`` and ``psnr_clipped@-2`` style. Non-finite values
+    (empty regions) are left out of the means; ``n`` counts the values used."""
+    acc: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for case in cases:
+        for clip_key in ("all", f"{case['clip']:g}"):
+            for label, res in case["methods"].items():
+                slot = acc.setdefault(clip_key, {}).setdefault(label, {})
+                for k, v in _flat(res).items():
+                    if math.isfinite(v):
+                        slot.setdefault(k, []).append(v)
+    return {ck: {m: {k: {"mean": float(np.mean(v)), "n": len(v)} for k, v in ms.items()} for m, ms in cm.items()}
+            for ck, cm in acc.items()}
+
+
+def _fmt(summary: Mapping, clip_key: str, method: str, key: str, digits: int = 2) -> str:
+    v = summary.get(clip_key, {}).get(method, {}).get(key)
+    return "–" if v is None else f"{v['mean']:.{digits}f}"
+
+
+def sanity_check(summary: Mapping, clip_key: str = "all", ev: float = SHEET_EV) -> tuple[bool, float, float] | None:
+    """``(holds, naive, brightness)``: mean clipped-region PSNR at ``ev`` of ``naive`` and
+    ``brightness``; holds when naive's is higher. ``None`` if either method is missing."""
+    key = f"psnr_clipped@{ev_key(ev)}"
+    s = summary.get(clip_key, {})
+    if key not in s.get("naive", {}) or key not in s.get("brightness", {}):
+        return None
+    n, b = s["naive"][key]["mean"], s["brightness"][key]["mean"]
+    return n > b, n, b
+
+
+def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str], n_images: int,
+                     infos: Mapping[str, Mapping[str, str]], seconds: float) -> str:
+    """The Markdown report: settings, headline tables, every EV, the sanity check."""
+    evs = [ev_key(e) for e in opts.evs]
+    lines = ["# Evaluation summary", "",
+             f"- Command: `{opts.command()}`",
+             f"- Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+             f"torch {torch.__version__} ({torch.get_num_threads()} threads); wall time {seconds:.0f} s",
+             f"- Images: {n_images}; clip levels: {', '.join(f'{c:.0%}' for c in opts.clips)} of pixels; "
+             f"CRF {opts.crf}; input {opts.format}" + (f" q{opts.quality}" if opts.format == "jpeg" else "")
+             + (f"; long side <= {opts.max_side} px" if opts.max_side else ""),
+             f"- PU21: relative radiance 1.0 (the clip level) shown at {NITS_AT_CLIP:g} cd/m^2; log-PSNR over "
+             f"[{metrics.LOG_LO:g}, {metrics.LOG_HI:g}] x clip level. Clipped region: saturation mask "
+             f"dilated by {metrics.REGION_DILATE} px. Means over images (and clip levels where pooled).",
+             ]
+    for label, info in infos.items():
+        if info:
+            desc = ", ".join(f"{k}={v}" for k, v in info.items() if k in ("path", "description", "trained_steps",
+                                                                          "arch", "threshold", "alpha"))
+            if desc:
+                lines.append(f"- {label}: {desc}")
+    head = ("| method | PU21-PSNR dB | log-PSNR dB | PSNR clipped EV-2 | PSNR clipped EV-3 | texture EV-2 "
+            "| PSNR outside EV-2 | SSIM clipped EV-2 | scale k |")
+    sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+
+    def headline(ck: str) -> list[str]:
+        rows = [head, sep]
+        for m in labels:
+            rows.append(f"| {m} | {_fmt(summary, ck, m, 'pu21_psnr')} | {_fmt(summary, ck, m, 'log_psnr')} "
+                        f"| {_fmt(summary, ck, m, 'psnr_clipped@-2')} | {_fmt(summary, ck, m, 'psnr_clipped@-3')} "
+                        f"| {_fmt(summary, ck, m, 'texture_clipped@-2', 3)} | {_fmt(summary, ck, m, 'psnr_outside@-2')} "
+                        f"| {_fmt(summary, ck, m, 'ssim_clipped@-2', 4)} | {_fmt(summary, ck, m, 'scale', 3)} |")
+        return rows
+
+    lines += ["", "## Headline (all clip levels pooled)", ""] + headline("all")
+    if "naive" in labels:
+        lines += ["", "Difference to `naive` (dB; positive = better than naive):", "",
+                  "| method | PU21-PSNR | PSNR clipped EV-2 | PSNR clipped EV-3 | PSNR outside EV-2 |",
+                  "|---|---:|---:|---:|---:|"]
+        for m in labels:
+            cells = []
+            for key in ("pu21_psnr", "psnr_clipped@-2", "psnr_clipped@-3", "psnr_outside@-2"):
+                a = summary.get("all", {}).get(m, {}).get(key)
+                b = summary.get("all", {}).get("naive", {}).get(key)
+                cells.append("–" if a is None or b is None else f"{a['mean'] - b['mean']:+.2f}")
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    for c in opts.clips:
+        ck = f"{c:g}"
+        if ck in summary:
+            lines += ["", f"## Clip level {c:.0%}", ""] + headline(ck)
+    lines += ["", "## Re-exposure at every EV (all clip levels pooled)", "",
+              "| method | EV | PSNR all | PSNR clipped | PSNR outside | SSIM all | SSIM clipped | SSIM outside "
+              "| texture clipped |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in labels:
+        for ev in evs:
+            lines.append(f"| {m} | {ev} | " + " | ".join(
+                [_fmt(summary, "all", m, f"psnr_{r}@{ev}") for r in REGION_KEYS]
+                + [_fmt(summary, "all", m, f"ssim_{r}@{ev}", 4) for r in REGION_KEYS]
+                + [_fmt(summary, "all", m, f"texture_clipped@{ev}", 3)]) + " |")
+    if any("cvvdp_jod" in summary.get("all", {}).get(m, {}) for m in labels):
+        lines += ["", "## ColorVideoVDP (JOD, higher is better, 10 = identical)", "", "| method | JOD |", "|---|---:|"]
+        lines += [f"| {m} | {_fmt(summary, 'all', m, 'cvvdp_jod')} |" for m in labels]
+    check = sanity_check(summary)
+    lines += ["", "## Sanity check", ""]
+    if check is None:
+        lines.append("Not run (needs both `naive` and `brightness` in --method).")
+    else:
+        holds, n, b = check
+        lines.append(f"`naive` beats `brightness` on the clipped region at EV -2: **{'holds' if holds else 'FAILS'}** "
+                     f"({n:.2f} dB vs {b:.2f} dB, all clip levels pooled).")
+        for c in opts.clips:
+            cc = sanity_check(summary, f"{c:g}")
+            if cc is not None:
+                lines.append(f"- clip {c:.0%}: {'holds' if cc[0] else 'FAILS'} ({cc[1]:.2f} vs {cc[2]:.2f} dB)")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _build_methods(opts: EvalOptions, crf: CRF) -> dict[str, Method]:
+    methods: dict[str, Method] = {}
+    for spec in opts.methods:
+        m = make_method(spec, opts.model, crf=crf, threads=opts.threads)
+        label = m.name
+        if label in methods:
+            label = f"{m.name}:{Path(spec.partition('=')[2]).stem or len(methods)}"
+        m.name = label
+        methods[label] = m
+    for label, m in opts.extra_methods.items():
+        methods[label] = m
+    return methods
+
+
+def _sheet_methods(methods: Mapping[str, Method]) -> dict[str, Method]:
+    """Columns of the comparison sheets: brightness, naive, then the other methods."""
+    cols: dict[str, Method] = {"brightness": methods.get("brightness") or Brightness(),
+                               "naive": methods.get("naive") or Naive()}
+    cols.update({k: v for k, v in methods.items() if k not in cols})
+    return cols
+
+
+def _check_out(opts: EvalOptions, names: Sequence[str]) -> None:
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise EvalError(f"output {out} exists and is not a folder")
+    if out.resolve() == Path(opts.data).resolve():
+        raise EvalError("--out must not be the data folder (results would mix with the inputs)")
+    if not opts.force:
+        for n in names:
+            if (out / n).exists():
+                raise EvalError(f"{out / n} already exists; pass --force to replace the results in {out}")
+
+
+def _select_files(opts: EvalOptions) -> list[Path]:
+    from ..data import find_hdr_files
+
+    files = find_hdr_files(opts.data)
+    if opts.scenes:
+        wanted: list[str] = []
+        for s in opts.scenes:
+            if s.lower() == "holdout":
+                from ..train import HOLDOUT_SCENES
+
+                wanted += list(HOLDOUT_SCENES)
+            else:
+                wanted.append(s)
+        stems = {p.stem for p in files}
+        missing = [s for s in wanted if s not in stems]
+        if missing:
+            raise EvalError(f"scenes not found in {opts.data}: {', '.join(missing)}")
+        files = [p for p in files if p.stem in set(wanted)]
+    if opts.limit:
+        files = files[: opts.limit]
+    return files
+
+
+def _cvvdp_fn() -> Any:
+    from .cvvdp import make_cvvdp
+
+    return make_cvvdp()
+
+
+def run_eval(opts: EvalOptions) -> dict[str, Any]:
+    """Evaluate on the HDR files of ``opts.data`` (see module docstring); returns the summary
+    dict (also written to ``summary.json``). Falls back to :func:`run_sheets` when the folder has
+    no HDR file but has photos."""
+    from tqdm import tqdm
+
+    from ..data import normalize_95
+    from ..io import read_hdr
+    from ..viz import contact_sheet
+
+    data = Path(opts.data)
+    if not data.is_dir():
+        raise EvalError(f"data folder {data} does not exist or is not a folder")
+    files = _select_files(opts)
+    if not files:
+        if _photo_files(data):
+            return run_sheets(opts)
+        raise EvalError(f"no HDR images (.exr/.hdr/.pfm) or photos found in {data}")
+    crf = camera.crf_from_name(opts.crf)
+    for c in opts.clips:
+        if not 0.0 < c < 1.0:
+            raise EvalError(f"clip shares must be in (0, 1), got {c:g}")
+    if opts.format not in ("png", "jpeg"):
+        raise EvalError(f"unknown --format {opts.format!r} (use png or jpeg)")
+    _check_out(opts, ["summary.md", "summary.json"])
+    old_threads = torch.get_num_threads()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    try:
+        methods = _build_methods(opts, crf)
+        cols = _sheet_methods(methods)
+        extra_cols = {k: v for k, v in cols.items() if k not in methods}
+        cvvdp = _cvvdp_fn() if opts.cvvdp else None
+        start = time.time()
+        cases: list[dict[str, Any]] = []
+        sheet_rows: dict[float, list[list[np.ndarray]]] = {c: [] for c in opts.clips}
+        sheet_names: dict[float, list[str]] = {c: [] for c in opts.clips}
+        used: set[str] = set()
+        out = Path(opts.out)
+        bar = tqdm(total=len(files) * len(opts.clips), desc="eval", unit="case", disable=not opts.progress,
+                   file=sys.stderr)
+        for path in files:
+            name = path.stem if path.stem not in used else f"{path.parent.name}_{path.stem}"
+            used.add(name)
+            hdr = downscale(normalize_95(read_hdr(path)), opts.max_side)
+            t = torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1)[None].contiguous()
+            record: dict[str, Any] = {"scene": name, "file": str(path), "size": [int(hdr.shape[1]), int(hdr.shape[0])],
+                                      "crf": opts.crf, "format": opts.format, "clips": []}
+            if opts.format == "jpeg":
+                record["quality"] = opts.quality
+            for clip in opts.clips:
+                bar.set_postfix_str(f"{name} {clip:.0%}")
+                try:
+                    scale = exposure_for_share(hdr, clip)
+                except EvalError as exc:
+                    record["clips"].append({"target_share": clip, "skipped": str(exc)})
+                    bar.update(1)
+                    continue
+                gt = t * scale
+                photo = encode_photo(camera.render_ldr(gt, 0.0, crf, 8), opts.format, opts.quality)
+                results, kept = evaluate_case(gt, photo, methods, crf, opts.evs, keep_ev=SHEET_EV, cvvdp=cvvdp)
+                for label, m in extra_cols.items():
+                    est = m.radiance(photo, crf)
+                    if label != "brightness":
+                        est = est * metrics.fit_scale(est, gt, metrics.fit_pixels(
+                            crf.inverse(_ldr(photo)), metrics.clipped_region(_ldr(photo))))
+                    kept[label] = m.render(est, SHEET_EV, crf, photo)
+                region = metrics.clipped_region(_ldr(photo))
+                entry = {"target_share": clip, "exposure_scale": scale,
+                         "clipped_share": float((photo.max(axis=2) >= 254).mean()),
+                         "region_share": float(region.float().mean()), "methods": results}
+                record["clips"].append(entry)
+                cases.append({"scene": name, "clip": clip, "methods": results})
+                sheet_rows[clip].append([_cell(photo, opts.cell)] + [_cell(kept[k], opts.cell) for k in cols]
+                                        + [_cell(kept["ground truth"], opts.cell)])
+                sheet_names[clip].append(name)
+                bar.update(1)
+            _write(out / "images" / f"{name}.json", json.dumps(_jsonable(record), indent=1).encode())
+        bar.close()
+        seconds = time.time() - start
+        summary = aggregate(cases)
+        labels = list(methods)
+        infos = {k: getattr(m, "info", {}) for k, m in methods.items()}
+        doc = {"command": opts.command(), "images": len(files), "cases": len(cases),
+               "clips": list(opts.clips), "evs": list(opts.evs), "methods": labels, "crf": opts.crf,
+               "format": opts.format, "quality": opts.quality if opts.format == "jpeg" else None,
+               "max_side": opts.max_side, "seconds": seconds, "method_info": infos, "means": summary}
+        check = sanity_check(summary)
+        if check is not None:
+            doc["sanity_check"] = {"naive_beats_brightness_clipped_ev-2": check[0], "naive_db": check[1],
+                                   "brightness_db": check[2]}
+        sheets = []
+        labels_cols = ["input"] + [f"{k} EV-2" for k in cols] + ["ground truth EV-2"]
+        for clip in opts.clips:
+            if sheet_rows[clip]:
+                img = contact_sheet([[c.astype(np.float32) / 255.0 for c in row] for row in sheet_rows[clip]],
+                                    labels_cols, row_labels=sheet_names[clip], cell=opts.cell)
+                fn = f"sheet_clip{round(clip * 100):02d}.png"
+                _write_png(out / fn, img)
+                sheets.append(fn)
+        doc["sheets"] = sheets
+        _write(out / "summary.json", json.dumps(_jsonable(doc), indent=1).encode())
+        _write(out / "summary.md", summary_markdown(summary, opts, labels, len(files), infos, seconds).encode())
+        return doc
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _photo_files(data: Path) -> list[Path]:
+    return sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS
+                  and not p.name.startswith("."))
+
+
+def _read_photo_u8(path: Path) -> np.ndarray:
+    """An 8-bit sRGB HxWx3 photo (orientation applied) through :func:`reexposure.io.read_photo`."""
+    try:
+        from ..io import read_photo
+    except ImportError:  # older io module without read_photo
+        from PIL import Image, ImageOps
+
+        try:
+            with Image.open(path) as im:
+                return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8)
+        except OSError as exc:
+            raise EvalError(f"{path}: cannot read image ({exc})") from None
+    rgb = read_photo(path).rgb
+    if rgb.dtype == np.uint16:
+        rgb = (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(rgb[..., :3])
+
+
+def run_sheets(opts: EvalOptions) -> dict[str, Any]:
+    """Photos without ground truth: comparison sheets at EV -2 and -3 (input, brightness, naive,
+    methods) and a short ``summary.md``. Returns a dict of what was written."""
+    from PIL import Image
+    from tqdm import tqdm
+
+    from ..viz import contact_sheet
+
+    data = Path(opts.data)
+    files = _photo_files(data)
+    if opts.scenes:
+        files = [p for p in files if p.stem in set(opts.scenes)]
+    if opts.limit:
+        files = files[: opts.limit]
+    if not files:
+        raise EvalError(f"no photos found in {data}")
+    crf = camera.crf_from_name(opts.crf)
+    names = [f"sheet_ev{e:+g}.png".replace("+", "") for e in PHOTO_SHEET_EVS]
+    _check_out(opts, names + ["summary.md"])
+    old_threads = torch.get_num_threads()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    try:
+        cols = _sheet_methods(_build_methods(opts, crf))
+        rows: dict[float, list[list[np.ndarray]]] = {e: [] for e in PHOTO_SHEET_EVS}
+        for path in tqdm(files, desc="sheets", unit="photo", disable=not opts.progress, file=sys.stderr):
+            photo = _read_photo_u8(path)
+            h, w = photo.shape[:2]
+            if opts.max_side and max(h, w) > opts.max_side:
+                f = opts.max_side / max(h, w)
+                photo = np.asarray(Image.fromarray(photo).resize((max(2, round(w * f)), max(2, round(h * f))),
+                                                                 Image.Resampling.LANCZOS))
+            ests = {k: m.radiance(photo, crf) for k, m in cols.items()}
+            for e in PHOTO_SHEET_EVS:
+                rows[e].append([_cell(photo, opts.cell)] + [_cell(m.render(ests[k], e, crf, photo), opts.cell)
+                                                            for k, m in cols.items()])
+        out = Path(opts.out)
+        for e, fn in zip(PHOTO_SHEET_EVS, names):
+            img = contact_sheet([[c.astype(np.float32) / 255.0 for c in r] for r in rows[e]],
+                                ["input"] + [f"{k} EV{e:+g}" for k in cols], row_labels=[p.stem for p in files],
+                                cell=opts.cell)
+            _write_png(out / fn, img)
+        md = ["# Comparison sheets (no ground truth)", "", f"- Command: `{opts.command()}`",
+              f"- {len(files)} photos from {data}; no HDR file found, so no metrics: sheets only.", ""]
+        md += [f"![EV {e:+g}]({fn})" for e, fn in zip(PHOTO_SHEET_EVS, names)]
+        _write(out / "summary.md", ("\n".join(md) + "\n").encode())
+        return {"sheets": names, "photos": len(files)}
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if not vals:
+        raise argparse.ArgumentTypeError(f"{what}: empty list")
+    return vals
+
+
+EPILOG = """examples:
+  reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,brightness,kovaleski,ours \\
+      --max-side 512 --threads 1 --out eval/holdout
+  reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,ours --format jpeg --out eval/jpeg
+  reexpose eval --data tests/data/eval --method naive,brightness --out /tmp/eval
+  reexpose eval --data ../shared/data/demo --method ours --max-side 800 --out eval/demo   # photos: sheets only
+
+methods: naive, brightness, kovaleski (classical iTMO, Kovaleski & Oliveira 2014), ours (shipped
+model, or --model PATH / ours=PATH), expandnet (needs --model PATH or expandnet=PATH).
+"""
+
+
+def add_cli(subparsers: Any) -> None:
+    """Register the ``eval`` subcommand."""
+    p = subparsers.add_parser(
+        "eval", help="score reconstruction methods on HDR images (or compare them on photos)",
+        description="Render 8-bit photos from HDR images at several clipped shares, reconstruct them with "
+                    "each method, and report HDR metrics (log-PSNR, PU21-PSNR), re-exposure PSNR/SSIM and "
+                    "texture in the clipped region, with per-image JSON, a Markdown summary and contact sheets. "
+                    "On a folder of ordinary photos it writes comparison sheets only.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, type=Path, help="folder of HDR images (.exr/.hdr/.pfm, searched "
+                   "recursively) or of photos (JPEG/PNG/...)")
+    p.add_argument("--method", required=True, help="comma-separated methods, NAME or NAME=WEIGHTS "
+                   "(naive, brightness, kovaleski, ours, expandnet)")
+    p.add_argument("--model", default=None, help="weights file for ours/expandnet without their own =PATH")
+    p.add_argument("--out", type=Path, default=Path("eval-out"), help="output folder (default: eval-out)")
+    p.add_argument("--clip", default="0.02,0.08,0.20", help="target shares of clipped pixels (default 0.02,0.08,0.20)")
+    p.add_argument("--ev", default="-1,-2,-3,1", help="re-exposure EVs to score, written --ev=-1,-2 (default -1,-2,-3,1)")
+    p.add_argument("--crf", default="sqrt", help="camera response: sqrt (default), srgb, gammaG, emor:PATH")
+    p.add_argument("--format", choices=("png", "jpeg"), default="png", help="input photo format (default png)")
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality for --format jpeg (default 90)")
+    p.add_argument("--max-side", type=int, default=None, help="downscale images to this long side first")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--scenes", default=None, help="comma-separated scene names (file stems); 'holdout' = "
+                   "the training hold-out list")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--cvvdp", action="store_true", help="also compute ColorVideoVDP JOD (needs the cvvdp package)")
+    p.add_argument("--force", action="store_true", help="replace results already in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=handler)
+
+
+def options_from_args(args: argparse.Namespace) -> EvalOptions:
+    """Validate parsed arguments into :class:`EvalOptions` (raises ``EvalError``)."""
+    try:
+        clips = _floats(args.clip, "--clip")
+        evs = _floats(args.ev, "--ev")
+    except argparse.ArgumentTypeError as exc:
+        raise EvalError(str(exc)) from None
+    if not 1 <= args.quality <= 100:
+        raise EvalError(f"--quality must be in 1..100, got {args.quality}")
+    if args.max_side is not None and args.max_side < 16:
+        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
+    if args.limit is not None and args.limit < 1:
+        raise EvalError(f"--limit must be at least 1, got {args.limit}")
+    if args.threads is not None and args.threads < 1:
+        raise EvalError(f"--threads must be at least 1, got {args.threads}")
+    if any(not -10 <= e <= 10 for e in evs):
+        raise EvalError("--ev values must be in [-10, 10]")
+    if SHEET_EV not in evs:
+        evs = evs + (SHEET_EV,)
+    scenes = tuple(s.strip() for s in (args.scenes or "").split(",") if s.strip())
+    return EvalOptions(data=args.data, methods=parse_methods(args.method), model=args.model, out=args.out,
+                       clips=clips, evs=evs, crf=args.crf, format=args.format, quality=args.quality,
+                       max_side=args.max_side, limit=args.limit, scenes=scenes, threads=args.threads,
+                       force=args.force, cvvdp=args.cvvdp, progress=not args.no_progress)
+
+
+def handler(args: argparse.Namespace) -> int:
+    """Run ``reexpose eval``; prints ``reexpose: error: ...`` and returns 2 on bad input."""
+    try:
+        opts = options_from_args(args)
+        doc = run_eval(opts)
+    except (ValueError, OSError) as exc:  # ImageError, ModelError, EvalError are ValueErrors
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"reexpose: error: {msg}", file=sys.stderr)
+        return 2
+    out = Path(opts.out)
+    print(f"wrote {out / 'summary.md'}" + (f" and {len(doc.get('sheets', []))} sheet(s)" if doc.get("sheets") else ""))
+    if "sanity_check" in doc:
+        s = doc["sanity_check"]
+        print(f"sanity check (naive beats brightness, clipped region, EV -2): "
+              f"{'holds' if s['naive_beats_brightness_clipped_ev-2'] else 'FAILS'} "
+              f"({s['naive_db']:.2f} vs {s['brightness_db']:.2f} dB)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point without the ``reexpose`` dispatcher: ``python -m reexposure.eval.run ...``."""
+    parser = argparse.ArgumentParser(prog="reexpose")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_cli(sub)
+    args = parser.parse_args(["eval", *(argv if argv is not None else sys.argv[1:])])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
