@@ -88,11 +88,24 @@ class VGG19(nn.Module):
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 
     def load_torchvision(self, path: str | Path) -> None:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        """Load the ``features.*`` tensors of a torchvision ``vgg19`` state dict file (as
+        ``torch.save(torchvision.models.vgg19(...).state_dict())`` writes it, e.g.
+        ``vgg19-dcbb9e9d.pth``). Raises ``ValueError`` (one line) for anything else."""
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:  # missing file, pickle, zip errors
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ValueError(f"{path}: not a readable torch state dict ({type(exc).__name__}: {msg})") from None
+        if not isinstance(state, dict):
+            raise ValueError(f"{path}: not a torchvision vgg19 state dict (a {type(state).__name__})")
         own = {k: v for k, v in state.items() if k.startswith("features.") and k in self.state_dict()}
         missing = [k for k in self.state_dict() if k.startswith("features.") and k not in own]
         if missing:
             raise ValueError(f"{path}: not a torchvision vgg19 state dict (missing {missing[0]})")
+        mine = self.state_dict()
+        for k, v in own.items():
+            if tuple(v.shape) != tuple(mine[k].shape):
+                raise ValueError(f"{path}: not a torchvision vgg19 state dict ({k} has shape {tuple(v.shape)})")
         self.load_state_dict(own, strict=False)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
