@@ -24,7 +24,7 @@ Names (:func:`make_method`):
 - ``ours``: :class:`reexposure.infer.Reconstructor` with a weights file (default: the shipped model).
 - ``expandnet``: a network loaded with :func:`reexposure.weights.load_generator` (the ExpandNet
   architecture of Marnerides et al., Eurographics 2018, trained by our own training code), run on
-  the whole image (padded to a multiple of 16) through ``model.radiance(lin, mask)``.
+  the whole image (padded to its size multiple, if any) through ``model.radiance(lin, mask)``.
 
 A spec ``NAME=PATH`` gives a model method its weights file.
 """
@@ -202,7 +202,7 @@ class Ours(Method):
 
 class ExpandNet(Method):
     """A network loaded with :func:`reexposure.weights.load_generator`, run in one pass on the
-    whole image, padded (reflect) to a multiple of 16."""
+    whole image, padded (reflect) to the multiple its config asks for (16 if it names none)."""
 
     name = "expandnet"
     multiple = 16
@@ -214,7 +214,8 @@ class ExpandNet(Method):
         self.model, meta = load_generator(path)
         self.info = {k: str(v) for k, v in meta.items() if k != "config" and len(str(v)) < 200}
         cfg = getattr(self.model, "config", None)
-        self.multiple = max(16, int(getattr(cfg, "multiple", 16) or 16))
+        # the network's own size multiple (ExpandNet takes any size: 1); 16 if it does not say
+        self.multiple = max(1, int(getattr(cfg, "multiple", 16) or 16))
 
     @torch.inference_mode()
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:

@@ -145,7 +145,7 @@ def encode_photo(ldr: torch.Tensor, fmt: str = "png", quality: int = 90) -> np.n
     Image.fromarray(u8).save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)
     with Image.open(buf) as im:
-        return np.ascontiguousarray(np.asarray(im.convert("RGB"), dtype=np.uint8))
+        return np.array(im.convert("RGB"), dtype=np.uint8)  # a writable copy
 
 
 def exposure_for_share(hdr: np.ndarray, share: float) -> float:
