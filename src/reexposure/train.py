@@ -1,25 +1,36 @@
 """Training: the seed's GAN recipe (log-MSE + SN-PatchGAN hinge on tone-mapped LDR + VGG19
 conv3_4 pre-ReLU perceptual), resumable exactly, one process or many (torchrun + DDP).
 
-Run: ``reexpose train --config configs/cpu-small.yaml [key=value ...] [--resume]``.
+Run: ``reexpose train --config configs/cpu-small.yaml [key=value ...] [--resume]``
+(also ``python -m reexposure.train ...``; many GPUs: ``torchrun --nproc_per_node=N -m reexposure
+train --config configs/full.yaml``).
 
 The step shape follows BasicSR's SRGAN step: D frozen during the G step, D trained on the
 detached output; both steps return ``(loss, metrics)``. All randomness is a function of
-``(seed, step)``, so ``--resume`` continues the same run exactly.
+``(seed, step)`` (data: ``(seed, sample number)``), so ``--resume`` continues the same run
+exactly: same samples, same optimiser state, same losses.
+
+A run folder holds ``config.yaml`` (the effective config), ``last.pt`` (resumable checkpoint,
+written atomically every ``ckpt_every`` steps and on exit), ``model.safetensors`` (EMA generator,
+fp16, what ``--model`` loads), ``log.jsonl`` (losses, learning rate, loader share, validation),
+``sheet_NNNNNN.png`` (validation contact sheets at EV -2) and ``tb/`` (TensorBoard).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io as _io
+import json
 import logging
 import math
 import os
 import signal
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -29,13 +40,15 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import camera
 from .config import ConfigError, load, to_dict
-from .data import DataConfig, HDRPairs, PairSynthesizer, find_hdr_files, normalize_95
+from .data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, normalize_95
 from .io import read_hdr
 from .losses import PerceptualLoss, find_vgg_weights, hinge_d_loss, hinge_g_loss, log_mse, masked_mean, tonemap_for_d
-from .model import DiscriminatorConfig, GatedUNet, GeneratorConfig, SNPatchGAN, compose_radiance
+from .model import (ARCHITECTURES, DiscriminatorConfig, ExpandNetConfig, GeneratorConfig, SNPatchGAN,
+                    build_generator)
 from .weights import atomic_write_bytes, save_weights
 
-__all__ = ["TrainConfig", "HOLDOUT_SCENES", "Trainer", "train", "validation_set"]
+__all__ = ["TrainConfig", "HOLDOUT_SCENES", "Trainer", "StepBatches", "train", "validation_set",
+           "load_train_config", "add_cli", "main", "CHECKPOINT_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +59,15 @@ HOLDOUT_SCENES: tuple[str, ...] = (
     "chinese_garden_1k",
 )
 
+#: Checkpoint format: 1 (no ``arch``, always the gated U-Net) and 2 (``arch`` key) both load.
+CHECKPOINT_VERSION = 2
+
+#: Test hook (used by the SIGKILL test): when writing the checkpoint of step
+#: ``$REEXPOSURE_CKPT_PAUSE_STEP``, touch ``$REEXPOSURE_CKPT_PAUSE_FILE`` and sleep after the
+#: temporary file is complete but before it is renamed onto ``last.pt``.
+PAUSE_STEP_ENV = "REEXPOSURE_CKPT_PAUSE_STEP"
+PAUSE_FILE_ENV = "REEXPOSURE_CKPT_PAUSE_FILE"
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -54,6 +76,7 @@ class TrainConfig:
     data: str = "../shared/data/hdr"
     holdout: tuple[str, ...] = HOLDOUT_SCENES
     out: str = "runs/default"
+    arch: str = "gated_unet"  # generator: gated_unet (ours) | expandnet (baseline, Marnerides 2018)
     steps: int = 6000
     batch: int = 8  # per process
     seed: int = 0
@@ -64,7 +87,7 @@ class TrainConfig:
     lr_g: float = 1e-4  # DeepFill v2 / SN-PatchGAN defaults
     lr_d: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    w_rec: float = 1.0  # log-domain MSE (inside the saturation mask)
+    w_rec: float = 1.0  # log-domain MSE (inside the saturation mask; whole image for expandnet)
     w_adv: float = 0.01  # hinge generator loss
     w_perc: float = 0.1  # VGG19 conv3_4 pre-ReLU; needs vgg_weights
     vgg_weights: str = ""  # torchvision vgg19 state dict; empty = look in the torch hub cache
@@ -76,8 +99,13 @@ class TrainConfig:
     val_every: int = 500
     val_crop: int = 256
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    expandnet: ExpandNetConfig = field(default_factory=ExpandNetConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     pairs: DataConfig = field(default_factory=DataConfig)
+
+    def generator_config(self) -> Any:
+        """The config of the selected architecture (``generator`` or ``expandnet``)."""
+        return self.expandnet if self.arch == "expandnet" else self.generator
 
 
 # --------------------------------------------------------------------------- helpers
@@ -95,17 +123,57 @@ def _unwrap(m: nn.Module) -> nn.Module:
     return m.module if isinstance(m, DDP) else m
 
 
-def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[dict[str, torch.Tensor]]:
+def _hub_dir() -> Path:
+    return Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
+
+
+def check_config(c: TrainConfig) -> None:
+    """Fail early, with one line, on a config that cannot train (before any data is read)."""
+    if c.arch not in ARCHITECTURES:
+        raise ConfigError(f"arch: unknown generator architecture {c.arch!r} (known: {', '.join(ARCHITECTURES)})")
+    for key in ("steps", "batch", "log_every", "ckpt_every", "val_every", "threads"):
+        if getattr(c, key) < 1:
+            raise ConfigError(f"{key} must be at least 1, got {getattr(c, key)}")
+    if c.workers < 0:
+        raise ConfigError(f"workers must be >= 0, got {c.workers}")
+    m = c.generator_config().multiple
+    for key, v in (("pairs.crop", c.pairs.crop), ("val_crop", c.val_crop)):
+        if v < 16 or v % m:
+            raise ConfigError(f"{key}={v} must be at least 16 and a multiple of {m} for this generator")
+    for key, (lo, hi) in (("d_ev", c.d_ev), ("pairs.ev_range", c.pairs.ev_range)):
+        if lo > hi:
+            raise ConfigError(f"{key}: low end {lo} is above high end {hi}")
+    try:
+        for name in (*c.pairs.crf_bank, c.pairs.input_crf):
+            camera.crf_from_name(name)
+        if c.pairs.emor_path:
+            camera.load_emor(c.pairs.emor_path)
+    except ValueError as exc:
+        raise ConfigError(f"pairs: {exc}") from None
+    _device(c.device)
+    if c.w_perc > 0 and find_vgg_weights(c.vgg_weights or None) is None:
+        where = f"{c.vgg_weights} does not exist; " if c.vgg_weights else ""
+        raise ConfigError(
+            f"the perceptual loss (w_perc={c.w_perc:g}) needs VGG19 weights: {where}download torchvision's "
+            f"vgg19-dcbb9e9d.pth and put it in {_hub_dir()} or pass --vgg-weights PATH; or set w_perc=0")
+
+
+def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[dict[str, Any]]:
     """Fixed validation crops from the held-out scenes: per scene, one ``val_crop`` crop around
     its highlights at a 10% clipped share, square-root CRF, no JPEG. Deterministic."""
     files = [p for p in find_hdr_files(config.data) if p.stem in set(config.holdout)]
     files = files[:max_scenes] if max_scenes else files
     vcfg = replace(config.pairs, crop=config.val_crop, crf_bank=("sqrt",), jpeg_prob=0.0, noise_prob=0.0,
-                   clip_share=(0.10, 0.10), clip_share_prob=1.0, highlight_crop_prob=1.0, scales=(1.0, 1.0))
+                   clip_share=(0.10, 0.10), clip_share_prob=1.0, highlight_crop_prob=1.0, scales=(1.0, 1.0),
+                   emor_path="")
     synth = PairSynthesizer(vcfg)
     out = []
     for i, p in enumerate(files):
-        image = normalize_95(read_hdr(p))
+        try:
+            image = normalize_95(read_hdr(p))
+        except (ValueError, OSError) as exc:
+            log.warning("skipping unreadable validation file %s: %s", p, exc)
+            continue
         if min(image.shape[:2]) < config.val_crop:
             continue
         ldr, radiance = synth.pair(image, np.random.default_rng([config.seed, 99, i]))
@@ -131,39 +199,84 @@ class StepBatches(torch.utils.data.Sampler):
         return max(0, self.steps - self.start)
 
 
+class _Radiance(nn.Module):
+    """Wraps a generator so that ``forward`` is its ``radiance`` (what DDP must see)."""
+
+    def __init__(self, generator: nn.Module) -> None:
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.generator.radiance(lin, mask)
+
+
+def _write_checkpoint(path: Path, data: bytes, step: int) -> None:
+    """Atomic write: temp file in the same folder, fsync, rename, fsync the folder. A crash at
+    any point leaves either the old or the new ``path``, never a torn one."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.environ.get(PAUSE_STEP_ENV) == str(step):  # test hook, see PAUSE_STEP_ENV
+            Path(os.environ[PAUSE_FILE_ENV]).write_text(tmp)
+            time.sleep(3600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
 # --------------------------------------------------------------------------- trainer
 
 
 class Trainer:
     """Holds the networks, optimisers and EMA; :meth:`g_step` / :meth:`d_step` return
-    ``(loss, metrics)``; :meth:`save` / :meth:`load` write and read resumable checkpoints."""
+    ``(loss, metrics)``; :meth:`save` / :meth:`load` write and read resumable checkpoints.
+
+    The generator is used only through ``radiance(lin, mask)``, so any architecture of
+    :data:`reexposure.model.ARCHITECTURES` trains the same way."""
 
     def __init__(self, config: TrainConfig, device: torch.device) -> None:
         self.config = c = config
         self.device = device
         torch.manual_seed(c.seed)
-        self.G: nn.Module = GatedUNet(c.generator).to(device)
+        self.G: nn.Module = build_generator(c.arch, c.generator_config()).to(device)
         self.D: nn.Module = SNPatchGAN(c.discriminator).to(device)
-        self.G_ema = GatedUNet(c.generator).to(device)
+        self.G_ema = build_generator(c.arch, c.generator_config()).to(device)
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False).eval()
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=c.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr_d, betas=c.betas)
         self.input_crf = camera.crf_from_name(c.pairs.input_crf)
+        # the gated U-Net passes unmasked pixels through; a whole-image model is judged everywhere
+        self.rec_in_mask = c.arch == "gated_unet"
         self.perceptual: PerceptualLoss | None = None
         if c.w_perc > 0:
             weights = find_vgg_weights(c.vgg_weights or None)
             if weights is None:
-                hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
-                raise ConfigError(
-                    "perceptual loss needs VGG19 weights: download torchvision's vgg19-dcbb9e9d.pth and pass "
-                    f"vgg_weights=PATH or put it in {hub}; or set w_perc=0")
-            self.perceptual = PerceptualLoss(weights).to(device)
+                check_config(c)  # raises the one-line message saying where to put the file
+            try:
+                self.perceptual = PerceptualLoss(weights).to(device)
+            except (ValueError, OSError, RuntimeError) as exc:
+                raise ConfigError(f"cannot load VGG19 weights {weights}: {str(exc).splitlines()[0]}") from None
         self.step = 0
+        self.G_train: nn.Module = _Radiance(self.G)
+        self.D_train: nn.Module = self.D
         if _world() > 1:
             ids = [device.index] if device.type == "cuda" else None
-            self.G = DDP(self.G, device_ids=ids)
-            self.D = DDP(self.D, device_ids=ids)
+            self.G_train = DDP(self.G_train, device_ids=ids)
+            self.D_train = DDP(self.D, device_ids=ids)
+        self._fake: torch.Tensor | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.config.bf16 and self.device.type == "cuda":
@@ -182,61 +295,72 @@ class Trainer:
         return self.step >= self.config.gan_start and (self.config.w_adv > 0 or self.perceptual is not None)
 
     def d_ev(self, n: int) -> torch.Tensor:
+        """The EV (stops, (n,)) at which D and VGG see this step's images; a function of (seed, step)."""
         g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
         lo, hi = self.config.d_ev
         return (lo + (hi - lo) * torch.rand(n, generator=g)).to(self.device)
 
+    @staticmethod
+    def real_radiance(lin: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """What D is shown as real: the target inside the mask, the photo outside."""
+        return mask * target + (1 - mask) * lin
+
     def g_step(self, lin: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         with self.autocast():
-            log_boost = self.G(lin, mask)
-        log_boost = log_boost.float()
-        pred = compose_radiance(lin, mask, log_boost)
-        rec = log_mse(pred, target, mask)
+            pred = self.G_train(lin, mask)
+        pred = pred.float()
+        rec = log_mse(pred, target, mask if self.rec_in_mask else None)
         loss = c.w_rec * rec
-        metrics = {"g_rec": float(rec.detach()), "boost_in_mask": float(masked_mean(log_boost.detach(), mask))}
+        gain = torch.log(pred.detach().clamp_min(1e-6)) - torch.log(lin.clamp_min(1e-6))
+        metrics = {"g_rec": float(rec.detach()), "boost_in_mask": float(masked_mean(gain, mask))}
         self._fake = pred.detach()
         if self.gan_active():
             ev = self.d_ev(lin.shape[0])
             fake_ldr = tonemap_for_d(pred, ev)
-            real_ldr = tonemap_for_d(mask * target + (1 - mask) * lin, ev)
+            real_ldr = tonemap_for_d(self.real_radiance(lin, mask, target), ev)
             if c.w_adv > 0:
-                self.D.requires_grad_(False)
+                D = _unwrap(self.D_train)  # no gradient for D here, so no DDP bookkeeping either
+                D.requires_grad_(False)
                 with self.autocast():
-                    adv = hinge_g_loss(self.D(fake_ldr, mask).float())
-                self.D.requires_grad_(True)
+                    adv = hinge_g_loss(D(fake_ldr, mask).float())
+                D.requires_grad_(True)
                 loss = loss + c.w_adv * adv
-                metrics["g_adv"] = float(adv)
+                metrics["g_adv"] = float(adv.detach())
             if self.perceptual is not None:
                 perc = self.perceptual(fake_ldr, real_ldr)
                 loss = loss + c.w_perc * perc
-                metrics["g_perc"] = float(perc)
+                metrics["g_perc"] = float(perc.detach())
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_g.step()
         return loss.detach(), metrics
 
     def d_step(self, lin: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """One hinge step of D on tone-mapped LDR: real (target in the mask) and the detached fake
+        of the last :meth:`g_step`, in one forward pass (one DDP reduction)."""
+        assert self._fake is not None, "d_step needs a g_step first"
         ev = self.d_ev(lin.shape[0])
-        real_ldr = tonemap_for_d(mask * target + (1 - mask) * lin, ev)
+        real_ldr = tonemap_for_d(self.real_radiance(lin, mask, target), ev)
         fake_ldr = tonemap_for_d(self._fake, ev)
         with self.autocast():
-            real_scores = self.D(real_ldr, mask).float()
-            fake_scores = self.D(fake_ldr, mask).float()
+            scores = self.D_train(torch.cat([real_ldr, fake_ldr]), torch.cat([mask, mask])).float()
+        real_scores, fake_scores = scores.chunk(2)
         loss = hinge_d_loss(real_scores, fake_scores)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        return loss.detach(), {"d_loss": float(loss), "d_real": float(real_scores.mean()),
-                               "d_fake": float(fake_scores.mean())}
+        return loss.detach(), {"d_loss": float(loss.detach()), "d_real": float(real_scores.detach().mean()),
+                               "d_fake": float(fake_scores.detach().mean())}
 
     @torch.no_grad()
     def update_ema(self) -> None:
         decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
-        for e, p in zip(self.G_ema.parameters(), _unwrap(self.G).parameters()):
+        for e, p in zip(self.G_ema.parameters(), self.G.parameters()):
             e.lerp_(p.detach(), 1.0 - decay)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        self.G.train()
         lin, mask, target = self.prepare(batch)
         _, metrics = self.g_step(lin, mask, target)
         if self.gan_active() and self.config.w_adv > 0:
@@ -249,10 +373,10 @@ class Trainer:
     # ---------------------------------------------------------------- checkpoints
 
     def state(self) -> dict[str, Any]:
-        return {"version": 1, "step": self.step, "config": to_dict(self.config),
-                "generator": _unwrap(self.G).state_dict(), "discriminator": _unwrap(self.D).state_dict(),
-                "generator_ema": self.G_ema.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict()}
+        return {"version": CHECKPOINT_VERSION, "arch": self.config.arch, "step": self.step,
+                "config": to_dict(self.config), "generator": self.G.state_dict(),
+                "discriminator": self.D.state_dict(), "generator_ema": self.G_ema.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}
 
     def save(self, path: Path) -> None:
         """Atomic checkpoint (temp file + fsync + rename); rank 0 only."""
@@ -260,26 +384,40 @@ class Trainer:
             return
         buf = _io.BytesIO()
         torch.save(self.state(), buf)
-        atomic_write_bytes(path, buf.getvalue())
+        _write_checkpoint(Path(path), buf.getvalue(), self.step)
 
     def load(self, path: Path) -> None:
+        """Restore everything :meth:`save` wrote (checkpoint versions 1 and 2)."""
         try:
             state = torch.load(str(path), map_location=self.device, weights_only=True)
         except Exception as exc:
-            raise ConfigError(f"cannot resume from {path}: {type(exc).__name__}: {exc}") from None
-        _unwrap(self.G).load_state_dict(state["generator"])
-        _unwrap(self.D).load_state_dict(state["discriminator"])
-        self.G_ema.load_state_dict(state["generator_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+            raise ConfigError(f"cannot resume from {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+        arch = state.get("arch", "gated_unet")
+        if arch != self.config.arch:
+            raise ConfigError(f"cannot resume from {path}: it holds a {arch} generator, the config asks for {self.config.arch}")
+        try:
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+            self.G_ema.load_state_dict(state["generator_ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise ConfigError(f"cannot resume from {path}: it does not match this config "
+                              f"({type(exc).__name__}: {str(exc).strip().splitlines()[0]})") from None
         self.step = int(state["step"])
+        old = _flatten(state.get("config") or {})
+        changed = sorted(k for k, v in _flatten(to_dict(self.config)).items()
+                         if k in old and old[k] != v and k not in ("steps", "out", "threads", "workers", "device"))
+        if changed:
+            log.warning("resuming with a config that differs from the checkpoint's in: %s", ", ".join(changed))
 
     # ---------------------------------------------------------------- validation
 
     @torch.no_grad()
-    def validate(self, val: list[dict[str, torch.Tensor]]) -> tuple[dict[str, float], list[list[torch.Tensor]]]:
+    def validate(self, val: list[dict[str, Any]]) -> tuple[dict[str, float], list[list[torch.Tensor]]]:
         """EMA generator on the fixed validation crops: log-MSE inside the mask, and PSNR of the
-        EV -2 rendition inside the (dilated) mask, ours and naive. Rows for a contact sheet."""
+        EV -2 rendition inside the mask, ours and naive. Rows (input, naive EV -2, prediction
+        EV -2, target EV -2), each (1,3,H,W) in [0,1], for a contact sheet."""
         G = self.G_ema
         sums = {"val_log_mse": 0.0, "val_log_mse_naive": 0.0, "val_psnr_ev-2": 0.0, "val_psnr_ev-2_naive": 0.0}
         rows = []
@@ -288,7 +426,7 @@ class Trainer:
             target = item["radiance"].to(self.device)
             lin = self.input_crf.inverse(ldr)
             mask = camera.saturation_mask(ldr)
-            pred = compose_radiance(lin, mask, G(lin, mask))
+            pred = G.radiance(lin, mask).float()
             sums["val_log_mse"] += float(log_mse(pred, target, mask))
             sums["val_log_mse_naive"] += float(log_mse(lin, target, mask))
             region = (mask > 0).float()
@@ -316,16 +454,53 @@ def _device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
-    """Run (or resume) training. Returns the run folder, which holds ``config.yaml``,
-    ``last.pt`` (resumable), ``model.safetensors`` (EMA generator, fp16), ``sheet_*.png`` and
-    TensorBoard logs."""
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, step: int) -> None:
+    """On resume: drop log records past the checkpoint's step (they will be recomputed)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if int(json.loads(line).get("step", 0)) <= step:
+                keep.append(line)
+        except (ValueError, AttributeError):
+            continue
+    atomic_write_bytes(path, "".join(k + "\n" for k in keep).encode())
+
+
+#: TensorBoard image tags written at every validation (first 4 validation crops each).
+TB_IMAGE_TAGS = ("ev-2/input", "ev-2/naive", "ev-2/prediction", "ev-2/target")
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True,
+          on_step: Callable[[Trainer, dict[str, torch.Tensor], dict[str, float]], None] | None = None) -> Path:
+    """Run (or resume) training. Returns the run folder (see the module docstring).
+
+    ``on_step(trainer, batch, metrics)`` is called after every step (tests, instrumentation).
+    Bad configs or data raise :class:`~reexposure.config.ConfigError` /
+    :class:`~reexposure.data.DataError` (one-line messages) before any step runs."""
     import yaml
     from tqdm import tqdm
 
     from .viz import contact_sheet
 
     c = config
+    check_config(c)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed and not dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and c.device != "cpu" else "gloo"
@@ -337,81 +512,100 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     rank, world = _rank(), _world()
     out = Path(c.out)
     ckpt = out / "last.pt"
+    if not Path(c.data).is_dir():
+        raise ConfigError(f"data folder {c.data} does not exist or is not a folder")
+    files = [p for p in find_hdr_files(c.data) if p.stem not in set(c.holdout)]
+    if not files:
+        raise ConfigError(f"no HDR images (.exr, .hdr, .pfm) for training in {c.data}"
+                          + (" (all of them are held out)" if find_hdr_files(c.data) else ""))
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         if not resume and ckpt.exists():
             raise ConfigError(f"{ckpt} exists: pass --resume to continue that run or choose another out=")
+        if resume and not ckpt.exists():
+            raise ConfigError(f"--resume: no checkpoint {ckpt}")
+        for stale in out.glob(f".{ckpt.name}.*.tmp"):  # left by a run killed while writing
+            stale.unlink(missing_ok=True)
         atomic_write_bytes(out / "config.yaml", yaml.safe_dump(to_dict(c), sort_keys=False).encode())
-    files = [p for p in find_hdr_files(c.data) if p.stem not in set(c.holdout)]
-    if not files:
-        raise ConfigError(f"no HDR images (.exr, .hdr, .pfm) for training in {c.data}")
+    if distributed:
+        dist.barrier()
     dataset = HDRPairs(files, c.pairs, seed=c.seed)
     trainer = Trainer(c, device)
     if resume:
-        if not ckpt.exists():
-            raise ConfigError(f"--resume: no checkpoint {ckpt}")
         trainer.load(ckpt)
+        if rank == 0:
+            _truncate_log(out / "log.jsonl", trainer.step)
+            log.info("resuming %s at step %d", out, trainer.step)
     val = validation_set(c) if rank == 0 else []
     writer = None
     if rank == 0:
         try:
             from torch.utils.tensorboard import SummaryWriter
-            writer = SummaryWriter(str(out / "tb"))
-        except Exception:  # tensorboard is optional
+
+            writer = SummaryWriter(str(out / "tb"), purge_step=trainer.step if resume else None)
+        except Exception as exc:  # tensorboard is optional
+            log.warning("no TensorBoard logs (%s)", exc)
             writer = None
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=StepBatches(trainer.step, c.steps, c.batch, rank, world),
         num_workers=c.workers, persistent_workers=c.workers > 0)
+
+    def validate(s: int) -> None:
+        vm, rows = trainer.validate(val)
+        log.info("step %d %s", s, " ".join(f"{k}={v:.4g}" for k, v in vm.items()))
+        _append_jsonl(out / "log.jsonl", {"step": s, **vm})
+        sheet = contact_sheet(rows[:8], ["input", "naive EV-2", "ours EV-2", "truth EV-2"],
+                              [v["name"] for v in val[:8]], cell=160)
+        buf = _io.BytesIO()
+        sheet.save(buf, format="PNG")
+        atomic_write_bytes(out / f"sheet_{s:06d}.png", buf.getvalue())
+        if writer:
+            for k, v in vm.items():
+                writer.add_scalar(f"val/{k}", v, s)
+            for j, tag in enumerate(TB_IMAGE_TAGS):
+                writer.add_images(tag, torch.cat([r[j] for r in rows[:4]]).clamp(0, 1), s)
+            writer.flush()
 
     stop = {"flag": False}
 
     def _on_term(signum, frame):  # noqa: ANN001
         stop["flag"] = True
 
-    old = signal.signal(signal.SIGTERM, _on_term)
+    old = signal.signal(signal.SIGTERM, _on_term) if _is_main_thread() else None
     bar = tqdm(total=c.steps, initial=trainer.step, disable=not progress or rank != 0, desc="train", dynamic_ncols=True)
     t_load = t_total = 0.0
+    n_window = 0
     t0 = time.perf_counter()
     try:
+        if rank == 0 and val and trainer.step == 0:
+            validate(0)  # the untrained model: the "before" of every run
         it = iter(loader)
         while trainer.step < c.steps and not stop["flag"]:
             ta = time.perf_counter()
             batch = next(it)
             tb = time.perf_counter()
-            G_train = trainer.G.train()
-            del G_train
             metrics = trainer.train_step(batch)
             tc = time.perf_counter()
             t_load += tb - ta
             t_total += tc - ta
+            n_window += 1
             s = trainer.step
+            if on_step is not None:
+                on_step(trainer, batch, metrics)
             if rank == 0 and (s % c.log_every == 0 or s == c.steps):
                 metrics["loader_share"] = t_load / max(t_total, 1e-9)
-                metrics["samples_per_s"] = c.batch * world * c.log_every / max(t_total, 1e-9) if s % c.log_every == 0 else 0.0
+                metrics["samples_per_s"] = c.batch * world * n_window / max(t_total, 1e-9)
+                metrics["lr_g"] = trainer.opt_g.param_groups[0]["lr"]
                 t_load = t_total = 0.0
-                bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if k in ("g_rec", "boost_in_mask", "d_loss", "loader_share")})
+                n_window = 0
+                bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items()
+                                 if k in ("g_rec", "boost_in_mask", "d_loss", "loader_share")})
                 if writer:
                     for k, v in metrics.items():
                         writer.add_scalar(f"train/{k}", v, s)
-                    writer.add_scalar("train/lr_g", trainer.opt_g.param_groups[0]["lr"], s)
-                with open(out / "log.jsonl", "a") as f:
-                    import json
-                    f.write(json.dumps({"step": s, "time": time.perf_counter() - t0, **metrics}) + "\n")
+                _append_jsonl(out / "log.jsonl", {"step": s, "time": time.perf_counter() - t0, **metrics})
             if rank == 0 and (s % c.val_every == 0 or s == c.steps) and val:
-                vm, rows = trainer.validate(val)
-                log.info("step %d %s", s, " ".join(f"{k}={v:.4g}" for k, v in vm.items()))
-                with open(out / "log.jsonl", "a") as f:
-                    import json
-                    f.write(json.dumps({"step": s, **vm}) + "\n")
-                sheet = contact_sheet(rows[:8], ["input", "naive EV-2", "ours EV-2", "truth EV-2"],
-                                      [v["name"] for v in val[:8]], cell=160)
-                buf = _io.BytesIO()
-                sheet.save(buf, format="PNG")
-                atomic_write_bytes(out / f"sheet_{s:06d}.png", buf.getvalue())
-                if writer:
-                    for k, v in vm.items():
-                        writer.add_scalar(f"val/{k}", v, s)
-                    writer.add_image("val/ev-2", np.asarray(sheet), s, dataformats="HWC")
+                validate(s)
             if s % c.ckpt_every == 0 or s == c.steps:
                 trainer.save(ckpt)
                 if rank == 0:
@@ -420,7 +614,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     except KeyboardInterrupt:
         stop["flag"] = True
     finally:
-        signal.signal(signal.SIGTERM, old)
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
         bar.close()
         if trainer.step > 0:
             trainer.save(ckpt)
@@ -433,6 +628,112 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True) -> P
     return out
 
 
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:
     """A :class:`TrainConfig` from a YAML file and ``key=value`` overrides."""
     return load(TrainConfig, path, overrides)
+
+
+# --------------------------------------------------------------------------- command line
+
+_EPILOG = """\
+examples:
+  reexpose train --config configs/cpu-small.yaml
+  reexpose train --config configs/cpu-small.yaml out=runs/try steps=500 pairs.crop=96
+  reexpose train --config configs/cpu-small.yaml --resume         # continue runs/cpu-small exactly
+  reexpose train --config configs/cpu-small.yaml arch=expandnet expandnet.width=16 out=runs/expandnet
+  reexpose train --config configs/full.yaml --vgg-weights ~/vgg19-dcbb9e9d.pth
+  torchrun --nproc_per_node=4 -m reexposure train --config configs/full.yaml
+
+Overrides are key=value (values parsed as YAML; nested keys with dots: pairs.crop=96,
+generator.width=16, pairs.ev_range=[-2,2]). Unknown keys and wrong types are errors.
+The run folder (out=) holds config.yaml, last.pt, model.safetensors (load it with --model),
+log.jsonl, sheet_*.png and tb/ (tensorboard --logdir OUT/tb).
+The perceptual loss (w_perc > 0) needs torchvision's vgg19-dcbb9e9d.pth in the torch hub cache
+($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints) or --vgg-weights PATH."""
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="YAML", default=None,
+                   help="config file (configs/cpu-small.yaml, configs/full.yaml); default: built-in defaults")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in out= from its last.pt exactly (same data order, optimiser, RNG)")
+    p.add_argument("--vgg-weights", metavar="PATH", default=None,
+                   help="torchvision vgg19 state dict for the perceptual loss (same as vgg_weights=PATH)")
+    g = p.add_argument_group("messages")
+    g.add_argument("-v", "--verbose", action="store_true", help="more messages; tracebacks on errors")
+    g.add_argument("-q", "--quiet", action="store_true", help="only errors (no config, no progress bar)")
+    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: on unless --quiet)")
+
+
+def add_cli(subparsers: Any) -> None:
+    """Register ``reexpose train`` (called by :mod:`reexposure.cli`)."""
+    p = subparsers.add_parser(
+        "train", help="train a model on a folder of HDR images (or resume a run)",
+        description="Train the highlight-reconstruction generator on HDR images (.exr, .hdr, .pfm; "
+                    "SingleHDR HDR-Synth / HDR-Real folders work as they are). Prints the effective "
+                    "config, then trains with a progress bar; Ctrl-C or SIGTERM saves a checkpoint.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(p)
+    p.set_defaults(func=run_cli)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Handler of ``reexpose train``: errors are raised as one-line ``ValueError`` subclasses
+    (``ConfigError``, ``DataError``) for the CLI to print."""
+    import yaml
+
+    overrides = list(args.overrides)
+    if args.vgg_weights:
+        overrides.append(f"vgg_weights={args.vgg_weights}")
+    config = load_train_config(args.config, overrides)
+    quiet = getattr(args, "quiet", False)
+    if not quiet:
+        logging.getLogger(__name__).setLevel(logging.INFO)
+    if int(os.environ.get("RANK", "0")) == 0 and not quiet:
+        print("# effective config" + (f" ({args.config} + overrides)" if args.config else ""))
+        print(yaml.safe_dump(to_dict(config), sort_keys=False).rstrip(), flush=True)
+    progress = getattr(args, "progress", None)
+    progress = (not quiet) if progress is None else progress
+    out = train(config, resume=args.resume, progress=progress)
+    if int(os.environ.get("RANK", "0")) == 0 and not quiet:
+        print(f"run folder: {out} (model: {out / 'model.safetensors'})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m reexposure.train ARGS``: ``reexpose train ARGS`` without the rest of the CLI
+    (exit 0 ok, 2 bad config or data with one line ``reexpose: error: ...``, 130 Ctrl-C)."""
+    from .io import ImageError
+    from .weights import ModelError
+
+    parser = argparse.ArgumentParser(prog="reexpose train", epilog=_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_arguments(parser)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
+                            format="reexpose: %(message)s")
+    try:
+        return run_cli(args)
+    except (ConfigError, DataError, ImageError, ModelError) as exc:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"reexpose: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reexpose: error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The training loop: exact resume, SIGKILL during a checkpoint write, logs (jsonl, TensorBoard,
+contact sheets), exported weights, configs and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from _train_helpers import make_hdr_folder, tiny_config, tiny_overrides
+from reexposure.config import ConfigError
+from reexposure.train import PAUSE_FILE_ENV, PAUSE_STEP_ENV, TrainConfig, load_train_config, main, train
+
+REPO = Path(__file__).resolve().parents[1]
+LOSS_KEYS = ("g_rec", "boost_in_mask", "g_adv", "d_loss", "d_real", "d_fake")
+STATE_KEYS = ("generator", "discriminator", "generator_ema", "opt_g", "opt_d")
+
+
+def _train_records(run: Path) -> dict[int, dict[str, float]]:
+    """Deterministic loss values per step from log.jsonl (time and throughput left out)."""
+    out = {}
+    for line in (run / "log.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if "g_rec" in rec:
+            assert rec["step"] not in out, f"step {rec['step']} logged twice"
+            out[rec["step"]] = {k: rec[k] for k in LOSS_KEYS if k in rec}
+    return out
+
+
+def _assert_same_state(a: Path, b: Path) -> None:
+    sa = torch.load(a / "last.pt", weights_only=True)
+    sb = torch.load(b / "last.pt", weights_only=True)
+    assert sa["step"] == sb["step"]
+
+    def walk(x, y, where):  # noqa: ANN001
+        if isinstance(x, dict):
+            assert x.keys() == y.keys(), where
+            for k in x:
+                walk(x[k], y[k], f"{where}.{k}")
+        elif isinstance(x, (list, tuple)):
+            assert len(x) == len(y), where
+            for i, (u, v) in enumerate(zip(x, y)):
+                walk(u, v, f"{where}[{i}]")
+        elif isinstance(x, torch.Tensor):
+            assert torch.equal(x, y), where
+        else:
+            assert x == y, where
+
+    for key in STATE_KEYS:
+        walk(sa[key], sb[key], key)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_hdr_folder(tmp_path_factory.mktemp("hdr"))
+
+
+@pytest.fixture(scope="module")
+def straight_run(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """8 steps uninterrupted (GAN from step 3): the reference for the resume tests."""
+    out = tmp_path_factory.mktemp("runs") / "straight"
+    train(tiny_config(tiny_data, out), progress=False)
+    return out
+
+
+def test_resume_gives_the_same_losses_and_weights(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "split"
+    train(tiny_config(tiny_data, out, steps=4), progress=False)
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 4
+    with pytest.raises(ConfigError, match="--resume"):
+        train(tiny_config(tiny_data, out, steps=8), progress=False)
+    train(tiny_config(tiny_data, out, steps=8), resume=True, progress=False)
+    ref = _train_records(straight_run)
+    assert sorted(ref) == list(range(1, 9)) and "d_loss" in ref[5] and "d_loss" not in ref[2]
+    assert _train_records(out) == ref
+    _assert_same_state(out, straight_run)
+
+
+def test_resume_checks_the_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no checkpoint"):
+        train(tiny_config(tiny_data, tmp_path / "none"), resume=True, progress=False)
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"garbage")
+    with pytest.raises(ConfigError, match="cannot resume"):
+        train(tiny_config(tiny_data, out), resume=True, progress=False)
+
+
+def test_version1_checkpoint_resumes(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    """Checkpoints written before ``arch`` existed (version 1, e.g. runs/cpu-small/last.pt) load."""
+    out = tmp_path / "v1"
+    out.mkdir()
+    state = torch.load(straight_run / "last.pt", weights_only=True)
+    state.pop("arch")
+    state["version"] = 1
+    state["config"]["pairs"].pop("cache_mb")
+    torch.save(state, out / "last.pt")
+    train(tiny_config(tiny_data, out, steps=9), resume=True, progress=False)
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 9
+    with pytest.raises(ConfigError, match="expandnet"):
+        train(tiny_config(tiny_data, out, steps=10, arch="expandnet"), resume=True, progress=False)
+
+
+def _cli(args: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:  # noqa: ANN003
+    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src"), **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "reexposure.train", *args, "--no-progress", "-q"],
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_sigkill_while_writing_a_checkpoint_loses_only_the_step_in_flight(
+        straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    sentinel = tmp_path / "paused"
+    proc = _cli(tiny_overrides(tiny_data, out, ckpt_every=1),
+                env={PAUSE_STEP_ENV: "4", PAUSE_FILE_ENV: str(sentinel)})
+    try:
+        deadline = time.monotonic() + 120
+        while not sentinel.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the run never reached the checkpoint of step 4"
+            time.sleep(0.05)
+        tmp_file = Path(sentinel.read_text())
+        assert tmp_file.exists() and tmp_file.parent == out  # step 4 is fully written, not yet renamed
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    state = torch.load(out / "last.pt", weights_only=True)  # loadable: the last good checkpoint
+    assert state["step"] == 3
+    assert tmp_file.exists()
+    train(tiny_config(tiny_data, out, ckpt_every=1), resume=True, progress=False)  # in-process: faster
+    assert not tmp_file.exists()  # the torn temp file was cleaned up
+    assert _train_records(out) == _train_records(straight_run)
+    _assert_same_state(out, straight_run)
+
+
+def test_run_folder_logs_sheets_tensorboard_and_weights(straight_run: Path) -> None:
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from reexposure.model import GatedUNet
+    from reexposure.weights import load_generator
+
+    names = sorted(p.name for p in straight_run.iterdir())
+    assert {"config.yaml", "last.pt", "log.jsonl", "model.safetensors", "tb"} <= set(names)
+    assert [n for n in names if n.startswith("sheet_")] == ["sheet_000000.png", "sheet_000004.png", "sheet_000008.png"]
+    assert not [n for n in names if n.endswith(".tmp")]
+    sheet = Image.open(straight_run / "sheet_000008.png")
+    assert sheet.width > 4 * 160 and sheet.height > 160  # one validation row of 4 cells of 160 px
+    val = [json.loads(x) for x in (straight_run / "log.jsonl").read_text().splitlines() if "val_log_mse" in x]
+    assert [v["step"] for v in val] == [0, 4, 8]
+    assert val[0]["val_log_mse"] == pytest.approx(val[0]["val_log_mse_naive"])  # untrained = naive
+    assert load_train_config(str(straight_run / "config.yaml"), []) == tiny_config(
+        Path(load_train_config(str(straight_run / "config.yaml"), []).data), straight_run)
+
+    acc = EventAccumulator(str(straight_run / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    tags = acc.Tags()
+    assert {"train/g_rec", "train/d_loss", "train/lr_g", "train/loader_share", "val/val_log_mse"} <= set(tags["scalars"])
+    assert {"ev-2/input", "ev-2/naive", "ev-2/prediction", "ev-2/target"} <= set(tags["images"])
+    assert [e.step for e in acc.Images("ev-2/prediction")] == [0, 4, 8]
+    assert [e.step for e in acc.Scalars("train/g_rec")] == list(range(1, 9))
+
+    model, meta = load_generator(straight_run / "model.safetensors")
+    assert isinstance(model, GatedUNet) and meta["arch"] == "gated_unet" and meta["trained_steps"] == "8"
+    ema = torch.load(straight_run / "last.pt", weights_only=True)["generator_ema"]
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, ema[k].half().float())  # fp16 export of the EMA generator
+
+
+def test_tensorboard_images_are_the_ev_minus_2_renditions(tiny_data: Path, tmp_path: Path) -> None:
+    """The logged rows are the input photo and naive / prediction / target at EV -2."""
+    from reexposure import camera
+    from reexposure.train import Trainer, validation_set
+
+    config = tiny_config(tiny_data, tmp_path / "x")
+    val = validation_set(config)
+    assert [v["name"] for v in val] == ["v"]
+    trainer = Trainer(config, torch.device("cpu"))
+    torch.nn.init.normal_(trainer.G_ema.head.weight, std=0.1)
+    metrics, rows = trainer.validate(val)
+    ldr, naive, pred, target = rows[0]
+    lin = camera.linearize(val[0]["ldr"])
+    mask = camera.saturation_mask(val[0]["ldr"])
+    assert torch.equal(ldr, val[0]["ldr"])
+    torch.testing.assert_close(naive, camera.render_ldr(lin, -2, bits=None))
+    with torch.no_grad():
+        torch.testing.assert_close(pred, camera.render_ldr(trainer.G_ema.radiance(lin, mask), -2, bits=None))
+    torch.testing.assert_close(target, camera.render_ldr(val[0]["radiance"], -2))
+    assert not torch.allclose(pred, naive)
+    assert metrics["val_log_mse"] != metrics["val_log_mse_naive"]
+
+
+def test_expandnet_trains_through_the_same_loop(tiny_data: Path, tmp_path: Path) -> None:
+    from reexposure.model import ExpandNet
+    from reexposure.weights import load_generator
+
+    out = tmp_path / "expandnet"
+    seen: list[dict[str, float]] = []
+    train(tiny_config(tiny_data, out, arch="expandnet", **{"expandnet.width": 4, "expandnet.global_size": 16},
+                      steps=4, val_every=100), progress=False, on_step=lambda t, b, m: seen.append(m))
+    assert len(seen) == 4 and all(torch.isfinite(torch.tensor(m["g_rec"])) for m in seen)
+    model, meta = load_generator(out / "model.safetensors")
+    assert isinstance(model, ExpandNet) and meta["arch"] == "expandnet" and model.config.width == 4
+
+
+def test_command_line_prints_the_config_and_reports_bad_input(
+        tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
+    import argparse
+
+    from reexposure.train import add_cli
+
+    parser = argparse.ArgumentParser(prog="reexpose")
+    add_cli(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", "--config", "configs/cpu-small.yaml", "steps=5", "pairs.crop=64", "--resume"])
+    assert args.func.__name__ == "run_cli" and args.resume and args.overrides == ["steps=5", "pairs.crop=64"]
+
+    base = tiny_overrides(tiny_data, tmp_path / "ok", steps=2, val_every=100)
+    assert main(base + ["--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "# effective config" in out and "arch: gated_unet" in out and "steps: 2" in out and "crop: 32" in out
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "x.exr").write_bytes(b"nope")
+    cases = [
+        (["bogus_key=1"], "unknown config key 'bogus_key'"),
+        (["steps=many"], "steps: expected an integer"),
+        (["arch=resnet"], "unknown generator architecture"),
+        ([f"data={empty}"], f"no HDR images (.exr, .hdr, .pfm) for training in {empty}"),
+        ([f"data={tmp_path / 'missing'}"], "does not exist"),
+        ([f"data={junk}", "holdout=[]"], "none of the 1 training files is a readable HDR image"),
+        (["--config", str(tmp_path / "nope.yaml")], "cannot read config"),
+    ]
+    for extra, needle in cases:
+        code = main(tiny_overrides(tiny_data, tmp_path / "bad") + extra + ["-q"])
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2, (extra, err)
+        assert len(lines) == 1 and lines[0].startswith("reexpose: error: ") and needle in lines[0], (extra, err)
+
+    # an unreadable file among good ones: a warning, and training goes on
+    mixed = make_hdr_folder(tmp_path / "mixed", ("a", "b", "v"))
+    (mixed / "broken.exr").write_bytes(b"nope")
+    with caplog.at_level("WARNING", logger="reexposure.data"):
+        assert main(tiny_overrides(mixed, tmp_path / "mixed-run", steps=2, val_every=100) + ["-q"]) == 0
+    assert any("broken.exr" in r.getMessage() for r in caplog.records)
+    assert (tmp_path / "mixed-run" / "model.safetensors").exists()
+
+
+def test_checked_in_configs_are_valid() -> None:
+    from reexposure.train import check_config
+
+    small = load_train_config(str(REPO / "configs" / "cpu-small.yaml"), [])
+    full = load_train_config(str(REPO / "configs" / "full.yaml"), [])
+    assert isinstance(small, TrainConfig) and isinstance(full, TrainConfig)
+    assert small.w_perc == 0 and small.device == "auto" and full.bf16 and full.w_perc > 0
+    check_config(small)
+    check_config(load_train_config(str(REPO / "configs" / "full.yaml"), ["w_perc=0", "device=cpu"]))
+    # cpu-small also works as the ExpandNet baseline recipe
+    check_config(load_train_config(str(REPO / "configs" / "cpu-small.yaml"), ["arch=expandnet", "expandnet.width=16"]))
