@@ -1,0 +1,8 @@
+"""``python -m reexposure``: the same as the ``reexpose`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,411 @@
+"""Inference benchmark: latency and peak memory on synthetic photos (``reexpose bench``).
+
+Each case synthesises a 4:3 photo of N megapixels with a given share of clipped pixels, saves it
+as a raw ``.npy`` file, and runs in a **fresh Python process** so that its peak resident memory
+(``getrusage(RUSAGE_SELF).ru_maxrss``) belongs to that case alone. The child loads the photo and
+the model, then times:
+
+* ``reconstruct``: :class:`~reexposure.infer.Reconstructor` on the uint8 photo (linearisation,
+  saturation mask, the generator on every tile that has clipped pixels, feathered blending);
+* ``render``: :meth:`RadianceMap.reexpose` at EV -2 to an 8-bit image (strip by strip).
+
+*Latency* is their sum: what the ``reexpose`` command spends per photo beyond decoding and
+encoding. Not timed: Python start-up, ``import torch``, loading the model (reported separately as
+``load``), JPEG decoding and encoding. Peak RSS is the whole child process (Python, torch, the
+photo, the model, the radiance map and the output image). One cold run per case (no warm-up), as a
+command-line user would see it.
+
+Synthetic photos: a log-radiance field made of low-frequency sinusoids (round "blobs", e.g. lamps
+or reflections) or a vertical gradient with ragged clouds ("sky"), plus fine texture noise; the
+exposure is set so that the requested share of pixels is at or above the clip level; rendered with
+the default camera curve and quantised to 8 bits. The 0% case is exposed so that nothing reaches
+the saturation-mask ramp (the network does not run at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["Case", "DEFAULT_CASES", "synthesize", "run_case", "format_table", "update_markdown",
+           "add_cli", "main"]
+
+#: (megapixels, clipped fraction) of the default run (issue 2's targets)
+DEFAULT_CASES = ((1.0, 0.05), (1.0, 0.30), (12.0, 0.05), (12.0, 0.30), (12.0, 0.0), (48.0, 0.05))
+BENCH_EV = -2.0
+_STRIP = 256
+
+
+class Case(tuple):
+    """``(megapixels, clipped_fraction)``."""
+
+    def __new__(cls, mp: float, frac: float) -> "Case":
+        return super().__new__(cls, (float(mp), float(frac)))
+
+    @property
+    def mp(self) -> float:
+        return self[0]
+
+    @property
+    def frac(self) -> float:
+        return self[1]
+
+    @property
+    def name(self) -> str:
+        return f"{self.mp:g} MP, {100 * self.frac:g}% clipped"
+
+    def size(self) -> tuple[int, int]:
+        """(height, width) of a 4:3 photo of ``mp`` megapixels."""
+        h = max(8, int(round(math.sqrt(self.mp * 1e6 * 3 / 4))))
+        return h, max(8, int(round(h * 4 / 3)))
+
+
+def _log_field(y: np.ndarray, x: np.ndarray, h: int, w: int, params: dict) -> np.ndarray:
+    """Low-frequency log-radiance (float32, len(y) x len(x)) at rows ``y`` and columns ``x``."""
+    u = (np.asarray(y, dtype=np.float32) / np.float32(h))[:, None]
+    v = (np.asarray(x, dtype=np.float32) / np.float32(w))[None, :]
+    f = np.zeros((u.shape[0], v.shape[1]), dtype=np.float32)
+    for a, fy, fx, ph in params["waves"]:
+        f += np.float32(a) * np.sin(np.float32(2 * np.pi) * (fy * u + fx * v) + np.float32(ph)).astype(np.float32)
+    if params["sky"]:
+        f += np.float32(3.0) * (np.float32(0.6) - u).astype(np.float32)
+    return f
+
+
+def _params(frac: float, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    sky = frac >= 0.2
+    n = 6 if not sky else 4
+    cycles = (2.0, 6.0) if not sky else (1.0, 3.0)
+    waves = [(float(rng.uniform(0.3, 0.8)), float(rng.uniform(*cycles)) * rng.choice([-1, 1]),
+              float(rng.uniform(*cycles)) * rng.choice([-1, 1]), float(rng.uniform(0, 2 * np.pi)))
+             for _ in range(n)]
+    return {"waves": waves, "sky": sky}
+
+
+def synthesize(path: str | Path, case: Case, seed: int = 0) -> float:
+    """Write the synthetic photo of ``case`` to ``path`` (``.npy``, HxWx3 uint8), strip by strip
+    (memory a few strips). Returns the share of pixels whose brightest channel is 255."""
+    from numpy.lib.format import open_memmap
+
+    h, w = case.size()
+    params = _params(case.frac, seed)
+    # exposure: the (1 - frac) quantile of the smooth field on a coarse grid becomes the clip level
+    gy = np.linspace(0, h - 1, min(h, 400), dtype=np.float32)
+    gx = np.linspace(0, w - 1, min(w, 400), dtype=np.float32)
+    coarse = _log_field(gy, gx, h, w, params)
+    if case.frac > 0:
+        offset = float(np.quantile(coarse, 1.0 - case.frac))
+        scale = 1.0
+    else:  # nothing may reach the mask ramp (code 245): brightest pixel at ~0.75 of the clip level
+        offset = float(coarse.max()) + 0.6
+        scale = 0.85 / math.exp(-0.6 + 0.35)  # texture adds at most 0.35 in log: peak <= 0.85 (code 235)
+    tint = np.array([1.0, 0.93, 0.82], dtype=np.float32)
+    out = open_memmap(str(path), mode="w+", dtype=np.uint8, shape=(h, w, 3))
+    clipped = 0
+    xs = np.arange(w, dtype=np.float32)
+    for y0 in range(0, h, _STRIP):
+        y1 = min(h, y0 + _STRIP)
+        rng = np.random.default_rng([seed, y0])
+        field = _log_field(np.arange(y0, y1, dtype=np.float32), xs, h, w, params)
+        texture = rng.normal(0.0, 0.08, size=(y1 - y0, w)).astype(np.float32)
+        texture = np.clip(texture, -0.35, 0.35)
+        rad = np.exp(field - offset + texture)[..., None] * tint * np.float32(scale)
+        ldr = np.sqrt(np.clip(rad, 0.0, 1.0))  # default camera curve (sqrt)
+        ldr += rng.normal(0.0, 0.004, size=ldr.shape).astype(np.float32)  # sensor noise
+        strip = (np.clip(ldr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        out[y0:y1] = strip
+        clipped += int((strip.max(axis=2) == 255).sum())
+    out.flush()
+    del out
+    return clipped / (h * w)
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _child(spec: dict) -> dict:
+    """Runs inside the fresh process: load, time, measure. Returns the result dict."""
+    import torch
+
+    from .infer import Reconstructor
+
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
+    photo = np.load(spec["photo"])
+    t0 = time.perf_counter()
+    rec = Reconstructor(spec.get("model"), threads=spec.get("threads"))
+    load_s = time.perf_counter() - t0
+    rss_before = _peak_rss_mb()
+    t0 = time.perf_counter()
+    rmap = rec(photo)
+    t1 = time.perf_counter()
+    out = rmap.reexpose(BENCH_EV)
+    t2 = time.perf_counter()
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    n_params = sum(p.numel() for p in rec.model.parameters())
+    return {
+        "height": int(photo.shape[0]), "width": int(photo.shape[1]),
+        "clipped_pct": 100.0 * rmap.clipped_fraction(),
+        "tiles_run": len(rmap.boosts), "tile": rec.tile, "context": rec.context,
+        "load_s": load_s, "reconstruct_s": t1 - t0, "render_s": t2 - t1, "latency_s": t2 - t0,
+        "rss_before_mb": rss_before, "peak_rss_mb": _peak_rss_mb(),
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "model": {k: v for k, v in rec.info.items() if k in ("path", "description", "trained_steps", "config")},
+        "params": n_params,
+    }
+
+
+def run_case(case: Case, model: str | None = None, threads: int | None = None, workdir: str | Path | None = None,
+             timeout: float = 1800.0, seed: int = 0) -> dict:
+    """Synthesise ``case``, run it in a fresh subprocess and return its measurements."""
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="reexpose-bench-") as tmp:
+        photo = Path(tmp) / "photo.npy"
+        synthesize(photo, case, seed=seed)
+        spec = {"photo": str(photo), "model": model, "threads": threads}
+        env = dict(os.environ)
+        if threads:
+            env["OMP_NUM_THREADS"] = str(threads)
+        proc = subprocess.run([sys.executable, "-m", "reexposure.bench", "--child", json.dumps(spec)],
+                              capture_output=True, text=True, timeout=timeout, env=env)
+        if proc.returncode != 0:
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+            raise RuntimeError(f"benchmark case {case.name} failed: {lines[-1] if lines else proc.returncode}")
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["case"] = case.name
+    result["mp"], result["frac"] = case.mp, case.frac
+    return result
+
+
+def check_targets(results: Sequence[dict]) -> list[tuple[str, bool | None, str]]:
+    """Issue 2's targets as ``(target, met or None if not measured, measured value)``."""
+    def find(mp: float, frac: float) -> dict | None:
+        return next((r for r in results if r["mp"] == mp and r["frac"] == frac), None)
+
+    out: list[tuple[str, bool | None, str]] = []
+    r = find(12.0, 0.05)
+    out.append(("12 MP, 5% clipped: latency < 10 s", None if r is None else r["latency_s"] < 10.0,
+                "not measured" if r is None else f"{r['latency_s']:.2f} s"))
+    out.append(("12 MP, 5% clipped: peak RSS < 2 GB", None if r is None else r["peak_rss_mb"] < 2048.0,
+                "not measured" if r is None else f"{r['peak_rss_mb']:.0f} MB"))
+    n = find(12.0, 0.0)
+    out.append(("12 MP, nothing clipped: latency < 2 s", None if n is None else n["latency_s"] < 2.0,
+                "not measured" if n is None else f"{n['latency_s']:.2f} s"))
+    b = find(48.0, 0.05)
+    if r is None or b is None:
+        out.append(("48 MP peak RSS <= 1.5x 12 MP (5% clipped)", None, "not measured"))
+    else:
+        ratio = b["peak_rss_mb"] / r["peak_rss_mb"]
+        out.append(("48 MP peak RSS <= 1.5x 12 MP (5% clipped)", ratio <= 1.5,
+                    f"{b['peak_rss_mb']:.0f} / {r['peak_rss_mb']:.0f} MB = {ratio:.2f}x"))
+    return out
+
+
+def format_table(results: Sequence[dict]) -> str:
+    """Markdown table of the results."""
+    head = ("| case | size | clipped | tiles run | reconstruct s | render s | **latency s** | "
+            "**peak RSS MB** | RSS before MB | load s |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = [f"| {r['case']} | {r['width']}x{r['height']} | {r['clipped_pct']:.1f}% | {r['tiles_run']} | "
+            f"{r['reconstruct_s']:.2f} | {r['render_s']:.2f} | **{r['latency_s']:.2f}** | "
+            f"**{r['peak_rss_mb']:.0f}** | {r['rss_before_mb']:.0f} | {r['load_s']:.2f} |" for r in results]
+    return head + "\n".join(rows) + "\n"
+
+
+def format_targets(results: Sequence[dict]) -> str:
+    lines = []
+    for name, ok, value in check_targets(results):
+        mark = "not measured" if ok is None else ("met" if ok else "**MISSED**")
+        lines.append(f"- {name}: {value} ({mark})")
+    return "\n".join(lines) + "\n"
+
+
+def machine_info() -> dict:
+    """CPU model, core count, torch version, Python, load average."""
+    import torch
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        load = "n/a"
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
+            "load": load, "memory_gb": _mem_gb()}
+
+
+def _mem_gb() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return None
+
+
+def section_text(results: Sequence[dict], machine: dict, command: str) -> str:
+    """The ``## Inference`` section of docs/benchmarks.md."""
+    m = results[0]["model"] if results else {}
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    mem = f", {machine['memory_gb']:.0f} GB RAM" if machine.get("memory_gb") else ""
+    threads = results[0]["threads"] if results else "?"
+    text = f"""## Inference
+
+Measured {when} with
+
+    {command}
+
+- Machine: {machine['cpu']}, {machine['cores']} cores{mem}; torch {machine['torch']} (CPU), Python
+  {machine['python']}, {threads} torch threads; load average at the start {machine['load']}
+  (other jobs on the machine slow the numbers down).
+- Model: `{m.get('path', '?')}`: {m.get('description', 'no description')}
+  (trained_steps {m.get('trained_steps', '?')}; config {m.get('config', '?')}; {results[0]['params'] if results else '?'} parameters).
+  Tiles of {results[0]['tile'] if results else '?'} px with {results[0]['context'] if results else '?'} px context.
+- Each case runs in a fresh process on a synthetic 4:3 photo (see `src/reexposure/bench.py`).
+  *Latency* = reconstruct (linearise, mask, generator on every tile with clipped pixels, blend) +
+  render (re-expose at EV {BENCH_EV:g} to an 8-bit image). Not included: Python start-up, importing
+  torch, loading the model (*load*), image decoding and encoding. *Peak RSS* is the whole process
+  (`ru_maxrss`), including Python and torch; *RSS before* is the peak before reconstruction
+  (interpreter, torch, model, the decoded photo).
+
+{format_table(results)}
+Targets (issue 2):
+
+{format_targets(results)}"""
+    return text
+
+
+def update_markdown(path: str | Path, section: str) -> None:
+    """Replace (or append) the ``## Inference`` section of a markdown file, atomically."""
+    from .weights import atomic_write_bytes
+
+    path = Path(path)
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    lines = old.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.strip() == "## Inference"), None)
+    if start is None:
+        new = old.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        rest = "".join(lines[end:])
+        new = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, new.encode())
+
+
+def _parse_case(text: str) -> Case:
+    try:
+        mp, pct = text.split(":")
+        case = Case(float(mp), float(pct) / 100.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad case {text!r}: expected MP:PERCENT, e.g. 12:5") from None
+    if not (0 < case.mp <= 200 and 0 <= case.frac < 1):
+        raise argparse.ArgumentTypeError(f"bad case {text!r}: 0 < MP <= 200, 0 <= PERCENT < 100")
+    return case
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .cli import UsageError, report
+
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.cases:
+        cases = list(args.cases)
+    else:
+        sizes = [float(s) for s in args.sizes]
+        cases = [Case(*c) for c in DEFAULT_CASES if c[0] in sizes]
+        cases += [Case(s, f) for s in sizes if s not in {c[0] for c in DEFAULT_CASES} for f in (0.05, 0.30, 0.0)]
+        if not cases:
+            raise UsageError("no benchmark cases selected")
+    if args.model is not None and not Path(args.model).is_file():
+        from .weights import ModelError
+
+        raise ModelError(f"model file {args.model} not found")
+    machine = machine_info()
+    report(args, f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
+                 f"load average {machine['load']}")
+    results = []
+    for case in cases:
+        r = run_case(case, model=args.model, threads=args.threads, timeout=args.timeout)
+        if not results:
+            m = r["model"]
+            report(args, f"model: {m.get('path')} ({m.get('description', 'no description')}; "
+                         f"trained_steps={m.get('trained_steps', '?')})")
+        results.append(r)
+        report(args, f"{case.name}: latency {r['latency_s']:.2f} s (reconstruct {r['reconstruct_s']:.2f} + "
+                     f"render {r['render_s']:.2f}), peak RSS {r['peak_rss_mb']:.0f} MB, "
+                     f"{r['clipped_pct']:.1f}% clipped, {r['tiles_run']} tiles")
+    print(format_table(results), end="")
+    print(format_targets(results), end="")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    if args.output:
+        argv = list(getattr(args, "argv", ["bench"]))[1:]
+        command = "reexpose bench " + " ".join(argv)
+        update_markdown(args.output, section_text(results, machine, command.strip()))
+        report(args, f"updated {args.output}")
+    return 0
+
+
+def add_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``reexpose bench``."""
+    from .cli import _Formatter, add_log_options
+
+    p = subparsers.add_parser(
+        "bench", help="latency and peak-memory benchmark on synthetic photos", formatter_class=_Formatter,
+        description=__doc__.split("\n\n")[1] + "\n\nTimed: reconstruct + render at EV -2 to 8 bits; "
+                    "each case in a fresh process (peak RSS per case). See src/reexposure/bench.py.",
+        epilog="""\
+examples:
+  reexpose bench                                   1, 12 and 48 MP (a few minutes)
+  reexpose bench --sizes 1 12 --output docs/benchmarks.md
+  reexpose bench --cases 12:5 12:0 --threads 2
+""")
+    p.add_argument("--model", metavar="PATH", default=None, help="weights file (default: the shipped model)")
+    p.add_argument("--threads", metavar="N", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--sizes", nargs="+", metavar="MP", default=["1", "12", "48"],
+                   help="megapixel sizes of the default cases to run (default 1 12 48)")
+    p.add_argument("--cases", nargs="+", metavar="MP:PCT", type=_parse_case, default=None,
+                   help="explicit cases instead, e.g. 12:5 12:0 (megapixels:clipped percent)")
+    p.add_argument("--output", metavar="MD", default=None,
+                   help="write/update the '## Inference' section of this markdown file (docs/benchmarks.md)")
+    p.add_argument("--json", metavar="PATH", default=None, help="also write the raw results as JSON")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per case (default 1800)")
+    add_log_options(p)
+    p.set_defaults(func=_cmd_bench)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m reexposure.bench --child SPEC`` (internal) or the same as ``reexpose bench``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) == 2 and argv[0] == "--child":
+        print(json.dumps(_child(json.loads(argv[1]))))
+        return 0
+    from .cli import main as cli_main
+
+    return cli_main(["bench", *argv])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
