@@ -310,6 +310,29 @@ def test_base_is_the_input_jpeg_byte_for_byte(jpeg_photo):
     assert float(attrs["OffsetSDR"]) == float(attrs["OffsetHDR"]) == 1 / 64
 
 
+@pytest.mark.parametrize("options", [{"progressive": True}, {"restart_marker_blocks": 3},
+                                     {"progressive": True, "restart_marker_blocks": 1}])
+def test_progressive_and_restart_marker_jpegs_are_kept(tmp_path, options):
+    """Several scans and RST markers in the entropy-coded data: the primary still ends at its EOI."""
+    from reexposure.io import read_photo
+
+    path = _save_jpeg(tmp_path / "p.jpg", _photo(), **options)
+    original = path.read_bytes()
+    assert original.count(b"\xff\xda") > 1 or original.count(b"\xff\xd0") > 0
+    photo = read_photo(path)
+    data = U.ultrahdr_bytes(photo, _synthetic_radiance(photo.rgb), headroom=6, quality=100)
+    with Image.open(io.BytesIO(data)) as im:
+        primary_size = im._getmp()[0xB002][0]["Size"]
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), photo.rgb)
+    segs, _ = U._jpeg_segments(data, header_only=True)
+    inserted = sum(sg.end - sg.start for sg in segs if sg.marker in (0xE1, 0xE2)
+                   and sg.payload(data).startswith((U.XMP_SIG, U.MPF_SIG)))
+    assert primary_size == len(original) + inserted
+    assert data[primary_size - 2:primary_size] == b"\xff\xd9" and data[primary_size:][:2] == b"\xff\xd8"
+    base, hdr, meta = U.read_ultrahdr(data)
+    np.testing.assert_array_equal(base, photo.rgb)
+
+
 def test_rewriting_a_gain_map_jpeg_replaces_its_map_and_keeps_other_xmp(tmp_path):
     from reexposure.io import read_photo
 
