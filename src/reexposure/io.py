@@ -427,7 +427,7 @@ def _exif_reset_orientation(raw: bytes) -> bytes | None:
         return None
 
 
-def _photo_exif(im: Image.Image, exif: Image.Exif | None, name: str) -> bytes | None:
+def _photo_exif(im: Image.Image, exif: Image.Exif | None, name: str, had_orientation: bool = False) -> bytes | None:
     """EXIF bytes for :attr:`Photo.exif`: original block with orientation reset to 1."""
     raw = im.info.get("exif")
     if isinstance(raw, (bytes, bytearray)) and raw and im.format != "TIFF":
@@ -446,6 +446,8 @@ def _photo_exif(im: Image.Image, exif: Image.Exif | None, name: str) -> bytes | 
             for tag in _TIFF_EXIF_TAGS:
                 if tag in exif:
                     clean[tag] = exif.get_ifd(tag) if tag in (0x8769, 0x8825) else exif[tag]
+            if had_orientation:
+                clean[0x0112] = 1
             exif = clean
             if len(exif) == 0:
                 return None
@@ -648,6 +650,11 @@ def _decode_photo(im: Image.Image, src: str | bytes, name: str, fpath: Path | No
     la16 = im.mode == "RGBA" and rawmode == "LA;16B"
     if la16:
         _retile(im, lambda _r: "RGBA")  # 4 bytes/pixel copied raw: L hi, L lo, A hi, A lo
+    # Pillow's TIFF loader applies the orientation itself and deletes the tag: note it first.
+    try:
+        tiff_oriented = fmt == "TIFF" and 0x0112 in im.getexif()
+    except Exception:  # noqa: BLE001
+        tiff_oriented = False
     _load(im, name)
 
     try:
@@ -656,7 +663,7 @@ def _decode_photo(im: Image.Image, src: str | bytes, name: str, fpath: Path | No
     except Exception as exc:  # noqa: BLE001
         _warn(f"{name}: ignored unreadable EXIF data ({_one_line(exc)})")
         exif, orientation = None, 1
-    exif_bytes = _photo_exif(im, exif, name)
+    exif_bytes = _photo_exif(im, exif, name, tiff_oriented)
     icc = im.info.get("icc_profile") or None
     if icc is not None:
         icc = bytes(icc)
