@@ -596,6 +596,43 @@ def test_gainmap_js_under_node_agrees_with_our_reader(tmp_path, jpeg_photo, chan
     assert np.median(gap) < 0.01
 
 
+def test_our_reader_reads_a_file_assembled_by_gainmap_js(tmp_path):
+    """gainmap-js's port of libultrahdr's container writer makes the file; we read it."""
+    node = _node_ready()
+    rgb = _photo()
+    sdr = _save_jpeg(tmp_path / "sdr.jpg", rgb)
+    yy, xx = np.mgrid[:48, :64]
+    codes = np.stack([(xx * 4) % 256, (yy * 5) % 256, (xx + yy) * 2 % 256], -1).astype(np.uint8)
+    gain = _save_jpeg(tmp_path / "gain.jpg", codes, quality=100, subsampling=0)
+    meta = {"gainMapMin": [-0.5] * 3, "gainMapMax": [2.25] * 3, "gamma": [1.5] * 3,
+            "offsetSdr": [0.01] * 3, "offsetHdr": [0.02] * 3, "hdrCapacityMin": 0.25,
+            "hdrCapacityMax": 2.25, "width": 128, "height": 96, "gainMapWidth": 64, "gainMapHeight": 48}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    out = tmp_path / "theirs.jpg"
+    proc = subprocess.run([str(node), str(JS_DIR / "encode.mjs"), str(sdr), str(gain),
+                           str(tmp_path / "meta.json"), str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert U.is_ultrahdr(out)
+    base, hdr, m = U.read_ultrahdr(out)
+    assert m.gain_map_min == (-0.5,) * 3 and m.gain_map_max == (2.25,) * 3 and m.gamma == (1.5,) * 3
+    assert m.offset_sdr == (0.01,) * 3 and m.offset_hdr == (0.02,) * 3
+    assert (m.hdr_capacity_min, m.hdr_capacity_max) == (0.25, 2.25) and m.extra["crf"] is None
+    np.testing.assert_array_equal(base, np.asarray(Image.open(sdr).convert("RGB")))
+    g = np.asarray(Image.open(gain).convert("RGB")).astype(np.float64) / 255
+    # the formula written out independently of apply_gain_map (bilinear x2, centre-aligned)
+    up = torch.nn.functional.interpolate(torch.from_numpy(g).permute(2, 0, 1)[None], scale_factor=2,
+                                         mode="bilinear", align_corners=False)[0].permute(1, 2, 0).numpy()
+    log_boost = -0.5 + up ** (1 / 1.5) * 2.75
+    expected = (SRGB[base].astype(np.float64) + 0.01) * 2.0 ** log_boost - 0.02
+    np.testing.assert_allclose(hdr, expected, rtol=1e-5, atol=1e-6)
+    # a foreign file has no camera curve: reexpose hdr writes its HDR rendition
+    rendition, what = U.hdr_from_ultrahdr(out)
+    np.testing.assert_array_equal(rendition, hdr)
+    assert "SDR white" in what
+    with pytest.raises(U.UltraHDRError, match="no camera curve"):
+        U.radiance_from_ultrahdr(out)
+
+
 _PAGE = """<!doctype html><html><body>
 <script type="importmap">{"imports": {"three": "/node_modules/three/build/three.module.js",
   "@monogrid/gainmap-js": "/node_modules/@monogrid/gainmap-js/dist/decode.js"}}</script>
