@@ -325,6 +325,19 @@ def _with_path(src: Path, exc: Exception) -> Exception:
         return ValueError(f"{src}: {msg}")
 
 
+def _check_pixels(args: argparse.Namespace, src: Path) -> None:
+    """Refuse a file above the pixel limit from its header alone (for readers other than read_photo)."""
+    from PIL import Image
+
+    from .io import ImageError, get_max_pixels
+
+    limit = get_max_pixels(args.max_pixels)
+    with Image.open(src) as im:
+        w, h = im.size
+    if w * h > limit:
+        raise ImageError(f"{src}: image is too large ({w}x{h} = {w * h:,} pixels, limit {limit:,})")
+
+
 def _read(args: argparse.Namespace, src: Path):
     from .io import read_photo
 
@@ -388,11 +401,24 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
         return 0
     from .io import write_hdr
 
-    rec = load_reconstructor(args)
+    try:  # gain-map JPEGs (Ultra HDR) already hold the radiance: read it instead of reconstructing
+        from . import ultrahdr
+    except Exception:  # the module is optional
+        ultrahdr = None  # type: ignore[assignment]
+    loaded: list[Reconstructor] = []
+
+    def reconstructor() -> "Reconstructor":
+        if not loaded:
+            loaded.append(load_reconstructor(args))
+        return loaded[0]
 
     def work(src: Path, outs: list[Path], tiles: bool) -> None:
-        rmap = rec(_read(args, src).rgb, progress=tiles)
-        rad = radiance_array(rmap)
+        if ultrahdr is not None and src.suffix.lower() in (".jpg", ".jpeg") and ultrahdr.is_ultrahdr(src):
+            _check_pixels(args, src)
+            rad, what = ultrahdr.hdr_from_ultrahdr(src)
+            report(args, f"{src}: gain-map JPEG, no reconstruction: {what}")
+        else:
+            rad = radiance_array(reconstructor()(_read(args, src).rgb, progress=tiles))
         peak = float(rad.max()) if rad.size else 0.0
         if not args.float and peak > 65504.0 and outs[0].suffix.lower() == ".exr":
             log.warning("radiance peaks at %.4g, above the half-float range; use --float", peak)
@@ -506,7 +532,9 @@ def _add_hdr(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "hdr", help="write the reconstructed radiance map (.exr/.hdr/.pfm)", formatter_class=_Formatter,
         description="Write the reconstructed linear relative radiance (1.0 = the input's clip level) "
-                    "as OpenEXR (half float by default), Radiance .hdr or PFM.",
+                    "as OpenEXR (half float by default), Radiance .hdr or PFM. A gain-map JPEG "
+                    "(Ultra HDR, e.g. from 'reexpose ultrahdr') is not reconstructed: the radiance "
+                    "it holds is written.",
         epilog=f"""\
 examples:
   {PROG} hdr photo.jpg -o photo.exr
