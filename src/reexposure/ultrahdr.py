@@ -2,8 +2,9 @@
 
 A gain-map JPEG is the SDR photo plus a second, small JPEG (the *gain map*) and metadata saying how
 much brighter each pixel may be shown on a display with HDR headroom. Viewers that know nothing of
-gain maps show the photo as it always was; HDR-capable viewers (Chrome, Android, iOS/macOS) show the
-highlights that :mod:`reexposure` reconstructed.
+gain maps show the photo as it always was; viewers that read Ultra HDR / Adobe gain-map XMP on an HDR
+screen (Chrome, Android) show the highlights that :mod:`reexposure` reconstructed. ISO 21496-1
+binary metadata (which some newer viewers prefer) is not written.
 
 File layout (implemented here from the published specifications; no library does the container):
 
@@ -1092,8 +1093,8 @@ examples:
   reexpose hdr photo_hdr.jpg -o photo.exr                          # radiance back from the file
 
 The output is an ordinary JPEG (the input's own bytes when it is a JPEG) plus a gain map in the
-Ultra HDR / Adobe gain map format: HDR screens in Chrome, Android and Apple's viewers show the
-reconstructed highlights, every other viewer shows the photo unchanged. --headroom caps how many
+Ultra HDR / Adobe gain map format: on an HDR screen, viewers that read it (Chrome, Android) show
+the reconstructed highlights; every other viewer shows the photo unchanged. --headroom caps how many
 stops above SDR white the highlights may go; the file records the smaller of that and what the
 reconstruction needs.
 """
@@ -1123,6 +1124,10 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
                    help="JPEG quality of the gain map, 1-100 (default 95)")
     add_model_options(p)
     add_output_options(p, quality=True)
+    for action in p._actions:
+        if action.dest == "quality":
+            action.help = ("JPEG quality of the base image when the input is not a JPEG, 1-100 "
+                           "(default 95; a JPEG input is kept as it is)")
     add_log_options(p)
     p.set_defaults(func=_cmd_ultrahdr)
 
