@@ -274,3 +274,18 @@ def test_checked_in_configs_are_valid() -> None:
     # the baseline differs from cpu-small only in the generator and the run folder
     differ = {k for k in TrainConfig.__dataclass_fields__ if getattr(baseline, k) != getattr(small, k)}
     assert differ == {"arch", "expandnet", "out"}
+
+
+def test_sigterm_stops_cleanly_with_a_checkpoint(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "term"
+    before = signal.getsignal(signal.SIGTERM)
+
+    def on_step(trainer, batch, metrics):  # noqa: ANN001
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # as a cluster scheduler would
+
+    train(tiny_config(tiny_data, out, ckpt_every=100), progress=False, on_step=on_step)
+    assert torch.load(out / "last.pt", weights_only=True)["step"] == 3  # saved on the way out
+    assert signal.getsignal(signal.SIGTERM) == before  # handler restored
+    train(tiny_config(tiny_data, out, ckpt_every=100), resume=True, progress=False)
+    assert _train_records(out) == _train_records(straight_run)

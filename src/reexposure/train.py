@@ -580,7 +580,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         if rank == 0 and val and trainer.step == 0:
             validate(0)  # the untrained model: the "before" of every run
         it = iter(loader)
-        while trainer.step < c.steps and not stop["flag"]:
+        while trainer.step < c.steps and not _any_rank(stop["flag"], device, distributed):
             ta = time.perf_counter()
             batch = next(it)
             tb = time.perf_counter()
@@ -626,6 +626,16 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
     return out
+
+
+def _any_rank(flag: bool, device: torch.device, distributed: bool) -> bool:
+    """``flag`` OR-ed over all ranks (so that a SIGTERM seen by one rank stops all of them at the
+    same step instead of leaving the others waiting in a collective)."""
+    if not distributed:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
 
 
 def _is_main_thread() -> bool:
