@@ -297,6 +297,15 @@ def test_photo_roundtrip_16bit(tmp_path: Path, ext: str) -> None:
         np.testing.assert_array_equal(raw, img)
 
 
+def test_16bit_writers_in_several_blocks(tmp_path: Path) -> None:
+    # 701 rows of 1000 px: the PNG writer filters/compresses about 700 rows at a time, the TIFF
+    # writer uses strips of 43 rows; Pillow/libtiff decode them independently of our code.
+    img = (np.linspace(0, 60000, 1000)[None, :, None] + RNG.integers(0, 5000, (701, 1000, 3))).astype(np.uint16)
+    for ext in (".png", ".tif"):
+        rio.write_photo(tmp_path / f"big{ext}", img)
+        np.testing.assert_array_equal(rio.read_photo(tmp_path / f"big{ext}").rgb, img)
+
+
 def test_read_16bit_png_all_filters(tmp_path: Path) -> None:
     img = RNG.integers(0, 65536, (10, 7, 3), dtype=np.uint16)
     p = tmp_path / "f.png"
@@ -556,12 +565,19 @@ def test_exif_kept_on_write(tmp_path: Path) -> None:
 # ICC profiles
 # ------------------------------------------------------------------------------------------
 
+def profile_case(which: str, p3_icc: bytes, adobe_icc: bytes):
+    """(profile bytes, primaries, decoding curve) for "p3" or "adobe"."""
+    if which == "p3":
+        return p3_icc, P3_PRIMARIES, srgb_decode
+    return adobe_icc, ADOBE_PRIMARIES, adobe_decode
+
+
 SATURATED = np.array([[230, 60, 40], [40, 200, 70], [60, 80, 220], [250, 240, 20]], dtype=np.uint8)
 
 
 @pytest.mark.parametrize("which", ["p3", "adobe"])
 def test_icc_converted_to_srgb(tmp_path: Path, which: str, p3_icc: bytes, adobe_icc: bytes) -> None:
-    icc, prim, dec = (p3_icc, P3_PRIMARIES, srgb_decode) if which == "p3" else (adobe_icc, ADOBE_PRIMARIES, adobe_decode)
+    icc, prim, dec = profile_case(which, p3_icc, adobe_icc)
     src = np.repeat(SATURATED[None], 4, axis=0)  # 4x4 image, one colour per column
     p = tmp_path / "wide.png"
     Image.fromarray(src).save(p, icc_profile=icc)
@@ -575,7 +591,7 @@ def test_icc_converted_to_srgb(tmp_path: Path, which: str, p3_icc: bytes, adobe_
 
 @pytest.mark.parametrize("which", ["p3", "adobe"])
 def test_icc_16bit_matches_float_maths(tmp_path: Path, which: str, p3_icc: bytes, adobe_icc: bytes) -> None:
-    icc, prim, dec = (p3_icc, P3_PRIMARIES, srgb_decode) if which == "p3" else (adobe_icc, ADOBE_PRIMARIES, adobe_decode)
+    icc, prim, dec = profile_case(which, p3_icc, adobe_icc)
     src = RNG.integers(0, 65536, (6, 8, 3), dtype=np.uint16)
     p = tmp_path / "wide16.png"
     p.write_bytes(png_bytes(src, 16, icc=icc))
@@ -716,7 +732,8 @@ def test_exr_channel_layouts(tmp_path: Path) -> None:
     # luminance/chroma (OpenEXR's RgbaYca convention), Rec.709 weights
     w = np.array([0.2126, 0.7152, 0.0722])
     y = x @ w
-    yc = {"Y": y.astype(np.float32), "RY": (x[..., 0] / y - 1).astype(np.float32), "BY": (x[..., 2] / y - 1).astype(np.float32)}
+    yc = {"Y": y, "RY": x[..., 0] / y - 1, "BY": x[..., 2] / y - 1}
+    yc = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in yc.items()}
     OpenEXR.File({}, yc).write(str(tmp_path / "yc.exr"))
     np.testing.assert_allclose(rio.read_hdr(tmp_path / "yc.exr"), x, rtol=1e-4, atol=1e-6)
 
@@ -851,7 +868,9 @@ def test_missing_folder_empty_and_garbage(tmp_path: Path) -> None:
     check_error(e, tmp_path / "text.jpg")
 
 
-@pytest.mark.parametrize("fmt,ext", [("JPEG", ".jpg"), ("PNG", ".png"), ("WEBP", ".webp"), ("TIFF", ".tif"), ("HEIF", ".heic")])
+@pytest.mark.parametrize(
+    "fmt,ext", [("JPEG", ".jpg"), ("PNG", ".png"), ("WEBP", ".webp"), ("TIFF", ".tif"), ("HEIF", ".heic")]
+)
 @pytest.mark.parametrize("keep", [0.5, 0.9])
 def test_truncated_photo(tmp_path: Path, fmt: str, ext: str, keep: float) -> None:
     full = tmp_path / f"full{ext}"
@@ -904,7 +923,8 @@ def test_too_small(tmp_path: Path, size: tuple[int, int]) -> None:
 def bomb_png(width: int = 100_000, height: int = 100_000) -> bytes:
     """A valid PNG header declaring a huge image, followed by a few bytes of compressed zeros."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + _chunk(b"IEND", b"")
+    idat = _chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + idat + _chunk(b"IEND", b"")
 
 
 def test_decompression_bomb_refused_before_decoding(tmp_path: Path, monkeypatch) -> None:
@@ -1117,5 +1137,6 @@ def test_tensor_helpers() -> None:
 def test_photo_dataclass() -> None:
     p = Photo(np.zeros((3, 4, 3), np.uint16))
     assert (p.bits, p.height, p.width) == (16, 3, 4)
-    assert set(rio.__all__) >= {"read_photo", "write_photo", "read_hdr", "write_hdr", "Photo", "ImageError",
-                                "OutputExistsError", "atomic_output", "check_output_path", "set_max_pixels"}  # fmt: skip
+    api = {"read_photo", "write_photo", "read_hdr", "write_hdr", "Photo", "ImageError", "OutputExistsError",
+           "atomic_output", "check_output_path", "set_max_pixels"}  # fmt: skip
+    assert set(rio.__all__) >= api

@@ -55,6 +55,7 @@ __all__ = [
     "PHOTO_INPUT_EXTENSIONS",
     "ImageError",
     "ImageWarning",
+    "MAX_PIXELS_ENV",
     "OutputExistsError",
     "Photo",
     "atomic_output",
@@ -637,6 +638,8 @@ def read_photo(path: Source, max_pixels: int | None = None, *, name: str | None 
         raise ImageError(f"{name}: corrupt or truncated {sig or 'image'} file ({_one_line(exc)})") from None
     try:
         return _decode_photo(im, src, name, fpath, limit)
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to decode a {im.width}x{im.height} image") from None
     finally:
         im.close()
 
@@ -927,26 +930,42 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
+_ABS_BYTE = np.minimum(np.arange(256), 256 - np.arange(256)).astype(np.uint8)  # |signed byte|
+
+
 def _write_png16(fh: BinaryIO, arr: np.ndarray, icc: bytes | None, exif: bytes | None) -> None:
-    """16-bit PNG (RGB or RGBA); per row the best of filters None/Sub/Up; iCCP and eXIf chunks."""
+    """16-bit PNG (RGB or RGBA): per row the best of filters None/Sub/Up (least sum of absolute
+    signed bytes), compressed in blocks of rows; iCCP and eXIf chunks before the pixels."""
     h, w, c = arr.shape
-    raw = np.ascontiguousarray(arr.astype(">u2")).view(np.uint8).reshape(h, w * c * 2)
     bpp = 2 * c
-    sub = raw.copy()
-    sub[:, bpp:] -= raw[:, :-bpp]
-    up = raw.copy()
-    up[1:] -= raw[:-1]
-    cands = np.stack([raw, sub, up])  # filter types 0, 1, 2
-    score = np.abs(cands.view(np.int8).astype(np.int32)).sum(axis=2)
-    choice = score.argmin(axis=0)
-    rows = np.concatenate([choice.astype(np.uint8)[:, None], cands[choice, np.arange(h)]], axis=1)
     fh.write(b"\x89PNG\r\n\x1a\n")
     fh.write(_png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 6 if c == 4 else 2, 0, 0, 0)))
     if icc:
         fh.write(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
     if exif:
         fh.write(_png_chunk(b"eXIf", exif[len(_EXIF_HEADER) :] if exif.startswith(_EXIF_HEADER) else exif))
-    fh.write(_png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)))
+    comp = zlib.compressobj(6)
+    prev = np.zeros(w * bpp, np.uint8)
+    step = max(1, (4 << 20) // (w * bpp))
+    for y in range(0, h, step):
+        raw = np.ascontiguousarray(arr[y : y + step].astype(">u2")).view(np.uint8).reshape(-1, w * bpp)
+        sub = raw.copy()
+        sub[:, bpp:] -= raw[:, :-bpp]
+        up = raw.copy()
+        up[0] -= prev
+        up[1:] -= raw[:-1]
+        prev = raw[-1].copy()
+        cands = (raw, sub, up)  # filter types 0, 1, 2
+        scores = np.stack([_ABS_BYTE[x].sum(axis=1, dtype=np.int64) for x in cands])
+        choice = scores.argmin(axis=0)
+        rows = np.empty((raw.shape[0], w * bpp + 1), np.uint8)
+        rows[:, 0] = choice
+        for t, cand in enumerate(cands):
+            rows[choice == t, 1:] = cand[choice == t]
+        data = comp.compress(rows.tobytes())
+        if data:
+            fh.write(_png_chunk(b"IDAT", data))
+    fh.write(_png_chunk(b"IDAT", comp.flush()))
     fh.write(_png_chunk(b"IEND", b""))
 
 
@@ -1180,15 +1199,20 @@ def read_hdr(path: PathLike, max_pixels: int | None = None) -> np.ndarray:
     name = str(p)
     limit = get_max_pixels(max_pixels)
     head = _hdr_source_checks(p, name)
-    if head[:4] == b"\x76\x2f\x31\x01":
-        arr = _read_exr(p, name, limit)
-    elif head[:2] == b"#?":
-        arr = _read_rgbe(p, name, limit)
-    elif head[:2] in (b"PF", b"Pf"):
-        arr = _read_pfm(p, name, limit)
-    else:
-        raise ImageError(f"{name}: not an HDR image (expected OpenEXR, Radiance .hdr or PFM)")
-    return np.ascontiguousarray(_sanitize(arr, name))
+    try:
+        if head[:4] == b"\x76\x2f\x31\x01":
+            arr = _read_exr(p, name, limit)
+        elif head[:2] == b"#?":
+            arr = _read_rgbe(p, name, limit)
+        elif head[:2] in (b"PF", b"Pf"):
+            arr = _read_pfm(p, name, limit)
+        else:
+            raise ImageError(f"{name}: not an HDR image (expected OpenEXR, Radiance .hdr or PFM)")
+        return np.ascontiguousarray(_sanitize(arr, name))
+    except MemoryError:
+        raise ImageError(f"{name}: not enough memory to read this image") from None
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot read ({exc.strerror or _one_line(exc)})") from None
 
 
 def _read_exr(p: Path, name: str, limit: int) -> np.ndarray:
