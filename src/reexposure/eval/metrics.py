@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .. import camera
 
-__all__ = ["PSNR_CAP_MSE", "LOG_LO", "LOG_HI", "psnr", "ssim_map", "ssim", "log_psnr",
+__all__ = ["PSNR_CAP_MSE", "LOG_LO", "LOG_HI", "psnr", "ssim_map", "ssim", "SSIMReference", "log_psnr",
            "gradient_energy", "texture_ratio", "fit_scale", "clipped_region", "fit_pixels",
            "REGION_DILATE", "FIT_FLOOR"]
 
@@ -82,28 +82,50 @@ def _gauss_kernel(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 
 
 def _blur(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """Separable depthwise Gaussian blur with reflect padding; x (B,C,H,W) float64."""
-    c = x.shape[1]
+    """Separable Gaussian blur of every channel with reflect padding; x (B,C,H,W) float64.
+
+    Written as sums of shifted slices: float64 depthwise convolution is slow in torch on CPU, and
+    float32 is not precise enough (its rounding of E[x^2] - E[x]^2 on bright flat areas moves
+    SSIM by ~1e-4)."""
     r = (len(k) - 1) // 2
     mode = "reflect" if min(x.shape[2:]) > r else "replicate"
     x = F.pad(x, (r, r, r, r), mode=mode)
-    kh = k.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    kv = k.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
-    return F.conv2d(F.conv2d(x, kh, groups=c), kv, groups=c)
+    h, w = x.shape[2] - 2 * r, x.shape[3] - 2 * r
+    wk = [float(v) for v in k]
+    rows = wk[0] * x[..., 0:h, :]
+    for i in range(1, len(wk)):
+        rows = rows + wk[i] * x[..., i:i + h, :]
+    out = wk[0] * rows[..., :, 0:w]
+    for i in range(1, len(wk)):
+        out = out + wk[i] * rows[..., :, i:i + w]
+    return out
 
 
-def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, size: int = 11,
+class SSIMReference:
+    """Local statistics of a reference image for :func:`ssim_map` (reuse them across estimates)."""
+
+    def __init__(self, ref: torch.Tensor, size: int = 11, sigma: float = 1.5) -> None:
+        self.k = _gauss_kernel(size, sigma)
+        self.y = ref.double()
+        self.my = _blur(self.y, self.k)
+        self.syy = _blur(self.y * self.y, self.k) - self.my * self.my
+        self.shape = ref.shape
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor | SSIMReference, data_range: float = 1.0, size: int = 11,
              sigma: float = 1.5) -> torch.Tensor:
-    """Per-pixel SSIM (B,1,H,W), float64: mean over channels of the channel SSIM maps."""
-    _check(a, b)
-    k = _gauss_kernel(size, sigma)
-    x, y = a.double(), b.double()
+    """Per-pixel SSIM (B,1,H,W), float64: mean over channels of the channel SSIM maps of ``a``
+    against ``b`` (an image or its precomputed :class:`SSIMReference`)."""
+    ref = b if isinstance(b, SSIMReference) else SSIMReference(b, size, sigma)
+    if a.shape != ref.shape or a.ndim != 4:
+        raise ValueError(f"expected two (B,C,H,W) tensors of one shape, got {tuple(a.shape)} and {tuple(ref.shape)}")
+    k = ref.k
+    x, y = a.double(), ref.y
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mx, my = _blur(x, k), _blur(y, k)
+    mx, my = _blur(x, k), ref.my
     sxx = _blur(x * x, k) - mx * mx
-    syy = _blur(y * y, k) - my * my
     sxy = _blur(x * y, k) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
+    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + ref.syy + c2))
     return s.mean(dim=1, keepdim=True)
 
 

@@ -230,6 +230,7 @@ def evaluate_case(gt: torch.Tensor, photo: np.ndarray, methods: Mapping[str, Met
     regions = {"all": None, "clipped": region, "outside": ~region}
     select = metrics.fit_pixels(crf.inverse(ldr_in), region)
     gt_r = {ev: camera.render_ldr(gt, ev, crf, 8) for ev in evs}
+    gt_stats = {ev: metrics.SSIMReference(g) for ev, g in gt_r.items()}
     kept: dict[str, torch.Tensor] = {}
     if keep_ev is not None:
         kept["ground truth"] = gt_r[keep_ev] if keep_ev in gt_r else camera.render_ldr(gt, keep_ev, crf, 8)
@@ -245,7 +246,7 @@ def evaluate_case(gt: torch.Tensor, photo: np.ndarray, methods: Mapping[str, Met
         for ev in evs:
             r = method.render(est, ev, crf, photo)
             g = gt_r[ev]
-            smap = metrics.ssim_map(r, g)
+            smap = metrics.ssim_map(r, gt_stats[ev])
             row: dict[str, float] = {}
             for name, reg in regions.items():
                 row[f"psnr_{name}"] = metrics.psnr(r, g, reg)
