@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import platform
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Case", "DEFAULT_CASES", "synthesize", "run_case", "format_table", "update_markdown",
            "add_cli", "main"]
@@ -172,7 +175,7 @@ def _child(spec: dict) -> dict:
 
 
 def run_case(case: Case, model: str | None = None, threads: int | None = None, workdir: str | Path | None = None,
-             timeout: float = 1800.0, seed: int = 0) -> dict:
+             timeout: float = 3600.0, seed: int = 0) -> dict:
     """Synthesise ``case``, run it in a fresh subprocess and return its measurements."""
     with tempfile.TemporaryDirectory(dir=workdir, prefix="reexpose-bench-") as tmp:
         photo = Path(tmp) / "photo.npy"
@@ -264,7 +267,7 @@ def _mem_gb() -> float | None:
     return None
 
 
-def section_text(results: Sequence[dict], machine: dict, command: str) -> str:
+def section_text(results: Sequence[dict], machine: dict, command: str, failed: Sequence[str] = ()) -> str:
     """The ``## Inference`` section of docs/benchmarks.md."""
     m = results[0]["model"] if results else {}
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -293,6 +296,8 @@ Measured {when} with
 Targets (issue 2):
 
 {format_targets(results)}"""
+    if failed:
+        text += "\nCases that did not finish:\n\n" + "".join(f"- {f}\n" for f in failed)
     return text
 
 
@@ -345,9 +350,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     machine = machine_info()
     report(args, f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
                  f"load average {machine['load']}")
-    results = []
+    results: list[dict] = []
+    failed: list[str] = []
     for case in cases:
-        r = run_case(case, model=args.model, threads=args.threads, timeout=args.timeout)
+        try:
+            r = run_case(case, model=args.model, threads=args.threads, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            failed.append(f"{case.name}: did not finish within {args.timeout:g} s")
+            log.error("%s", failed[-1])
+            continue
+        except RuntimeError as exc:
+            failed.append(str(exc))
+            log.error("%s", failed[-1])
+            continue
         if not results:
             m = r["model"]
             report(args, f"model: {m.get('path')} ({m.get('description', 'no description')}; "
@@ -356,14 +371,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         report(args, f"{case.name}: latency {r['latency_s']:.2f} s (reconstruct {r['reconstruct_s']:.2f} + "
                      f"render {r['render_s']:.2f}), peak RSS {r['peak_rss_mb']:.0f} MB, "
                      f"{r['clipped_pct']:.1f}% clipped, {r['tiles_run']} tiles")
+        if args.json:  # after every case, so a long run keeps what it measured
+            Path(args.json).write_text(json.dumps({"machine": machine, "results": results, "failed": failed},
+                                                  indent=2))
+    if not results:
+        raise RuntimeError("no benchmark case finished: " + "; ".join(failed))
     print(format_table(results), end="")
     print(format_targets(results), end="")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": machine, "results": results, "failed": failed}, indent=2))
     if args.output:
         argv = list(getattr(args, "argv", ["bench"]))[1:]
         command = "reexpose bench " + " ".join(argv)
-        update_markdown(args.output, section_text(results, machine, command.strip()))
+        update_markdown(args.output, section_text(results, machine, command.strip(), failed))
         report(args, f"updated {args.output}")
     return 0
 
@@ -391,7 +411,7 @@ examples:
     p.add_argument("--output", metavar="MD", default=None,
                    help="write/update the '## Inference' section of this markdown file (docs/benchmarks.md)")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the raw results as JSON")
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per case (default 1800)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per case (default 3600)")
     add_log_options(p)
     p.set_defaults(func=_cmd_bench)
 

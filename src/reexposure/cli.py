@@ -296,11 +296,13 @@ def run_batch(args: argparse.Namespace, plan: list[tuple[Path, list[Path]]],
         report(args, "nothing to do")
         return 0
     show = _show_progress(args, len(plan))
+    # one photo: no photo bar, but a tile bar for a large photo when progress is wanted
+    tiles = len(plan) == 1 and _show_progress(args, 2)
     failures = 0
     bar = tqdm(plan, desc=f"{what}s", unit=what, disable=not show, file=sys.stderr, dynamic_ncols=True)
     for src, outs in bar:
         try:
-            work(src, outs, show and len(plan) == 1)
+            work(src, outs, tiles)
         except ValueError as exc:  # ImageError is a ValueError: bad input, go on with the others
             if len(plan) == 1:
                 raise _with_path(src, exc) from None
