@@ -1,0 +1,958 @@
+"""``reexpose serve``: a web app to drop a photo, drag an exposure slider and watch highlights return.
+
+The server reconstructs the radiance of an uploaded photo (or a shipped sample) in a worker
+thread, then sends the browser a downscaled *preview* of the radiance map in a compact half-float
+encoding (:func:`encode_preview`). The page renders any exposure itself (WebGL2 shader, 2D-canvas
+fallback), so the EV slider never waits for the server. Full-resolution results are rendered on
+the server on demand: a re-exposed JPEG (EXIF and ICC of the upload kept), the EXR radiance map
+and a sweep MP4.
+
+HTTP API (all under ``/api``; JSON unless noted)::
+
+    GET    /api/config                      limits, accepted types, samples, available downloads
+    GET    /api/samples/{name}/thumb.jpg    sample thumbnail (names come from a fixed whitelist)
+    POST   /api/samples/{name}              start a reconstruction of a shipped sample -> 202 job
+    POST   /api/jobs                        upload (raw image body with an image/* Content-Type,
+                                            or multipart/form-data field "file") -> 202 job
+    GET    /api/jobs/{id}                   status: queued | running | done | error, progress
+    GET    /api/jobs/{id}/preview           radiance preview, binary (see encode_preview)
+    GET    /api/jobs/{id}/photo.jpg?ev=E    full-resolution re-exposed JPEG (E in [-4, 4])
+    GET    /api/jobs/{id}/radiance.exr      full-resolution radiance map (half float EXR)
+    GET    /api/jobs/{id}/sweep.mp4         H.264 video sweeping EV -4..+4
+    GET    /api/jobs/{id}/ultrahdr.jpg      Ultra HDR (gain map) JPEG of the photo, if reexposure.ultrahdr exists
+    DELETE /api/jobs/{id}                   forget a job now
+
+Limits: uploads above ``max_upload_bytes`` get 413, photos above ``max_pixels`` get 413 with a
+message, a full reconstruction queue gets 503 with ``Retry-After``, unknown or expired jobs 404,
+unsupported content types 415. Jobs (the decoded photo and its radiance) live in memory only and
+are dropped ``ttl`` seconds after their last use; the temporary files that the codecs need are
+deleted as soon as they are written or read. Nothing a client sends names a path: job ids are
+random tokens and sample names are keys of a dictionary built at start-up. No CORS headers are
+sent, so other origins cannot read the API from a browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import importlib.util
+import io as _stdio
+import logging
+import math
+import re
+import secrets
+import struct
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from .. import camera
+from ..infer import RadianceMap, Reconstructor
+from ..model import GatedUNet
+
+__all__ = ["WebSettings", "create_app", "make_preview", "encode_preview", "decode_preview", "Preview",
+           "add_cli", "PREVIEW_MAGIC"]
+
+log = logging.getLogger("reexposure.web")
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+EV_MIN, EV_MAX = -4.0, 4.0
+PREVIEW_MAGIC = b"RXP1"
+#: radiance is stored times this factor so the darkest 8-bit code stays a normal float16; the
+#: largest storable radiance (65504 / 256 = 256x the clip level) is still white at EV -4.
+PREVIEW_SCALE = 256.0
+F16_MAX = 65504.0
+
+#: declared upload type -> file extension handed to the decoder
+ACCEPTED_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/tiff": ".tif",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+}
+_EXT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
+              ".tiff": "image/tiff", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif"}
+_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+_SAMPLE_EXTS = (".jpg", ".jpeg", ".png")
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass
+class WebSettings:
+    """Server configuration (``reexpose serve`` options).
+
+    ``model``: a :class:`GatedUNet`, a weights path, or ``None`` for the shipped default model.
+    ``max_upload_bytes``: largest accepted upload body. ``max_pixels``: largest accepted photo
+    (width x height). ``queue``: reconstructions waiting or running at once (more get 503).
+    ``ttl``: seconds a job is kept after its last use. ``job_timeout``: seconds a reconstruction may
+    run. ``samples_dir``: folder of sample photos (default: the ones shipped in the package).
+    ``preview_max_side`` / ``preview_max_pixels``: size of the radiance preview sent to the browser.
+    ``max_jobs``: jobs kept in memory at once (the least recently used finished job is dropped).
+    """
+
+    model: GatedUNet | str | Path | None = None
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    queue: int = 4
+    ttl: float = 1800.0
+    job_timeout: float = 600.0
+    workers: int = 1
+    samples_dir: Path | None = None
+    preview_max_side: int = 2048
+    preview_max_pixels: int = 2_100_000
+    max_jobs: int = 16
+    sweep_seconds: float = 4.0
+    sweep_fps: int = 25
+    sweep_max_side: int = 960
+
+
+# --------------------------------------------------------------------------- preview encoding
+
+
+@dataclass
+class Preview:
+    """Downscaled radiance for the browser: ``naive`` and ``ours`` HxWx3 float32 relative radiance
+    (``naive`` is the linearised photo, 1.0 = clip level) and ``mask`` HxW float32 in [0, 1]
+    (the saturation mask, box-averaged)."""
+
+    naive: np.ndarray
+    ours: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.naive.shape[0], self.naive.shape[1]
+
+
+def preview_size(h: int, w: int, max_side: int, max_pixels: int) -> tuple[int, int]:
+    """(height, width) of the preview of an HxW photo: the photo scaled down (never up) so its long
+    side is at most ``max_side`` and its area at most ``max_pixels``."""
+    s = min(1.0, max_side / max(h, w), math.sqrt(max_pixels / (h * w)))
+    return max(1, int(h * s)), max(1, int(w * s))
+
+
+def _box_reduce(t: torch.Tensor, k: int) -> torch.Tensor:
+    """Average k x k blocks of (1,C,h,w); rows/columns beyond a multiple of k are averaged over what
+    exists (no padding bias)."""
+    if k == 1:
+        return t
+    return F.avg_pool2d(t, k, stride=k, ceil_mode=True, count_include_pad=False)
+
+
+def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_000) -> Preview:
+    """Downscale a :class:`RadianceMap` to a preview in linear light (area averaging), strip by
+    strip: peak memory is about 4x the preview, whatever the photo size."""
+    h, w = rm.shape
+    ph, pw = preview_size(h, w, max_side, max_pixels)
+    k = max(1, min(h // ph, w // pw))  # integer pre-reduction; the rest is done by resampling
+    rows = k * max(1, 256 // k)
+    photo_t = torch.from_numpy(rm.photo)
+    ours_parts, naive_parts, mask_parts = [], [], []
+    for y0 in range(0, h, rows):
+        y1 = min(h, y0 + rows)
+        lin = rm.lin(y0, y1)
+        ours = lin * torch.exp(rm.boost(y0, y1))
+        ldr = photo_t[y0:y1].permute(2, 0, 1)[None].float() / 255.0
+        mask = camera.saturation_mask(ldr)
+        naive_parts.append(_box_reduce(lin, k))
+        ours_parts.append(_box_reduce(ours, k))
+        mask_parts.append(_box_reduce(mask, k))
+    naive_t, ours_t, mask_t = (torch.cat(p, dim=2) for p in (naive_parts, ours_parts, mask_parts))
+    if naive_t.shape[2:] != (ph, pw):
+        def resize(t: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(t, size=(ph, pw), mode="bilinear", antialias=True, align_corners=False)
+        naive_t, ours_t, mask_t = resize(naive_t), resize(ours_t), resize(mask_t).clamp(0, 1)
+        # bilinear with antialias has a small negative lobe-free kernel, but keep radiance >= 0
+        naive_t, ours_t = naive_t.clamp_min(0), ours_t.clamp_min(0)
+
+    def hwc(t: torch.Tensor) -> np.ndarray:
+        return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy(), dtype=np.float32)
+
+    return Preview(hwc(naive_t), hwc(ours_t), np.ascontiguousarray(mask_t[0, 0].numpy(), dtype=np.float32))
+
+
+def encode_preview(p: Preview) -> bytes:
+    """The binary preview the browser renders (all little-endian)::
+
+        0   4  magic b"RXP1"
+        4   4  uint32 width W
+        8   4  uint32 height H
+        12  4  float32 scale S (stored values are radiance * S)
+        16  6WH  naive: float16 RGB, row-major from the top row, radiance * S
+        ..  6WH  delta: float16 RGB, (ours - naive) * S (exactly 0 where the model changed nothing)
+        ..  WH   mask: uint8, saturation mask * 255
+
+    Values are clamped to the float16 range (radiance up to 65504 / S, far above anything the
+    EV -4 .. +4 slider can show below white). Sending the difference instead of ``ours`` keeps
+    the payload small after gzip: it is zero outside the clipped regions."""
+    h, w = p.shape
+    naive16 = np.clip(p.naive * PREVIEW_SCALE, 0, F16_MAX).astype("<f2")
+    ours16 = np.clip(p.ours * PREVIEW_SCALE, 0, F16_MAX).astype("<f2")
+    # difference of the rounded values: exactly 0 wherever ours == naive
+    delta16 = np.clip(ours16.astype(np.float32) - naive16.astype(np.float32), -F16_MAX, F16_MAX).astype("<f2")
+    mask8 = np.clip(p.mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    header = struct.pack("<4sIIf", PREVIEW_MAGIC, w, h, PREVIEW_SCALE)
+    return b"".join([header, naive16.tobytes(), delta16.tobytes(), mask8.tobytes()])
+
+
+def decode_preview(data: bytes) -> Preview:
+    """Inverse of :func:`encode_preview` (up to float16 rounding)."""
+    magic, w, h, scale = struct.unpack_from("<4sIIf", data, 0)
+    if magic != PREVIEW_MAGIC:
+        raise ValueError("not a reexposure preview")
+    n = w * h
+    off = 16
+    naive16 = np.frombuffer(data, "<f2", 3 * n, off).astype(np.float32).reshape(h, w, 3)
+    off += 6 * n
+    delta16 = np.frombuffer(data, "<f2", 3 * n, off).astype(np.float32).reshape(h, w, 3)
+    off += 6 * n
+    mask = np.frombuffer(data, np.uint8, n, off).astype(np.float32).reshape(h, w) / 255.0
+    return Preview(naive16 / scale, (naive16 + delta16) / scale, mask)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class _Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Job:
+    """One reconstruction: the uploaded photo, its state and, when done, the radiance map."""
+
+    id: str
+    name: str  # display / download file stem, sanitised
+    photo: Any  # reexposure.io.Photo
+    created: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    state: str = "queued"  # queued | running | done | error
+    stage: str = "waiting in the queue"
+    error: str | None = None
+    http_status: int = 200  # for failed jobs: what a download of it answers
+    started: float | None = None
+    finished: float | None = None
+    deadline: float | None = None
+    tiles_done: int = 0
+    tiles_total: int | None = None
+    cancelled: bool = False
+    radiance: RadianceMap | None = None
+    preview_gz: bytes | None = None
+    preview_size: tuple[int, int] | None = None  # (h, w)
+    sweep: bytes | None = None
+    future: Future | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("queued", "running")
+
+
+class _JobReconstructor(Reconstructor):
+    """A :class:`Reconstructor` that reports progress per tile and stops between tiles once its job
+    is cancelled (timed out or deleted)."""
+
+    def __init__(self, model: GatedUNet, job: Job) -> None:
+        super().__init__(model)
+        self._job = job
+
+    def _run(self, photo_u8: np.ndarray) -> torch.Tensor:  # called once per tile
+        if self._job.cancelled:
+            raise _Cancelled()
+        out = super()._run(photo_u8)
+        self._job.tiles_done += 1
+        return out
+
+    def estimate_tiles(self, h: int, w: int) -> int | None:
+        """Upper bound on the windows a photo needs (tiles without highlights are skipped)."""
+        m = self.multiple
+        ph, pw = math.ceil(h / m) * m, math.ceil(w / m) * m
+        if ph * pw <= self.tiles.one_pass_pixels or (h <= self.tile and w <= self.tile):
+            return 1
+        try:
+            from ..infer import _positions  # private helper; progress is best effort
+        except ImportError:  # pragma: no cover
+            return None
+        return (len(_positions(h, self.tile, self.overlap, self.multiple))
+                * len(_positions(w, self.tile, self.overlap, self.multiple)))
+
+
+class QueueFull(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("queue full")
+        self.retry_after = retry_after
+
+
+class JobStore:
+    """Jobs by id, the bounded reconstruction queue and the time-to-live clean-up. Thread safe."""
+
+    def __init__(self, settings: WebSettings, model: GatedUNet) -> None:
+        self.settings = settings
+        self.model = model
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.Lock()
+        self.slots = 0  # reserved + queued + running reconstructions
+        self.durations: list[float] = []
+        self.executor = ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="reexpose")
+
+    # -- queue slots
+    def retry_after(self) -> int:
+        """Seconds a client should wait before trying again: the queue ahead times the mean duration."""
+        recent = self.durations[-10:]
+        mean = sum(recent) / len(recent) if recent else 10.0
+        return int(min(300, max(1, math.ceil(mean * self.slots / max(1, self.settings.workers)))))
+
+    def reserve(self) -> None:
+        """Take a place in the queue or raise :class:`QueueFull`."""
+        with self.lock:
+            if self.slots >= self.settings.queue:
+                raise QueueFull(self.retry_after())
+            self.slots += 1
+
+    def release(self) -> None:
+        with self.lock:
+            self.slots = max(0, self.slots - 1)
+
+    # -- jobs
+    def add(self, job: Job) -> None:
+        with self.lock:
+            self.jobs[job.id] = job
+            finished = sorted((j for j in self.jobs.values() if not j.active), key=lambda j: j.last_used)
+            excess = len(self.jobs) - self.settings.max_jobs
+            for old in finished[:max(0, excess)]:
+                del self.jobs[old.id]
+
+    def get(self, job_id: str) -> Job | None:
+        if not _JOB_ID.match(job_id):
+            return None
+        with self.lock:
+            job = self.jobs.get(job_id)
+            if job is not None:
+                job.last_used = time.monotonic()
+            return job
+
+    def remove(self, job_id: str) -> bool:
+        with self.lock:
+            job = self.jobs.pop(job_id, None)
+        if job is None:
+            return False
+        job.cancelled = True
+        return True
+
+    def purge(self, now: float | None = None) -> int:
+        """Drop finished jobs unused for ``ttl`` seconds (and their photos); returns how many."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            old = [k for k, j in self.jobs.items() if not j.active and now - j.last_used > self.settings.ttl]
+            for k in old:
+                del self.jobs[k]
+        return len(old)
+
+    def queue_position(self, job: Job) -> int:
+        with self.lock:
+            queued = sorted((j for j in self.jobs.values() if j.state == "queued"), key=lambda j: j.created)
+        return next((i for i, j in enumerate(queued) if j is job), 0) + 1
+
+    def submit(self, job: Job) -> None:
+        """Queue a reconstruction (its slot must already be reserved)."""
+        job.future = self.executor.submit(self._process, job)
+
+    def _process(self, job: Job) -> None:
+        try:
+            if job.cancelled:
+                return
+            job.started = time.monotonic()
+            job.deadline = job.started + self.settings.job_timeout
+            job.state, job.stage = "running", "reconstructing the highlights"
+            rec = _JobReconstructor(self.model, job)
+            rgb = job.photo.rgb
+            job.tiles_total = rec.estimate_tiles(rgb.shape[0], rgb.shape[1])
+            rm = rec(rgb)
+            if job.cancelled:
+                return
+            job.stage = "preparing the preview"
+            prev = make_preview(rm, self.settings.preview_max_side, self.settings.preview_max_pixels)
+            payload = gzip.compress(encode_preview(prev), compresslevel=1)
+            if job.cancelled:
+                return
+            job.radiance, job.preview_gz, job.preview_size = rm, payload, prev.shape
+            job.finished = time.monotonic()
+            job.state, job.stage = "done", "done"
+            self.durations.append(job.finished - job.started)
+        except _Cancelled:
+            pass
+        except Exception as exc:  # report to the client; the server keeps running
+            log.exception("reconstruction %s failed", job.id)
+            if not job.cancelled:
+                job.state, job.stage, job.http_status = "error", "failed", 500
+                job.error = f"reconstruction failed: {type(exc).__name__}: {exc}"
+        finally:
+            self.release()
+
+    def expire(self, job: Job) -> None:
+        """Called when a running job passes its deadline: fail it and stop it at the next tile.
+        Its queue slot is released when its thread actually finishes."""
+        if job.active and not job.cancelled:
+            job.cancelled = True
+            job.state, job.stage, job.http_status = "error", "timed out", 504
+            job.error = (f"the reconstruction took longer than {self.settings.job_timeout:g} s and was "
+                         "stopped; try a smaller photo")
+
+    def shutdown(self) -> None:
+        for job in list(self.jobs.values()):
+            job.cancelled = True
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _safe_stem(name: str | None) -> str:
+    """A display / download file stem made of [A-Za-z0-9._-] only (never used as a path here)."""
+    stem = Path(name or "").stem if name else ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:60]
+    return stem or "photo"
+
+
+def _sample_index(folder: Path | None) -> dict[str, Path]:
+    """The whitelist of sample photos: file stem -> path, fixed at start-up."""
+    if folder is None:
+        folder = Path(str(resources.files("reexposure") / "samples"))
+    out: dict[str, Path] = {}
+    if folder.is_dir():
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and p.suffix.lower() in _SAMPLE_EXTS and _SAMPLE_NAME.match(p.stem):
+                out[p.stem] = p.resolve()
+    return out
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the header only; raises ValueError if no decoder recognises the bytes."""
+    from PIL import Image
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        with Image.open(_stdio.BytesIO(data)) as im:
+            return im.size
+    except Image.DecompressionBombError:
+        return (1 << 30, 1 << 30)
+    except Exception as exc:
+        raise ValueError(f"not a readable image ({type(exc).__name__})") from None
+
+
+def _decode_photo(data: bytes, name: str, max_pixels: int):
+    """Decode upload bytes in memory with :func:`reexposure.io.read_photo` (EXIF orientation
+    applied, ICC converted to sRGB; the original profile and EXIF are kept for the downloads)."""
+    from .. import io as rio
+
+    return rio.read_photo(data, max_pixels=max_pixels, name=name)
+
+
+def _render_jpeg(job: Job, ev: float) -> bytes:
+    from .. import io as rio
+
+    assert job.radiance is not None
+    rgb = job.radiance.reexpose(ev)
+    with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
+        path = Path(tmp) / "out.jpg"
+        rio.write_photo(path, rgb, like=job.photo, quality=95)
+        return path.read_bytes()
+
+
+def _render_exr(job: Job) -> bytes:
+    from .. import io as rio
+
+    rm = job.radiance
+    assert rm is not None
+    h, w = rm.shape
+    arr = np.empty((h, w, 3), dtype=np.float32)
+    for y0, rad in rm.strips(256):
+        arr[y0:y0 + rad.shape[2]] = rad[0].permute(1, 2, 0).numpy()
+    with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
+        path = Path(tmp) / "radiance.exr"
+        rio.write_hdr(path, arr, half=True)
+        return path.read_bytes()
+
+
+def sweep_evs(seconds: float, fps: int) -> list[float]:
+    """EV of each frame of the sweep video: 0 -> -4 -> +4 -> 0, piecewise linear, ``seconds`` long."""
+    from ..video import sweep_evs as ramp
+
+    n = max(8, int(round(seconds * fps)))
+    q = n // 4
+    down, up, back = ramp(0.0, EV_MIN, q + 1), ramp(EV_MIN, EV_MAX, 2 * q + 1), ramp(EV_MAX, 0.0, n - 3 * q + 1)
+    return down[:-1] + up[:-1] + back
+
+
+def _render_sweep(job: Job, settings: WebSettings) -> bytes:
+    """H.264 MP4 of the photo swept over EV (:mod:`reexposure.video`), long side <= sweep_max_side."""
+    from .. import video
+
+    rm = job.radiance
+    assert rm is not None
+    _, h, w = video.video_geometry(*rm.shape, settings.sweep_max_side)
+    evs = sweep_evs(settings.sweep_seconds, settings.sweep_fps)
+    with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
+        path = Path(tmp) / "sweep.mp4"
+        video.write_mp4(path, video.sweep_frames(rm, evs, settings.sweep_max_side), (w, h), settings.sweep_fps)
+        return path.read_bytes()
+
+
+def _ultrahdr_encoder() -> Callable[..., bytes] | None:
+    """``reexposure.ultrahdr.ultrahdr_bytes`` if that module is installed (optional hook)."""
+    if importlib.util.find_spec("reexposure.ultrahdr") is None:
+        return None
+    from .. import ultrahdr
+
+    return getattr(ultrahdr, "ultrahdr_bytes", None)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.3g} MB" if n >= 1e6 else f"{n / 1e3:.3g} kB"
+
+
+def _mp(n: int) -> str:
+    return f"{n / 1e6:.3g} megapixels"
+
+
+# --------------------------------------------------------------------------- app
+
+
+def create_app(settings: WebSettings | None = None):
+    """Build the FastAPI app. Loads the model now (raises :class:`reexposure.weights.ModelError`
+    with a one-line message if it is missing)."""
+    settings = settings or WebSettings()
+    if isinstance(settings.model, GatedUNet):
+        model, model_info = settings.model.eval(), {"path": "<in memory>"}
+    else:
+        from ..weights import load_generator
+
+        model, model_info = load_generator(settings.model)
+    store = JobStore(settings, model)
+    samples = _sample_index(settings.samples_dir)
+    thumbs: dict[str, bytes] = {}
+    render_lock = asyncio.Semaphore(1)  # one full-resolution render at a time (CPU and memory)
+    watchers: set[asyncio.Task] = set()
+
+    async def janitor() -> None:
+        while True:
+            await asyncio.sleep(max(0.05, min(30.0, settings.ttl / 4)))
+            store.purge()
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):  # noqa: ANN001
+        task = asyncio.create_task(janitor())
+        try:
+            yield
+        finally:
+            task.cancel()
+            for t in list(watchers):
+                t.cancel()
+            store.shutdown()
+
+    app = FastAPI(title="reexposure", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.store = store
+    app.state.settings = settings
+    app.state.samples = samples
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # noqa: ANN202
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'")
+        if request.url.path.startswith("/static/") or request.url.path == "/":
+            response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
+    def error(status: int, message: str, headers: dict[str, str] | None = None) -> HTTPException:
+        return HTTPException(status_code=status, detail=message, headers=headers)
+
+    def job_or_404(job_id: str) -> Job:
+        store.purge()
+        job = store.get(job_id)
+        if job is None:
+            raise error(404, "unknown or expired job; upload the photo again")
+        return job
+
+    def done_job(job_id: str) -> Job:
+        job = job_or_404(job_id)
+        if job.state == "error":
+            raise error(409, job.error or "the reconstruction failed")
+        if job.state != "done" or job.radiance is None:
+            raise error(409, "the reconstruction is not finished yet")
+        return job
+
+    def status(job: Job) -> dict[str, Any]:
+        now = time.monotonic()
+        rgb = job.photo.rgb
+        out: dict[str, Any] = {
+            "id": job.id, "name": job.name, "state": job.state, "stage": job.stage, "error": job.error,
+            "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+            "elapsed_s": round((job.finished or now) - (job.started or now), 2),
+            "progress": None,
+        }
+        if job.state == "queued":
+            out["queue_position"] = store.queue_position(job)
+        if job.state == "running" and job.tiles_total:
+            out["progress"] = min(1.0, job.tiles_done / job.tiles_total)
+        if job.state == "done":
+            out["progress"] = 1.0
+            assert job.radiance is not None and job.preview_size is not None
+            out["preview"] = {"width": job.preview_size[1], "height": job.preview_size[0],
+                              "url": f"/api/jobs/{job.id}/preview"}
+            out["clipped_fraction"] = round(job.radiance.clipped_fraction(), 5)
+            out["downloads"] = {
+                "jpeg": f"/api/jobs/{job.id}/photo.jpg", "exr": f"/api/jobs/{job.id}/radiance.exr",
+                "mp4": f"/api/jobs/{job.id}/sweep.mp4"}
+            if _ultrahdr_encoder() is not None:
+                out["downloads"]["ultrahdr"] = f"/api/jobs/{job.id}/ultrahdr.jpg"
+        return out
+
+    async def watch(job: Job) -> None:
+        """Fail a job that runs past its deadline (the thread stops at its next tile)."""
+        try:
+            while job.active and not (job.future and job.future.done()):
+                if job.deadline is not None and time.monotonic() > job.deadline:
+                    store.expire(job)
+                    return
+                await asyncio.sleep(0.1)
+        except asyncio.CancelledError:
+            pass
+
+    def start(job: Job) -> JSONResponse:
+        store.add(job)
+        store.submit(job)
+        task = asyncio.create_task(watch(job))
+        watchers.add(task)
+        task.add_done_callback(watchers.discard)
+        return JSONResponse(status_code=202, content=status(job), headers={"Location": f"/api/jobs/{job.id}"})
+
+    def queue_full(exc: QueueFull) -> HTTPException:
+        return error(503, f"the server is busy ({settings.queue} reconstructions queued); try again in "
+                          f"{exc.retry_after} s", {"Retry-After": str(exc.retry_after)})
+
+    async def read_limited(request: Request, limit: int) -> bytes:
+        chunks, n = [], 0
+        async for chunk in request.stream():
+            n += len(chunk)
+            if n > limit:
+                raise too_big(n)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def too_big(n: int | None = None) -> HTTPException:
+        return error(413, f"the file is too large{f' ({_mb(n)} or more)' if n else ''}; this server accepts "
+                          f"uploads up to {_mb(settings.max_upload_bytes)}")
+
+    async def new_job(data: bytes, ctype: str, filename: str | None) -> JSONResponse:
+        ext = ACCEPTED_TYPES[ctype]
+        try:
+            w, h = _image_size(data)
+        except ValueError as exc:
+            raise error(422, f"could not read this file as a {ctype} image: {exc}") from None
+        if w * h > settings.max_pixels:
+            raise error(413, f"the photo has {_mp(w * h)}; this server accepts at most "
+                             f"{_mp(settings.max_pixels)}")
+        try:
+            store.reserve()
+        except QueueFull as exc:
+            raise queue_full(exc) from None
+        try:
+            photo = await run_in_threadpool(_decode_photo, data, _safe_stem(filename) + ext, settings.max_pixels)
+        except Exception as exc:  # ImageError and decoder errors: a one-line message
+            store.release()
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise error(422, f"could not read this image: {msg}") from None
+        h, w = photo.rgb.shape[:2]
+        if h < 2 or w < 2:
+            store.release()
+            raise error(422, f"the photo is too small ({w}x{h} pixels)")
+        return start(Job(id=secrets.token_urlsafe(16), name=_safe_stem(filename), photo=photo))
+
+    # ---- pages
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # ---- API
+    @app.get("/api/config")
+    async def config() -> dict[str, Any]:
+        crf = camera.DEFAULT_CRF
+        return {
+            "max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels,
+            "queue": settings.queue, "ttl_s": settings.ttl, "job_timeout_s": settings.job_timeout,
+            "accepted_types": sorted(ACCEPTED_TYPES), "accepted_extensions": sorted(_EXT_TYPES),
+            "ev_min": EV_MIN, "ev_max": EV_MAX, "crf": crf.name, "crf_gamma": float(getattr(crf, "gamma", 2.0)),
+            "samples": [{"name": k, "thumb": f"/api/samples/{k}/thumb.jpg"} for k in samples],
+            "ultrahdr": _ultrahdr_encoder() is not None,
+            "model": {k: v for k, v in model_info.items() if k in ("description", "trained_steps")},
+        }
+
+    def sample_path(name: str) -> Path:
+        if not _SAMPLE_NAME.match(name):
+            raise error(400, "invalid sample name")
+        path = samples.get(name)
+        if path is None:
+            raise error(404, f"no sample called {name!r}")
+        return path
+
+    @app.get("/api/samples/{name}/thumb.jpg")
+    async def sample_thumb(name: str) -> Response:
+        path = sample_path(name)
+        if name not in thumbs:
+            def make() -> bytes:
+                from PIL import Image
+
+                with Image.open(path) as im:
+                    im = im.convert("RGB")
+                    im.thumbnail((320, 320))
+                    buf = _stdio.BytesIO()
+                    im.save(buf, "JPEG", quality=85)
+                return buf.getvalue()
+            thumbs[name] = await run_in_threadpool(make)
+        return Response(thumbs[name], media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    @app.post("/api/samples/{name}", status_code=202)
+    async def sample_job(name: str) -> JSONResponse:
+        path = sample_path(name)
+        ctype = _EXT_TYPES[path.suffix.lower()]
+        return await new_job(await run_in_threadpool(path.read_bytes), ctype, path.name)
+
+    @app.post("/api/jobs", status_code=202)
+    async def upload(request: Request) -> JSONResponse:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        limit = settings.max_upload_bytes
+        multipart = ctype == "multipart/form-data"
+        if not multipart and ctype not in ACCEPTED_TYPES:
+            raise error(415, f"unsupported content type {ctype or '(none)'}; send a photo as "
+                             f"{', '.join(sorted(ACCEPTED_TYPES))} (or multipart/form-data)")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit():
+            if int(declared) > limit + (MULTIPART_OVERHEAD if multipart else 0):
+                raise too_big(int(declared))
+        if store.slots >= settings.queue:  # fail fast before reading the body
+            raise queue_full(QueueFull(store.retry_after()))
+        if not multipart:
+            data = await read_limited(request, limit)
+            filename = request.headers.get("x-filename")
+        else:
+            body = await read_limited(request, limit + MULTIPART_OVERHEAD)
+
+            async def replay() -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            try:
+                async with Request(request.scope, replay).form(max_files=1, max_fields=4) as form:
+                    part = form.get("file")
+                    if part is None or isinstance(part, str):
+                        raise error(422, "the form has no file field called 'file'")
+                    filename = part.filename
+                    ptype = (part.content_type or "").split(";")[0].strip().lower()
+                    if ptype not in ACCEPTED_TYPES:  # browsers send "" or octet-stream for HEIC
+                        ptype = _EXT_TYPES.get(Path(filename or "").suffix.lower(), ptype)
+                    ctype = ptype
+                    data = await part.read()
+            except HTTPException:
+                raise
+            except Exception as exc:
+                raise error(400, f"malformed multipart upload ({type(exc).__name__})") from None
+            if ctype not in ACCEPTED_TYPES:
+                raise error(415, f"unsupported file type {ctype or '(none)'}; send a JPEG, PNG, TIFF, "
+                                 "WebP or HEIC photo")
+            if len(data) > limit:
+                raise too_big(len(data))
+        if not data:
+            raise error(422, "the upload is empty")
+        return await new_job(data, ctype, filename)
+
+    @app.get("/api/jobs/{job_id}")
+    async def job_status(job_id: str) -> dict[str, Any]:
+        return status(job_or_404(job_id))
+
+    @app.delete("/api/jobs/{job_id}", status_code=204, response_class=Response, response_model=None)
+    async def job_delete(job_id: str) -> Response:
+        job_or_404(job_id)
+        store.remove(job_id)
+        return Response(status_code=204)
+
+    @app.get("/api/jobs/{job_id}/preview")
+    async def job_preview(job_id: str, request: Request) -> Response:
+        job = done_job(job_id)
+        assert job.preview_gz is not None
+        headers = {"Cache-Control": "private, max-age=3600", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(job.preview_gz, media_type="application/octet-stream", headers=headers)
+        return Response(gzip.decompress(job.preview_gz), media_type="application/octet-stream", headers=headers)
+
+    def attachment(filename: str) -> dict[str, str]:
+        return {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
+
+    async def heavy(fn: Callable[..., bytes], *args: Any) -> bytes:
+        async with render_lock:
+            return await run_in_threadpool(fn, *args)
+
+    @app.get("/api/jobs/{job_id}/photo.jpg")
+    async def job_jpeg(job_id: str, ev: float = Query(0.0, ge=EV_MIN, le=EV_MAX)) -> Response:
+        job = done_job(job_id)
+        data = await heavy(_render_jpeg, job, ev)
+        return Response(data, media_type="image/jpeg", headers=attachment(f"{job.name}_ev{ev:+.1f}.jpg"))
+
+    @app.get("/api/jobs/{job_id}/radiance.exr")
+    async def job_exr(job_id: str) -> Response:
+        job = done_job(job_id)
+        data = await heavy(_render_exr, job)
+        return Response(data, media_type="image/x-exr", headers=attachment(f"{job.name}_radiance.exr"))
+
+    @app.get("/api/jobs/{job_id}/sweep.mp4")
+    async def job_sweep(job_id: str) -> Response:
+        job = done_job(job_id)
+        if job.sweep is None:
+            job.sweep = await heavy(_render_sweep, job, settings)
+        return Response(job.sweep, media_type="video/mp4", headers=attachment(f"{job.name}_sweep.mp4"))
+
+    @app.get("/api/jobs/{job_id}/ultrahdr.jpg")
+    async def job_ultrahdr(job_id: str) -> Response:
+        job = done_job(job_id)
+        encoder = _ultrahdr_encoder()
+        if encoder is None:
+            raise error(404, "Ultra HDR export is not available in this installation")
+        data = await heavy(encoder, job.photo, job.radiance)
+        return Response(data, media_type="image/jpeg", headers=attachment(f"{job.name}_ultrahdr.jpg"))
+
+    return app
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
+    return value
+
+
+EPILOG = """\
+examples:
+  reexpose serve                         # http://127.0.0.1:8000, shipped model and samples
+  reexpose serve --port 8080 --model runs/exp1/generator.safetensors
+  reexpose serve --host 0.0.0.0 --max-upload-mb 20 --max-pixels 24e6 --queue 2
+
+Open the printed address in a browser, drop a photo (or pick a sample), and drag the EV slider:
+the page renders every exposure itself. Downloads (re-exposed JPEG, EXR radiance, sweep MP4) are
+rendered on the server at full resolution. Uploads stay in memory and are forgotten --ttl seconds
+after their last use. There is no authentication: bind to 127.0.0.1 (the default) unless you
+trust the network.
+"""
+
+
+def settings_from_args(args: argparse.Namespace) -> WebSettings:
+    """:class:`WebSettings` from parsed ``reexpose serve`` arguments."""
+    return WebSettings(model=args.model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+                       max_pixels=args.max_pixels, queue=args.queue, ttl=args.ttl, job_timeout=args.timeout)
+
+
+def add_cli(subparsers: Any) -> None:
+    """Register ``reexpose serve``."""
+    p = subparsers.add_parser(
+        "serve", help="start the web app (drop a photo, drag an exposure slider)",
+        description="Start the reexposure web app: upload a photo or pick a sample, then change its "
+                    "exposure in the browser, with the clipped highlights reconstructed.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--model", metavar="PATH", default=None,
+                   help="generator weights (.safetensors); default: the shipped model")
+    p.add_argument("--max-upload-mb", type=_positive_float, default=50.0, metavar="MB",
+                   help="largest accepted upload in MiB (default: %(default)g)")
+    p.add_argument("--max-pixels", type=_positive_int, default=50_000_000, metavar="N",
+                   help="largest accepted photo in pixels, e.g. 24e6 (default: %(default)d)")
+    p.add_argument("--queue", type=_positive_int, default=4, metavar="N",
+                   help="reconstructions queued or running at once; more get HTTP 503 (default: %(default)d)")
+    p.add_argument("--ttl", type=_positive_float, default=1800.0, metavar="S",
+                   help="seconds an upload and its results are kept after last use (default: %(default)g)")
+    p.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
+                   help="seconds one reconstruction may run (default: %(default)g)")
+    p.set_defaults(func=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Handler of ``reexpose serve``: build the app and run uvicorn until interrupted."""
+    import uvicorn
+
+    from ..weights import ModelError
+
+    try:
+        app = create_app(settings_from_args(args))
+    except ModelError as exc:
+        print(f"reexpose: error: {exc}", file=sys.stderr)
+        return 2
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"reexpose: warning: listening on {args.host}: anyone who can reach this address can "
+              "upload photos (there is no authentication)", file=sys.stderr)
+    print(f"reexpose: serving on http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/",
+          file=sys.stderr)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", server_header=False)
+    except OSError as exc:  # e.g. port in use
+        print(f"reexpose: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,686 @@
+// reexposure web app: upload, poll the reconstruction, render exposure in the browser.
+//
+// The server sends a radiance preview (binary "RXP1", see reexposure/web/app.py encode_preview):
+// float16 naive radiance, float16 (ours - naive), uint8 saturation mask. Rendering a new EV is
+// expose (x 2^EV), clip at 1, apply the camera response (ldr = lin^(1/gamma)); it runs in a WebGL2
+// fragment shader, or, without WebGL2, in a 2D canvas through a lookup table. No server round trip.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+
+  const state = {
+    config: null, job: null, data: null, renderer: null,
+    ev: 0, split: 0.5, outline: false,
+    pending: false, frames: 0, frameTimes: [], pollTimer: null,
+  };
+  let readyResolve, configuredResolve;
+  const configured = new Promise((r) => { configuredResolve = r; });
+  const ready = { promise: null };
+  ready.promise = new Promise((r) => { readyResolve = r; });
+
+  // ------------------------------------------------------------------ float16
+  const HALF = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 31, m = h & 1023;
+    HALF[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? NaN : s * Infinity) : s * (1 + m / 1024) * 2 ** (e - 15);
+  }
+
+  function parsePreview(buf) {
+    const dv = new DataView(buf);
+    const magic = String.fromCharCode(dv.getUint8(0), dv.getUint8(1), dv.getUint8(2), dv.getUint8(3));
+    if (magic !== "RXP1") throw new Error("unexpected preview format");
+    const w = dv.getUint32(4, true), h = dv.getUint32(8, true), scale = dv.getFloat32(12, true);
+    const n = w * h;
+    if (buf.byteLength < 16 + 13 * n) throw new Error("truncated preview");
+    return {
+      w, h, scale,
+      naive16: new Uint16Array(buf, 16, 3 * n),
+      delta16: new Uint16Array(buf, 16 + 6 * n, 3 * n),
+      mask: new Uint8Array(buf, 16 + 12 * n, n),
+    };
+  }
+
+  // ------------------------------------------------------------------ histogram (log domain)
+  // Radiance values (stored units) fall in log2 bins of 1/32 stop once; any EV then maps bins to
+  // display levels in O(bins), so the histogram costs nothing per frame.
+  const H_LO = -14, H_HI = 18, H_RES = 32, H_N = (H_HI - H_LO) * H_RES + 1, OUT_BINS = 64;
+  function logBin(v) {
+    if (!(v > 0)) return 0;
+    const b = Math.floor((Math.log2(v) - H_LO) * H_RES) + 1;
+    return b < 1 ? 1 : b >= H_N ? H_N - 1 : b;
+  }
+  const HALF_BIN = new Uint16Array(32768);
+  for (let h = 0; h < 32768; h++) HALF_BIN[h] = logBin(HALF[h]);
+
+  function buildHistograms(d) {
+    const n = d.w * d.h;
+    const ours = [new Float64Array(H_N), new Float64Array(H_N), new Float64Array(H_N)];
+    const naive = new Float64Array(H_N), oursMax = new Float64Array(H_N), naiveMax = new Float64Array(H_N);
+    const step = n > 4e6 ? 2 : 1;
+    for (let p = 0; p < n; p += step) {
+      let mo = 0, mn = 0;
+      for (let c = 0; c < 3; c++) {
+        const i = 3 * p + c, nh = d.naive16[i] & 0x7fff, dh = d.delta16[i];
+        const nv = HALF[nh];
+        const ov = dh === 0 ? nv : nv + HALF[dh];
+        naive[HALF_BIN[nh]]++;
+        ours[c][dh === 0 ? HALF_BIN[nh] : logBin(ov)]++;
+        if (nv > mn) mn = nv;
+        if (ov > mo) mo = ov;
+      }
+      oursMax[logBin(mo)]++;
+      naiveMax[logBin(mn)]++;
+    }
+    return { ours, naive, oursMax, naiveMax, total: Math.ceil(n / step) };
+  }
+
+  function drawHistogram() {
+    const hist = state.data && state.data.hist;
+    const cv = $("histogram"), ctx = cv.getContext("2d");
+    ctx.fillStyle = "#111"; ctx.fillRect(0, 0, cv.width, cv.height);
+    if (!hist) return;
+    const gain = 2 ** state.ev / state.data.scale, inv = 1 / state.config.crf_gamma;
+    const map = new Uint8Array(H_N), clipped = new Uint8Array(H_N);
+    for (let j = 1; j < H_N; j++) {
+      const lower = 2 ** (H_LO + (j - 1) / H_RES) * gain, center = 2 ** (H_LO + (j - 0.5) / H_RES) * gain;
+      map[j] = Math.min(OUT_BINS - 1, Math.floor(Math.min(1, center) ** inv * OUT_BINS));
+      clipped[j] = lower >= 1 - 1e-6 ? 1 : 0;
+    }
+    const remap = (src) => {
+      const out = new Float64Array(OUT_BINS);
+      for (let j = 0; j < H_N; j++) out[map[j]] += src[j];
+      return out;
+    };
+    const ch = hist.ours.map(remap), nv = remap(hist.naive);
+    let peak = 1;
+    for (let b = 1; b < OUT_BINS - 1; b++) peak = Math.max(peak, ch[0][b], ch[1][b], ch[2][b], nv[b] / 3);
+    const W = cv.width, H = cv.height, bw = W / OUT_BINS;
+    ctx.globalCompositeOperation = "lighter";
+    ["#c33", "#3c3", "#36f"].forEach((col, c) => {
+      ctx.fillStyle = col;
+      for (let b = 0; b < OUT_BINS; b++) {
+        const hgt = Math.min(1, ch[c][b] / peak) * (H - 4);
+        ctx.fillRect(b * bw, H - hgt, bw - 0.5, hgt);
+      }
+    });
+    ctx.globalCompositeOperation = "source-over";
+    ctx.strokeStyle = "#eee"; ctx.lineWidth = 1.5; ctx.beginPath();
+    for (let b = 0; b < OUT_BINS; b++) {
+      const y = H - Math.min(1, nv[b] / 3 / peak) * (H - 4);
+      if (b === 0) ctx.moveTo(0, y); else ctx.lineTo(b * bw, y);
+      ctx.lineTo((b + 1) * bw, y);
+    }
+    ctx.stroke();
+    let co = 0, cn = 0;
+    for (let j = 0; j < H_N; j++) if (clipped[j]) { co += hist.oursMax[j]; cn += hist.naiveMax[j]; }
+    const pct = (x) => (100 * x / hist.total).toFixed(x / hist.total < 0.01 ? 2 : 1) + "%";
+    $("clip-stats").textContent = `clipped at this exposure: reconstructed ${pct(co)}, naive ${pct(cn)}`;
+  }
+
+  // ------------------------------------------------------------------ WebGL2 renderer
+  const VS = `#version 300 es
+out vec2 vUv;
+void main() {
+  vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+  vUv = p;
+  gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}`;
+  // Compiled once per variant (#define OUTLINE, SQRT_CRF): software GL runs both sides of a branch.
+  const FS = (defines) => `#version 300 es
+${defines}
+precision highp float;
+uniform sampler2D uNaive; // linearised photo (radiance, storage units)
+uniform sampler2D uOurs;  // reconstructed radiance
+uniform sampler2D uMask;  // saturation mask
+uniform float uGain;      // 2^EV / storage scale
+uniform float uInvGamma;  // camera response: ldr = lin^(1/gamma)
+uniform float uSplit;     // texture x of the divider: naive on the left, ours on the right
+uniform vec2 uPx;         // outline half-width in texture units
+in vec2 vUv;
+out vec4 outColor;
+bool inside(vec2 uv) { return texture(uMask, uv).r >= 0.5; }
+void main() {
+  vec2 uv = vec2(vUv.x, 1.0 - vUv.y);
+  vec3 r = uv.x < uSplit ? texture(uNaive, uv).rgb : texture(uOurs, uv).rgb;
+  vec3 x = clamp(r * uGain, 0.0, 1.0);
+#ifdef SQRT_CRF
+  vec3 c = sqrt(x);
+#else
+  vec3 c = pow(x, vec3(uInvGamma));
+#endif
+#ifdef OUTLINE
+  bool m = inside(uv);
+  if (m != inside(uv + vec2(uPx.x, 0.0)) || m != inside(uv - vec2(uPx.x, 0.0)) ||
+      m != inside(uv + vec2(0.0, uPx.y)) || m != inside(uv - vec2(0.0, uPx.y))) c = vec3(1.0, 0.0, 1.0);
+#endif
+  outColor = vec4(c, 1.0);
+}`;
+
+  // Float32 radiance (storage units) of the naive and reconstructed sides, decoded once.
+  function decodeFloats(d) {
+    if (d.naiveF) return;
+    const n3 = 3 * d.w * d.h;
+    d.naiveF = new Float32Array(n3);
+    d.oursF = new Float32Array(n3);
+    for (let i = 0; i < n3; i++) {
+      const nv = HALF[d.naive16[i]];
+      d.naiveF[i] = nv;
+      d.oursF[i] = d.delta16[i] === 0 ? nv : nv + HALF[d.delta16[i]];
+    }
+  }
+
+  // The drawing buffer matches the canvas's size on screen (device pixels, at most the preview):
+  // each frame shades the pixels that are shown, and the compositor does not rescale.
+  function fitCanvas(canvas, d) {
+    const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    let w = Math.round((r.width || d.w) * dpr), h = Math.round((r.height || d.h) * dpr);
+    if (w > d.w || h > d.h || w < 1 || h < 1) { w = d.w; h = d.h; }
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  }
+
+  function makeWebGL(canvas) {
+    const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false,
+      premultipliedAlpha: false, preserveDrawingBuffer: false });
+    if (!gl) return null;
+    const floatLinear = !!gl.getExtension("OES_texture_float_linear");
+    const compile = (type, src) => {
+      const s = gl.createShader(type);
+      gl.shaderSource(s, src); gl.compileShader(s);
+      if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s));
+      return s;
+    };
+    const vs = compile(gl.VERTEX_SHADER, VS);
+    const programs = new Map();
+    const program = (outline, sqrtCrf) => {
+      const key = `${outline}/${sqrtCrf}`;
+      if (!programs.has(key)) {
+        const prog = gl.createProgram();
+        gl.attachShader(prog, vs);
+        gl.attachShader(prog, compile(gl.FRAGMENT_SHADER,
+          FS((outline ? "#define OUTLINE\n" : "") + (sqrtCrf ? "#define SQRT_CRF\n" : ""))));
+        gl.linkProgram(prog);
+        if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(prog));
+        const u = { prog };
+        for (const name of ["uNaive", "uOurs", "uMask", "uGain", "uInvGamma", "uSplit", "uPx"]) {
+          u[name] = gl.getUniformLocation(prog, name);
+        }
+        gl.useProgram(prog);
+        gl.uniform1i(u.uNaive, 0); gl.uniform1i(u.uOurs, 1); gl.uniform1i(u.uMask, 2);
+        programs.set(key, u);
+      }
+      return programs.get(key);
+    };
+    program(false, true);  // compile the common variant now: shader errors surface at start-up
+    const vao = gl.createVertexArray();
+    const textures = [gl.createTexture(), gl.createTexture(), gl.createTexture()];
+    let data = null;
+    return {
+      name: "WebGL2",
+      gl,
+      setData(d) {
+        const max = gl.getParameter(gl.MAX_TEXTURE_SIZE);
+        if (d.w > max || d.h > max) throw new Error("preview larger than the GPU's texture limit");
+        decodeFloats(d);
+        data = d;
+        gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+        // Minification (the usual case: the canvas is smaller than the preview) samples the
+        // nearest texel: a third cheaper than bilinear on software GL and alike at ratios < 2.
+        const upload = (tex, unit, internal, format, type, pixels, mag) => {
+          gl.activeTexture(gl.TEXTURE0 + unit);
+          gl.bindTexture(gl.TEXTURE_2D, tex);
+          gl.texImage2D(gl.TEXTURE_2D, 0, internal, d.w, d.h, 0, format, type, pixels);
+          gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+          gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, mag);
+          gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+          gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+        };
+        const f = floatLinear ? gl.LINEAR : gl.NEAREST;
+        upload(textures[0], 0, gl.RGB32F, gl.RGB, gl.FLOAT, d.naiveF, f);
+        upload(textures[1], 1, gl.RGB32F, gl.RGB, gl.FLOAT, d.oursF, f);
+        upload(textures[2], 2, gl.R8, gl.RED, gl.UNSIGNED_BYTE, d.mask, gl.LINEAR);
+      },
+      draw(p) {
+        fitCanvas(canvas, data);
+        gl.viewport(0, 0, canvas.width, canvas.height);
+        const u = program(!!p.outline, p.invGamma === 0.5);
+        gl.useProgram(u.prog);
+        gl.bindVertexArray(vao);
+        gl.uniform1f(u.uGain, p.gain); gl.uniform1f(u.uInvGamma, p.invGamma);
+        gl.uniform1f(u.uSplit, p.split);
+        gl.uniform2f(u.uPx, 1.5 / canvas.width, 1.5 / canvas.height);
+        gl.drawArrays(gl.TRIANGLES, 0, 3);
+      },
+      sync() { const px = new Uint8Array(4); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px); },
+    };
+  }
+
+  // ------------------------------------------------------------------ 2D canvas fallback
+  // Each channel value becomes an index into log2 bins of 1/256 stop (error < 0.2 of an 8-bit
+  // level); a frame is one 8-bit lookup table per EV and one pass over the pixels.
+  const L_LO = -14, L_HI = 18, L_RES = 256, L_N = (L_HI - L_LO) * L_RES + 2;
+  function lutIndex(v) {
+    if (!(v > 0)) return 0;
+    const i = Math.round((Math.log2(v) - L_LO) * L_RES) + 1;
+    return i < 1 ? 1 : i >= L_N ? L_N - 1 : i;
+  }
+
+  function makeCanvas2D(canvas) {
+    const ctx = canvas.getContext("2d", { alpha: false });
+    if (!ctx) return null;
+    let img = null, naiveIdx = null, oursIdx = null, mask = null, edge = null, edgePx = -1, w = 0, h = 0;
+    const halfIdx = new Uint16Array(65536);
+    for (let x = 0; x < 65536; x++) halfIdx[x] = lutIndex(HALF[x]);
+    const lut = new Uint8Array(L_N), lr = new Uint32Array(L_N), lg = new Uint32Array(L_N), lb = new Uint32Array(L_N);
+    function buildEdges(px) {
+      edge = new Uint8Array(w * h);
+      const r = Math.max(1, Math.round(px));
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const m = mask[y * w + x] >= 128;
+          const q = (xx, yy) => (mask[Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, xx))] >= 128);
+          if (m !== q(x + r, y) || m !== q(x - r, y) || m !== q(x, y + r) || m !== q(x, y - r)) edge[y * w + x] = 1;
+        }
+      }
+      edgePx = px;
+    }
+    return {
+      name: "2D canvas",
+      setData(d) {
+        w = d.w; h = d.h; canvas.width = w; canvas.height = h;
+        img = ctx.createImageData(w, h);
+        const n = w * h;
+        naiveIdx = new Uint16Array(3 * n); oursIdx = new Uint16Array(3 * n);
+        for (let i = 0; i < 3 * n; i++) {
+          const nh = d.naive16[i], dh = d.delta16[i];
+          naiveIdx[i] = halfIdx[nh];
+          oursIdx[i] = dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]);
+        }
+        mask = d.mask; edge = null; edgePx = -1;
+      },
+      draw(p) {
+        lut[0] = 0;
+        for (let i = 1; i < L_N; i++) {
+          const v = Math.min(1, 2 ** (L_LO + (i - 1) / L_RES) * p.gain);
+          lut[i] = Math.round(255 * v ** p.invGamma);
+        }
+        if (p.outline && edgePx !== p.outlinePx) buildEdges(p.outlinePx);
+        for (let i = 0; i < L_N; i++) {  // RGBA bytes of one little-endian 32-bit word
+          lr[i] = lut[i]; lg[i] = lut[i] << 8; lb[i] = ((lut[i] << 16) | 0xff000000) >>> 0;
+        }
+        const out = new Uint32Array(img.data.buffer), sx = Math.round(p.split * w);
+        for (let y = 0; y < h; y++) {
+          let o = y * w, s = 3 * o;
+          const mid = o + sx, end = o + w;
+          for (; o < mid; o++, s += 3) out[o] = lr[naiveIdx[s]] | lg[naiveIdx[s + 1]] | lb[naiveIdx[s + 2]];
+          for (; o < end; o++, s += 3) out[o] = lr[oursIdx[s]] | lg[oursIdx[s + 1]] | lb[oursIdx[s + 2]];
+        }
+        if (p.outline) {
+          for (let i = 0; i < w * h; i++) if (edge[i]) out[i] = 0xffff00ff;
+        }
+        ctx.putImageData(img, 0, 0);
+      },
+      sync() {},
+    };
+  }
+
+  // ------------------------------------------------------------------ rendering loop
+  function renderParams() {
+    const canvas = $("canvas");
+    const shown = canvas.getBoundingClientRect().width || canvas.width;
+    return {
+      gain: 2 ** state.ev / state.data.scale,
+      invGamma: 1 / state.config.crf_gamma,
+      split: state.split,
+      outline: state.outline,
+      outlinePx: Math.max(1, 1.5 * canvas.width / shown),
+    };
+  }
+
+  function renderNow() {
+    if (!state.data || !state.renderer) return;
+    state.renderer.draw(renderParams());
+    drawHistogram();
+    state.frames++;
+    const now = performance.now();
+    state.frameTimes.push(now);
+    while (state.frameTimes.length && now - state.frameTimes[0] > 1000) state.frameTimes.shift();
+  }
+
+  function requestRender() {
+    if (state.pending) return;
+    state.pending = true;
+    requestAnimationFrame(() => { state.pending = false; renderNow(); });
+  }
+
+  setInterval(() => {
+    const t = state.frameTimes, now = performance.now();
+    $("fps").textContent = t.length > 5 && now - t[t.length - 1] < 300
+      ? `${Math.round((t.length - 1) * 1000 / (t[t.length - 1] - t[0]))} fps` : "";
+  }, 250);
+
+  // ------------------------------------------------------------------ UI helpers
+  function showMessage(text) {
+    const m = $("message");
+    m.textContent = text || "";
+    m.hidden = !text;
+  }
+
+  function showProgress(text, fraction) {
+    $("progress").hidden = false;
+    $("progress-text").textContent = text;
+    const fill = $("progress-fill");
+    if (fraction == null) { fill.classList.add("indeterminate"); fill.style.width = "100%"; }
+    else { fill.classList.remove("indeterminate"); fill.style.width = `${Math.round(100 * fraction)}%`; }
+  }
+
+  function hideProgress() { $("progress").hidden = true; }
+
+  function fmtBytes(n) { return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.ceil(n / 1e3)} kB`; }
+
+  function errorText(xhrStatus, body, retryAfter) {
+    let detail = "";
+    try { detail = JSON.parse(body).detail; } catch (e) { detail = ""; }
+    if (Array.isArray(detail)) detail = detail.map((d) => d.msg).join("; ");
+    if (xhrStatus === 503 && retryAfter) return `${detail || "The server is busy."} (retry in ${retryAfter} s)`;
+    return detail || `The server answered HTTP ${xhrStatus}.`;
+  }
+
+  function setBusy(busy) {
+    $("file").disabled = busy;
+    for (const b of document.querySelectorAll("#samples button")) b.disabled = busy;
+  }
+
+  // ------------------------------------------------------------------ jobs
+  function guessType(file) {
+    const accepted = state.config.accepted_types;
+    if (accepted.includes(file.type)) return file.type;
+    const ext = (file.name.match(/\.[^.]+$/) || [""])[0].toLowerCase();
+    const byExt = { ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
+      ".tiff": "image/tiff", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif" };
+    return byExt[ext] || null;
+  }
+
+  async function upload(file) {
+    showMessage("");
+    const cfg = await configured;
+    if (file.size > cfg.max_upload_bytes) {
+      showMessage(`This file is ${fmtBytes(file.size)}; this server accepts photos up to ${fmtBytes(cfg.max_upload_bytes)}.`);
+      return;
+    }
+    const type = guessType(file);
+    if (!type) {
+      showMessage(`${file.name} is not a supported photo type; use JPEG, PNG, TIFF, WebP or HEIC.`);
+      return;
+    }
+    setBusy(true);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/jobs");
+    xhr.setRequestHeader("Content-Type", type);
+    xhr.setRequestHeader("X-Filename", file.name.replace(/[^\w.-]+/g, "_").slice(0, 100));
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) showProgress(`Uploading ${fmtBytes(e.loaded)} of ${fmtBytes(e.total)}…`, e.loaded / e.total);
+    };
+    xhr.onload = () => jobStarted(xhr.status, xhr.responseText, xhr.getResponseHeader("Retry-After"));
+    xhr.onerror = () => { setBusy(false); hideProgress(); showMessage("The upload failed (network error)."); };
+    showProgress(`Uploading ${file.name}…`, 0);
+    xhr.send(file);
+  }
+
+  async function pickSample(name) {
+    showMessage("");
+    setBusy(true);
+    showProgress(`Loading the sample ${name}…`, null);
+    try {
+      const r = await fetch(`/api/samples/${encodeURIComponent(name)}`, { method: "POST" });
+      jobStarted(r.status, await r.text(), r.headers.get("Retry-After"));
+    } catch (e) {
+      setBusy(false); hideProgress(); showMessage(`Could not start the sample: ${e.message}`);
+    }
+  }
+
+  function jobStarted(status, body, retryAfter) {
+    if (status !== 202) {
+      setBusy(false); hideProgress();
+      showMessage(errorText(status, body, retryAfter));
+      return;
+    }
+    const job = JSON.parse(body);
+    state.job = job;
+    poll(job.id);
+  }
+
+  async function poll(id) {
+    let s;
+    try {
+      const r = await fetch(`/api/jobs/${id}`, { cache: "no-store" });
+      s = JSON.parse(await r.text());
+      if (!r.ok) throw new Error(s.detail || `HTTP ${r.status}`);
+    } catch (e) {
+      setBusy(false); hideProgress(); showMessage(`Lost the job: ${e.message}`);
+      return;
+    }
+    state.job = s;
+    if (s.state === "queued") {
+      showProgress(`Waiting in the queue (position ${s.queue_position})…`, null);
+    } else if (s.state === "running") {
+      const pct = s.progress != null && s.progress < 1 ? ` ${Math.round(100 * s.progress)}%` : "";
+      showProgress(`Reconstructing ${s.width}×${s.height}: ${s.stage}${pct} (${s.elapsed_s.toFixed(1)} s)`, s.progress);
+    } else if (s.state === "done") {
+      showProgress(`Reconstructed in ${s.elapsed_s.toFixed(1)} s; downloading the radiance preview…`, null);
+      loadPreview(s);
+      return;
+    } else {
+      setBusy(false); hideProgress(); showMessage(s.error || "The reconstruction failed.");
+      return;
+    }
+    state.pollTimer = setTimeout(() => poll(id), 250);
+  }
+
+  async function loadPreview(job) {
+    let d;
+    try {
+      const r = await fetch(job.preview.url);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      d = parsePreview(await r.arrayBuffer());
+    } catch (e) {
+      setBusy(false); hideProgress(); showMessage(`Could not load the preview: ${e.message}`);
+      return;
+    }
+    d.hist = buildHistograms(d);
+    state.data = d;
+    $("viewer").hidden = false;
+    $("intake").hidden = true;
+    try {
+      state.renderer.setData(d);
+    } catch (e) {
+      if (state.renderer.name === "WebGL2") {  // e.g. a texture limit: fall back
+        const old = $("canvas"), fresh = old.cloneNode(false);
+        old.replaceWith(fresh);
+        state.renderer = makeCanvas2D(fresh);
+        $("renderer-name").textContent = `renderer: ${state.renderer.name} (WebGL2 failed: ${e.message})`;
+        state.renderer.setData(d);
+      } else throw e;
+    }
+    hideProgress(); setBusy(false);
+    const dl = job.downloads;
+    $("dl-exr").href = dl.exr;
+    $("dl-mp4").href = dl.mp4;
+    $("dl-uhdr").hidden = !dl.ultrahdr;
+    if (dl.ultrahdr) $("dl-uhdr").href = dl.ultrahdr;
+    updateDownloads();
+    const mp = (job.width * job.height / 1e6).toFixed(1);
+    $("info").textContent = `${job.name}: ${job.width}×${job.height} (${mp} MP), preview ${d.w}×${d.h}; `
+      + `${(100 * job.clipped_fraction).toFixed(1)}% of the pixels were clipped.`;
+    layoutCanvas();
+    positionDivider();
+    renderNow();
+    readyResolve(true);
+  }
+
+  function updateDownloads() {
+    const job = state.job;
+    if (!job || !job.downloads) return;
+    const ev = state.ev.toFixed(2);
+    $("dl-jpeg").href = `${job.downloads.jpeg}?ev=${ev}`;
+  }
+
+  // ------------------------------------------------------------------ controls
+  function setEV(v) {
+    state.ev = Math.max(-4, Math.min(4, Number(v)));
+    const s = state.ev >= 0 ? "+" : "−";
+    $("ev-value").textContent = `${s}${Math.abs(state.ev).toFixed(2)} EV`;
+    updateDownloads();
+    requestRender();
+  }
+
+  // CSS size of the canvas: the preview's aspect ratio, as large as the page allows.
+  function layoutCanvas() {
+    const d = state.data;
+    if (!d) return;
+    const c = $("canvas");
+    const availW = Math.max(100, $("viewer").clientWidth), availH = Math.max(100, window.innerHeight * 0.68);
+    const s = Math.min(availW / d.w, availH / d.h);
+    c.style.width = `${Math.floor(d.w * s)}px`;
+    c.style.height = `${Math.floor(d.h * s)}px`;
+  }
+
+  function positionDivider() {
+    const c = $("canvas"), div = $("divider");
+    div.style.left = `${c.offsetLeft + state.split * c.offsetWidth}px`;
+    div.style.top = `${c.offsetTop}px`;
+    div.style.height = `${c.offsetHeight}px`;
+    div.setAttribute("aria-valuenow", String(Math.round(state.split * 100)));
+  }
+
+  function setSplit(x) {
+    state.split = Math.max(0, Math.min(1, x));
+    positionDivider();
+    requestRender();
+  }
+
+  function wireControls() {
+    $("ev").addEventListener("input", (e) => setEV(e.target.value));
+    $("ev-reset").addEventListener("click", () => { $("ev").value = "0"; setEV(0); });
+    $("outline").addEventListener("change", (e) => { state.outline = e.target.checked; requestRender(); });
+    const stage = $("stage");
+    let dragging = false;
+    const fromEvent = (e) => {
+      const r = $("canvas").getBoundingClientRect();
+      setSplit((e.clientX - r.left) / r.width);
+    };
+    stage.addEventListener("pointerdown", (e) => {
+      dragging = true; stage.setPointerCapture(e.pointerId); fromEvent(e); e.preventDefault();
+    });
+    stage.addEventListener("pointermove", (e) => { if (dragging) fromEvent(e); });
+    const stop = () => { dragging = false; };
+    stage.addEventListener("pointerup", stop);
+    stage.addEventListener("pointercancel", stop);
+    $("divider").addEventListener("keydown", (e) => {
+      if (e.key === "ArrowLeft") { setSplit(state.split - 0.02); e.preventDefault(); }
+      if (e.key === "ArrowRight") { setSplit(state.split + 0.02); e.preventDefault(); }
+    });
+    window.addEventListener("resize", () => { layoutCanvas(); positionDivider(); requestRender(); });
+
+    const input = $("file");
+    input.addEventListener("change", () => { if (input.files.length) upload(input.files[0]); input.value = ""; });
+    const zone = $("dropzone");
+    ["dragenter", "dragover"].forEach((t) => document.addEventListener(t, (e) => {
+      e.preventDefault(); zone.classList.add("over");
+    }));
+    ["dragleave", "drop"].forEach((t) => document.addEventListener(t, (e) => {
+      e.preventDefault(); zone.classList.remove("over");
+    }));
+    document.addEventListener("drop", (e) => {
+      const f = e.dataTransfer && e.dataTransfer.files[0];
+      if (f && !$("file").disabled) upload(f);
+    });
+    zone.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { input.click(); e.preventDefault(); } });
+    $("another").addEventListener("click", () => {
+      if (state.job) fetch(`/api/jobs/${state.job.id}`, { method: "DELETE" }).catch(() => {});
+      state.job = null; state.data = null;
+      $("viewer").hidden = true; $("intake").hidden = false; showMessage("");
+    });
+  }
+
+  // ------------------------------------------------------------------ benchmark hook
+  // Sweeps the slider programmatically (one input event per animation frame, EV -4..+4 and back)
+  // and reports the rate at which frames were actually rendered. With sync: true every frame also
+  // waits for the GPU (a 1-pixel readPixels), so a slow GPU cannot hide behind the queue.
+  function benchmark({ seconds = 3, sync = false } = {}) {
+    return new Promise((resolve) => {
+      const slider = $("ev");
+      const intervals = [];
+      let t0 = null, last = null, frames0 = state.frames, drawMs = 0;
+      const origDraw = state.renderer.draw;
+      state.renderer.draw = (p) => {
+        const a = performance.now();
+        origDraw.call(state.renderer, p);
+        if (sync) state.renderer.sync();
+        drawMs += performance.now() - a;
+      };
+      function step(t) {
+        if (t0 === null) { t0 = t; frames0 = state.frames; }
+        if (last !== null) intervals.push(t - last);
+        last = t;
+        const el = (t - t0) / 1000;
+        if (el >= seconds) {
+          state.renderer.draw = origDraw;
+          const frames = state.frames - frames0;
+          intervals.sort((a, b) => a - b);
+          resolve({
+            renderer: state.renderer.name, width: state.data.w, height: state.data.h, sync,
+            seconds: el, frames, fps: frames / el,
+            frame_ms_median: intervals[Math.floor(intervals.length / 2)],
+            frame_ms_p95: intervals[Math.floor(intervals.length * 0.95)],
+            draw_ms_mean: drawMs / Math.max(1, frames),
+          });
+          return;
+        }
+        const phase = (el / 2) % 2;  // 2 s from -4 to +4, 2 s back
+        const ev = phase < 1 ? -4 + 8 * phase : 4 - 8 * (phase - 1);
+        slider.value = ev.toFixed(2);
+        slider.dispatchEvent(new Event("input", { bubbles: true }));
+        requestAnimationFrame(step);
+      }
+      requestAnimationFrame(step);
+    });
+  }
+
+  // ------------------------------------------------------------------ start
+  async function init() {
+    wireControls();
+    const canvas = $("canvas");
+    const want = params.get("renderer");
+    state.renderer = (want !== "canvas" && makeWebGL(canvas)) || makeCanvas2D(canvas);
+    $("renderer-name").textContent = `renderer: ${state.renderer.name}`;
+    try {
+      state.config = await (await fetch("/api/config")).json();
+    } catch (e) {
+      showMessage(`Cannot reach the server: ${e.message}`);
+      return;
+    }
+    const cfg = state.config;
+    configuredResolve(cfg);
+    $("limits").textContent = `up to ${fmtBytes(cfg.max_upload_bytes)} and ${(cfg.max_pixels / 1e6).toFixed(0)} megapixels`;
+    const box = $("samples");
+    for (const s of cfg.samples) {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "sample"; b.dataset.sample = s.name; b.title = s.name;
+      b.setAttribute("role", "listitem");
+      const img = document.createElement("img");
+      img.src = s.thumb; img.alt = s.name.replace(/_/g, " ");
+      const cap = document.createElement("span");
+      cap.textContent = s.name.replace(/_/g, " ");
+      b.append(img, cap);
+      b.addEventListener("click", () => pickSample(s.name));
+      box.append(b);
+    }
+    $("samples-box").hidden = cfg.samples.length === 0;
+  }
+
+  window.reexpose = { state, ready: ready.promise, configured, benchmark, setEV: (v) => { $("ev").value = String(v); setEV(v); },
+    setSplit, renderNow, parsePreview };
+  document.addEventListener("DOMContentLoaded", init);
+})();
