@@ -207,3 +207,40 @@ def test_cli_subprocess(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert (out / "summary.md").is_file() and (out / "sheet_clip08.png").is_file()
     assert len(list((out / "images").glob("*.json"))) == 2
+
+
+def test_gaussian_blur_stand_in() -> None:
+    from reexposure.eval.cvvdp import GaussianBlur
+
+    blur = GaussianBlur(9, 2.0)
+    x = torch.ones(2, 3, 20, 24)
+    assert torch.allclose(blur(x), x, atol=1e-6)  # normalised kernel, reflect padding
+    d = torch.zeros(1, 1, 21, 21)
+    d[..., 10, 10] = 1.0
+    out = blur(d)[0, 0]
+    g = torch.exp(-0.5 * (torch.arange(-4, 5, dtype=torch.float32) / 2.0) ** 2)
+    g = g / g.sum()
+    assert torch.allclose(out[6:15, 6:15], g[:, None] * g[None, :], atol=1e-7)
+    assert float(out.sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_cvvdp_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from reexposure.eval import cvvdp
+
+    def unavailable():  # type: ignore[no-untyped-def]
+        raise cvvdp.CVVDPUnavailable("not installed here")
+
+    monkeypatch.setattr(cvvdp, "make_cvvdp", unavailable)
+    out = tmp_path / "no"
+    assert run_main("--data", str(DATA), "--method", "naive", "--clip", "0.08", "--scenes", "aristea_sun",
+                    "--cvvdp", "--out", str(out)) == 0
+    assert "skipping ColorVideoVDP" in capsys.readouterr().err
+    assert "cvvdp_jod" not in json.loads((out / "summary.json").read_text())["means"]["all"]["naive"]
+    monkeypatch.undo()
+    try:
+        jod = cvvdp.make_cvvdp()
+    except cvvdp.CVVDPUnavailable:
+        pytest.skip("cvvdp not installed (optional)")
+    gt, photo = tiny_case(0.08)
+    assert jod(gt, gt) == pytest.approx(10.0, abs=1e-3)
+    assert jod(Naive().radiance(photo), gt) < 9.5

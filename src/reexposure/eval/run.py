@@ -448,9 +448,14 @@ def _select_files(opts: EvalOptions) -> list[Path]:
 
 
 def _cvvdp_fn() -> Any:
-    from .cvvdp import make_cvvdp
+    """The JOD function, or ``None`` with a warning on stderr when cvvdp is not installed."""
+    from . import cvvdp
 
-    return make_cvvdp()
+    try:
+        return cvvdp.make_cvvdp()
+    except cvvdp.CVVDPUnavailable as exc:
+        print(f"reexpose: warning: skipping ColorVideoVDP: {exc}", file=sys.stderr)
+        return None
 
 
 def run_eval(opts: EvalOptions) -> dict[str, Any]:
