@@ -289,3 +289,19 @@ def test_sigterm_stops_cleanly_with_a_checkpoint(straight_run: Path, tiny_data: 
     assert signal.getsignal(signal.SIGTERM) == before  # handler restored
     train(tiny_config(tiny_data, out, ckpt_every=100), resume=True, progress=False)
     assert _train_records(out) == _train_records(straight_run)
+
+
+def test_bf16_autocast_only_on_cuda(tiny_data: Path, tmp_path: Path) -> None:
+    """``bf16: true`` turns on bf16 autocast for CUDA devices and is a no-op on the CPU."""
+    import contextlib
+
+    from reexposure.train import Trainer
+
+    trainer = Trainer(tiny_config(tiny_data, tmp_path / "bf", bf16=True), torch.device("cpu"))
+    assert isinstance(trainer.autocast(), contextlib.nullcontext)
+    trainer.device = torch.device("cuda", 0)  # what a GPU run sees (nothing runs on it here)
+    with pytest.warns(UserWarning) if not torch.cuda.is_available() else contextlib.nullcontext():
+        ctx = trainer.autocast()
+    assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16 and ctx.device == "cuda"
+    trainer.config = tiny_config(tiny_data, tmp_path / "bf", bf16=False)
+    assert isinstance(trainer.autocast(), contextlib.nullcontext)
