@@ -89,6 +89,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     w_rec: float = 1.0  # log-domain MSE (inside the saturation mask; whole image for expandnet)
     w_adv: float = 0.01  # hinge generator loss
+    w_ldr: float = 0.0  # MSE of the rendered photo at the D/VGG EV, inside the mask (0 = the seed's recipe)
+    rec_weighting: str = "soft"  # soft: losses weighted by the soft mask; binary: every pixel with mask > 0 counts fully
     w_perc: float = 0.1  # VGG19 conv3_4 pre-ReLU; needs vgg_weights
     vgg_weights: str = ""  # torchvision vgg19 state dict; empty = look in the torch hub cache
     gan_start: int = 2000  # steps of reconstruction-only warm-up
@@ -134,6 +136,8 @@ def check_config(c: TrainConfig) -> None:
     for key in ("steps", "batch", "log_every", "ckpt_every", "val_every", "threads"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{key} must be at least 1, got {getattr(c, key)}")
+    if c.rec_weighting not in ("soft", "binary"):
+        raise ConfigError(f"rec_weighting must be soft or binary, got {c.rec_weighting!r}")
     if c.workers < 0:
         raise ConfigError(f"workers must be >= 0, got {c.workers}")
     m = c.generator_config().multiple
@@ -310,10 +314,18 @@ class Trainer:
         with self.autocast():
             pred = self.G_train(lin, mask)
         pred = pred.float()
-        rec = log_mse(pred, target, mask if self.rec_in_mask else None)
+        region = mask if c.rec_weighting == "soft" else (mask > 0).to(mask.dtype)
+        rec = log_mse(pred, target, region if self.rec_in_mask else None)
         loss = c.w_rec * rec
         gain = torch.log(pred.detach().clamp_min(1e-6)) - torch.log(lin.clamp_min(1e-6))
         metrics = {"g_rec": float(rec.detach()), "boost_in_mask": float(masked_mean(gain, mask))}
+        if c.w_ldr > 0:
+            # what the re-exposure metrics measure: the photo rendered at a darker EV
+            ev = self.d_ev(lin.shape[0])
+            ldr_err = masked_mean((tonemap_for_d(pred, ev) - tonemap_for_d(target, ev)) ** 2,
+                                  region if self.rec_in_mask else None)
+            loss = loss + c.w_ldr * ldr_err
+            metrics["g_ldr"] = float(ldr_err.detach())
         self._fake = pred.detach()
         if self.gan_active():
             ev = self.d_ev(lin.shape[0])
