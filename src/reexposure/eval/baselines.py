@@ -52,7 +52,8 @@ def _ldr(photo: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 -> (1,3,H,W) float32 in [0,1]."""
     if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 uint8 photo, got {photo.dtype} {photo.shape}")
-    return torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float() / 255.0
+    arr = photo if photo.flags.writeable and photo.flags.c_contiguous else np.array(photo, order="C")
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255.0
 
 
 class Method:

@@ -118,7 +118,8 @@ class EvalOptions:
 
 
 def _ldr(photo: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1)[None].float() / 255.0
+    arr = photo if photo.flags.writeable and photo.flags.c_contiguous else np.array(photo, order="C")
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255.0
 
 
 def _u8(ldr: torch.Tensor) -> np.ndarray:
