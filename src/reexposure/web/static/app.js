@@ -106,13 +106,14 @@
       }
     });
     ctx.globalCompositeOperation = "source-over";
-    ctx.strokeStyle = "#eee"; ctx.lineWidth = 1.5; ctx.beginPath();
+    ctx.strokeStyle = "#ccc"; ctx.lineWidth = 1.5; ctx.setLineDash([4, 3]); ctx.beginPath();
     for (let b = 0; b < OUT_BINS; b++) {
       const y = H - Math.min(1, nv[b] / 3 / peak) * (H - 4);
       if (b === 0) ctx.moveTo(0, y); else ctx.lineTo(b * bw, y);
       ctx.lineTo((b + 1) * bw, y);
     }
     ctx.stroke();
+    ctx.setLineDash([]);
     let co = 0, cn = 0;
     for (let j = 0; j < H_N; j++) if (clipped[j]) { co += hist.oursMax[j]; cn += hist.naiveMax[j]; }
     const pct = (x) => (100 * x / hist.total).toFixed(x / hist.total < 0.01 ? 2 : 1) + "%";
@@ -174,8 +175,8 @@ void main() {
   // The drawing buffer matches the canvas's size on screen (device pixels, at most the preview):
   // each frame shades the pixels that are shown, and the compositor does not rescale.
   function fitCanvas(canvas, d) {
-    const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
-    let w = Math.round((r.width || d.w) * dpr), h = Math.round((r.height || d.h) * dpr);
+    const dpr = window.devicePixelRatio || 1;
+    let w = Math.round((state.css ? state.css.w : d.w) * dpr), h = Math.round((state.css ? state.css.h : d.h) * dpr);
     if (w > d.w || h > d.h || w < 1 || h < 1) { w = d.w; h = d.h; }
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
   }
@@ -328,7 +329,7 @@ void main() {
   // ------------------------------------------------------------------ rendering loop
   function renderParams() {
     const canvas = $("canvas");
-    const shown = canvas.getBoundingClientRect().width || canvas.width;
+    const shown = (state.css && state.css.w) || canvas.width;
     return {
       gain: 2 ** state.ev / state.data.scale,
       invGamma: 1 / state.config.crf_gamma,
@@ -542,8 +543,9 @@ void main() {
     const c = $("canvas");
     const availW = Math.max(100, $("viewer").clientWidth), availH = Math.max(100, window.innerHeight * 0.68);
     const s = Math.min(availW / d.w, availH / d.h);
-    c.style.width = `${Math.floor(d.w * s)}px`;
-    c.style.height = `${Math.floor(d.h * s)}px`;
+    state.css = { w: Math.floor(d.w * s), h: Math.floor(d.h * s) };  // cached: no layout per frame
+    c.style.width = `${state.css.w}px`;
+    c.style.height = `${state.css.h}px`;
   }
 
   function positionDivider() {
