@@ -1259,7 +1259,9 @@ def _read_exr(p: Path, name: str, limit: int) -> np.ndarray:
                 g = (y - r * yw[0] - b * yw[2]) / yw[1]
                 return np.stack([r, g, b], axis=-1).astype(np.float32)
             return np.repeat(y[..., None], 3, axis=-1)
-    raise ImageError(f"{name}: OpenEXR file has no RGB or Y channels (found: {', '.join(sorted(planes))})")
+    found = ", ".join(sorted(planes))
+    found = found if len(found) <= 80 else found[:77] + "..."  # channel names come from the file
+    raise ImageError(f"{name}: OpenEXR file has no RGB or Y channels (found: {found})")
 
 
 def _exr_luminance_weights(header: dict) -> np.ndarray:
@@ -1289,7 +1291,7 @@ def _read_rgbe(p: Path, name: str, limit: int) -> np.ndarray:
             lines.append(line)
         fmt = next((ln.split(b"=", 1)[1].strip() for ln in lines if ln.startswith(b"FORMAT=")), b"32-bit_rle_rgbe")
         if fmt not in (b"32-bit_rle_rgbe", b"32-bit_rle_xyze"):
-            raise ImageError(f"{name}: unsupported Radiance format {fmt.decode('latin-1')!r}")
+            raise ImageError(f"{name}: unsupported Radiance format {fmt[:40].decode('latin-1')!r}")
         res = fh.readline(256)
         m = re.match(rb"^\s*([-+])([XY])\s+(\d+)\s+([-+])([XY])\s+(\d+)\s*$", res)
         if not m or m.group(2) == m.group(5):
