@@ -971,6 +971,8 @@ def read_ultrahdr(path: str | Path | bytes, display_headroom: float | None = Non
         meta = _metadata_from_hdrgm(values)
     except UltraHDRError as exc:
         raise UltraHDRError(f"{_name(path)}: {exc}") from None
+    _check_pixels(parsed.primary, parsed.primary_segments, path, "image")
+    _check_pixels(parsed.gain_map, parsed.gain_segments, path, "gain map")
     base, orientation = _decode_rgb(parsed.primary)
     try:
         with Image.open(io.BytesIO(parsed.gain_map)) as gimg:
@@ -991,6 +993,26 @@ def read_ultrahdr(path: str | Path | bytes, display_headroom: float | None = Non
         base = _apply_orientation(base, orientation)
         hdr = _apply_orientation(hdr, orientation)
     return base, hdr, meta
+
+
+def _check_pixels(jpeg: bytes, segs: list[_Segment], path: Any, what: str) -> None:
+    """Refuse a JPEG whose frame header (SOFn) declares more pixels than the pixel limit
+    (:func:`reexposure.io.get_max_pixels`), before anything is decoded."""
+    from .io import MAX_PIXELS_ENV, get_max_pixels
+
+    limit = get_max_pixels()
+    for s in segs:
+        if s.marker in _SOF_MARKERS:
+            p = s.payload(jpeg)
+            if len(p) >= 5:
+                h, w = struct.unpack(">HH", p[1:5])
+                if w * h > limit:
+                    raise UltraHDRError(f"{_name(path)}: {what} is too large ({w}x{h} = {w * h:,} pixels, limit "
+                                        f"{limit:,}; set {MAX_PIXELS_ENV} to raise it)")
+            return
+
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def apply_gain_map(base_rgb: np.ndarray, codes: np.ndarray, meta: GainMapMetadata,
