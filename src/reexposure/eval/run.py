@@ -341,7 +341,8 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
         for m in labels:
             rows.append(f"| {m} | {_fmt(summary, ck, m, 'pu21_psnr')} | {_fmt(summary, ck, m, 'log_psnr')} "
                         f"| {_fmt(summary, ck, m, 'psnr_clipped@-2')} | {_fmt(summary, ck, m, 'psnr_clipped@-3')} "
-                        f"| {_fmt(summary, ck, m, 'texture_clipped@-2', 3)} | {_fmt(summary, ck, m, 'psnr_outside@-2')} "
+                        f"| {_fmt(summary, ck, m, 'texture_clipped@-2', 3)} "
+                        f"| {_fmt(summary, ck, m, 'psnr_outside@-2')} "
                         f"| {_fmt(summary, ck, m, 'ssim_clipped@-2', 4)} | {_fmt(summary, ck, m, 'scale', 3)} |")
         return rows
 
@@ -682,7 +683,8 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--model", default=None, help="weights file for ours/expandnet without their own =PATH")
     p.add_argument("--out", type=Path, default=Path("eval-out"), help="output folder (default: eval-out)")
     p.add_argument("--clip", default="0.02,0.08,0.20", help="target shares of clipped pixels (default 0.02,0.08,0.20)")
-    p.add_argument("--ev", default="-1,-2,-3,1", help="re-exposure EVs to score, written --ev=-1,-2 (default -1,-2,-3,1)")
+    p.add_argument("--ev", default="-1,-2,-3,1",
+                   help="re-exposure EVs to score, written --ev=-1,-2 (default -1,-2,-3,1)")
     p.add_argument("--crf", default="sqrt", help="camera response: sqrt (default), srgb, gammaG, emor:PATH")
     p.add_argument("--format", choices=("png", "jpeg"), default="png", help="input photo format (default png)")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality for --format jpeg (default 90)")
