@@ -60,6 +60,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from .. import camera
 from ..infer import RadianceMap, Reconstructor
@@ -665,11 +666,14 @@ def create_app(settings: WebSettings | None = None):
 
     async def read_limited(request: Request, limit: int) -> bytes:
         chunks, n = [], 0
-        async for chunk in request.stream():
-            n += len(chunk)
-            if n > limit:
-                raise too_big(n)
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                n += len(chunk)
+                if n > limit:
+                    raise too_big(n)
+                chunks.append(chunk)
+        except ClientDisconnect:  # the client went away mid-upload: nobody to answer, nothing to log
+            raise error(400, "the upload was interrupted") from None
         return b"".join(chunks)
 
     def too_big(n: int | None = None) -> HTTPException:
