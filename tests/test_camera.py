@@ -102,3 +102,12 @@ def test_saturation_mask_ramp_and_dilation():
     assert float(camera.saturation_mask(torch.full((1, 3, 4, 4), 254 / 255)).max()) == 1.0
     with pytest.raises(ValueError):
         camera.saturation_mask(torch.zeros(3, 4, 4))
+
+
+def test_saturation_mask_per_channel():
+    ldr = torch.full((1, 3, 5, 5), 0.5)
+    ldr[0, 0, 2, 2] = 1.0  # only red clipped
+    m = camera.saturation_mask(ldr, per_channel=True, dilate=0)
+    assert m.shape == (1, 3, 5, 5)
+    assert float(m[0, 0, 2, 2]) == 1.0 and float(m[0, 1:, 2, 2].max()) == 0.0
+    assert torch.equal(m.amax(dim=1, keepdim=True), camera.saturation_mask(ldr, dilate=0))

@@ -102,3 +102,12 @@ def test_public_api(tiny_model, tmp_path, highlight_photo):
 
 def test_receptive_radius_default():
     assert receptive_radius(GeneratorConfig()) == 141
+
+
+def test_unclipped_channels_of_a_partly_clipped_pixel_stay_exact(tiny_model):
+    img = np.full((64, 64, 3), 100, np.uint8)
+    img[20:40, 20:40, 0] = 255  # red clips, green and blue were recorded
+    rad = Reconstructor(tiny_model)(img).to_tensor()
+    lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    assert torch.equal(rad[:, 1:], lin[:, 1:])
+    assert not torch.equal(rad[:, 0, 20:40, 20:40], lin[:, 0, 20:40, 20:40])

@@ -347,8 +347,10 @@ def linearize(ldr: ArrayOrTensor, crf: CRF = DEFAULT_CRF) -> ArrayOrTensor:
 
 
 def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MASK_HIGH,
-                    dilate: int = 1) -> ArrayOrTensor:
-    """Soft mask of saturated pixels, ``(B, 1, H, W)`` in [0, 1] from ``ldr`` ``(B, C, H, W)``.
+                    dilate: int = 1, per_channel: bool = False) -> ArrayOrTensor:
+    """Soft mask of saturated pixels, ``(B, 1, H, W)`` in [0, 1] from ``ldr`` ``(B, C, H, W)``
+    (``(B, C, H, W)`` with ``per_channel=True``: one ramp per channel, so that the channels of a
+    partly saturated pixel that were recorded correctly can be kept exactly).
 
     Per pixel, the maximum over channels goes through a linear ramp: 0 at or below ``low``,
     1 at or above ``high`` (display values, i.e. 8-bit code / 255; with the defaults 0.96 and
@@ -360,7 +362,7 @@ def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MAS
     t, was_numpy = _as_tensor(ldr)
     if t.ndim != 4:
         raise ValueError(f"saturation_mask expects (B, C, H, W), got shape {tuple(t.shape)}")
-    peak = t.amax(dim=1, keepdim=True)
+    peak = t if per_channel else t.amax(dim=1, keepdim=True)
     mask = ((peak - low) / (high - low)).clamp(0.0, 1.0)
     if dilate > 0:
         k = 2 * dilate + 1

@@ -217,7 +217,7 @@ class Reconstructor:
         u8 = torch.from_numpy(photo_u8).permute(2, 0, 1)[None]
         ldr = u8.float() / 255.0
         lin = lut[u8.long()]
-        mask = camera.saturation_mask(ldr)
+        mask = camera.saturation_mask(ldr, per_channel=True)  # unclipped channels stay exact
         h, w = lin.shape[2:]
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m

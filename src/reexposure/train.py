@@ -292,7 +292,7 @@ class Trainer:
         ldr = batch["ldr"].to(self.device, non_blocking=True)
         target = batch["radiance"].to(self.device, non_blocking=True)
         lin = self.input_crf.inverse(ldr)
-        mask = camera.saturation_mask(ldr)
+        mask = camera.saturation_mask(ldr, per_channel=True)
         return lin, mask, target
 
     def gan_active(self) -> bool:
@@ -437,7 +437,7 @@ class Trainer:
             ldr = item["ldr"].to(self.device)
             target = item["radiance"].to(self.device)
             lin = self.input_crf.inverse(ldr)
-            mask = camera.saturation_mask(ldr)
+            mask = camera.saturation_mask(ldr, per_channel=True)
             pred = G.radiance(lin, mask).float()
             sums["val_log_mse"] += float(log_mse(pred, target, mask))
             sums["val_log_mse_naive"] += float(log_mse(lin, target, mask))

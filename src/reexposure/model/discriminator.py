@@ -41,4 +41,6 @@ class SNPatchGAN(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, ldr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if mask.shape[1] != 1:  # a per-channel mask: D sees where anything clipped
+            mask = mask.amax(dim=1, keepdim=True)
         return self.net(torch.cat([ldr * 2.0 - 1.0, mask], dim=1))

@@ -71,8 +71,9 @@ class GeneratorConfig:
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, log_boost: torch.Tensor) -> torch.Tensor:
     """The soft mask blend in the log domain: ``lin * exp(mask * log_boost)``.
 
-    ``lin`` (B,3,H,W) linear in [0,1], ``mask`` (B,1,H,W) in [0,1], ``log_boost`` (B,3,H,W) natural
-    log of the predicted radiance / lin ratio. Where ``mask == 0`` the result is exactly ``lin``.
+    ``lin`` (B,3,H,W) linear in [0,1], ``mask`` (B,1,H,W) or per channel (B,3,H,W) in [0,1],
+    ``log_boost`` (B,3,H,W) natural log of the predicted radiance / lin ratio. Where ``mask == 0``
+    the result is exactly ``lin``.
     """
     return lin * torch.exp(mask * log_boost)
 
@@ -81,7 +82,9 @@ class GatedUNet(nn.Module):
     """U-Net of gated convolutions with skip connections.
 
     ``forward(lin, mask)`` takes the linearised photo ``lin`` (B,3,H,W) in [0,1] and the saturation
-    mask (B,1,H,W) and returns the log boost ``o`` (B,3,H,W); :meth:`radiance` composes it.
+    mask (B,1,H,W), or the per-channel mask (B,3,H,W) whose maximum over channels the network
+    sees, and returns the log boost ``o`` (B,3,H,W); :meth:`radiance` composes it with the mask as
+    given (a per-channel mask leaves the unclipped channels of a partly clipped pixel exact).
     H and W must be multiples of ``config.multiple``.
 
     The network sees ``sqrt(lin)`` (a fixed, perceptually even encoding of the linear photo; it is
@@ -110,7 +113,9 @@ class GatedUNet(nn.Module):
     def forward(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, c, h, w = lin.shape
         m = self.config.multiple
-        assert c == 3 and mask.shape == (b, 1, h, w), f"expected lin (B,3,H,W) and mask (B,1,H,W), got {tuple(lin.shape)}, {tuple(mask.shape)}"
+        if mask.shape[1] == 3:
+            mask = mask.amax(dim=1, keepdim=True)
+        assert c == 3 and mask.shape == (b, 1, h, w), f"expected lin (B,3,H,W) and mask (B,1,H,W) or (B,3,H,W), got {tuple(lin.shape)}, {tuple(mask.shape)}"
         assert h % m == 0 and w % m == 0, f"H and W must be multiples of {m}, got {h}x{w}"
         x = torch.cat([torch.sqrt(lin.clamp_min(0.0) + 1e-6), mask], dim=1)  # (B, 4, H, W)
         x = self.stem(x)
@@ -126,5 +131,6 @@ class GatedUNet(nn.Module):
         return o.clamp(-self.config.max_log_boost, self.config.max_log_boost)
 
     def radiance(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Relative radiance (B,3,H,W) >= 0: ``lin * exp(mask * forward(lin, mask))``."""
+        """Relative radiance (B,3,H,W) >= 0: ``lin * exp(mask * forward(lin, mask))``, ``mask``
+        (B,1,H,W) or per channel (B,3,H,W)."""
         return compose_radiance(lin, mask, self(lin, mask))
