@@ -247,12 +247,33 @@ def plan_outputs(args: argparse.Namespace, inputs: list[Path], names: Callable[[
     folders = {out.parent for _, outs in plan for out in outs}
     for folder in sorted(folders):
         _make_folder(folder)
-    all_inputs = list(inputs)
-    force = getattr(args, "force", False)
     for _, outs in plan:
         for out in outs:
+            _remove_stale_temp_files(out)
+    all_inputs = list(inputs)
+    force = getattr(args, "force", False)
+    skip = getattr(args, "skip_existing", False)
+    for _, outs in plan:
+        for out in outs:
+            if skip and out.exists():
+                continue  # kept: written (atomically) by an earlier, interrupted run
             check_output_path(out, force, inputs=all_inputs, extensions=None)  # extensions checked above
     return plan
+
+
+def _remove_stale_temp_files(out: Path) -> None:
+    """Delete the hidden temp files that :func:`reexposure.io.atomic_output` leaves for ``out``
+    when a run is killed (SIGKILL, power loss) in the middle of writing it:
+    ``.<stem>.<8 random characters>.tmp<suffix>`` in the same folder."""
+    import glob
+
+    pattern = f".{glob.escape(out.stem)}.{'?' * 8}.tmp{glob.escape(out.suffix)}"
+    for stale in out.parent.glob(pattern):
+        try:
+            stale.unlink()
+            log.info("removed %s, left by an interrupted run", stale)
+        except OSError:
+            pass
 
 
 def describe_model(info: dict[str, str]) -> str:
@@ -376,6 +397,8 @@ def _cmd_expose(args: argparse.Namespace) -> int:
         photo = _read(args, src)
         rmap = rec(photo.rgb, progress=tiles)
         for ev, out in zip(evs, outs):
+            if args.skip_existing and out.exists():
+                continue  # --skip-existing resuming a photo interrupted between its EVs
             write_photo(out, rmap.reexpose(ev), like=photo, quality=args.quality, force=args.force,
                         inputs=inputs)
             report(args, f"wrote {out}")
