@@ -443,6 +443,29 @@ def test_job_timeout_fails_the_job_and_frees_the_slot_when_the_thread_ends(highl
         gate.set()
 
 
+def test_a_render_past_the_timeout_is_504(tiny_model: GatedUNet, highlight_photo: np.ndarray,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    gate = threading.Event()
+
+    def stuck_render(job) -> bytes:  # noqa: ANN001
+        gate.wait(30)
+        return b"late"
+
+    monkeypatch.setattr(webapp, "_render_exr", stuck_render)
+    try:
+        with client_for(tiny_model, job_timeout=1.0) as c:
+            jid = c.post("/api/jobs", content=png_bytes(highlight_photo[:32, :32]),
+                         headers={"Content-Type": "image/png"}).json()["id"]
+            assert wait_done(c, jid)["state"] == "done"
+            t0 = time.monotonic()
+            r = c.get(f"/api/jobs/{jid}/radiance.exr")
+            assert r.status_code == 504 and "took longer than 1 s" in r.json()["detail"]
+            assert time.monotonic() - t0 < 10
+            assert c.get(f"/api/jobs/{jid}").status_code == 200  # the server still answers
+    finally:
+        gate.set()
+
+
 def test_jobs_expire_after_the_ttl(tiny_model: GatedUNet, highlight_photo: np.ndarray) -> None:
     with client_for(tiny_model, ttl=0.4) as c:
         jid = c.post("/api/jobs", content=png_bytes(highlight_photo[:64, :64]),

@@ -557,7 +557,8 @@ def create_app(settings: WebSettings | None = None):
     store = JobStore(settings, model)
     samples = _sample_index(settings.samples_dir)
     thumbs: dict[str, bytes] = {}
-    render_lock = asyncio.Semaphore(1)  # one full-resolution render at a time (CPU and memory)
+    # full-resolution renders (downloads) run one at a time (CPU and memory) in their own thread
+    renders = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reexpose-render")
     watchers: set[asyncio.Task] = set()
 
     async def janitor() -> None:
@@ -577,6 +578,7 @@ def create_app(settings: WebSettings | None = None):
             for t in list(watchers):
                 t.cancel()
             store.shutdown()
+            renders.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="reexposure", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.store = store
@@ -827,8 +829,13 @@ def create_app(settings: WebSettings | None = None):
         return {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
 
     async def heavy(fn: Callable[..., bytes], *args: Any) -> bytes:
-        async with render_lock:
-            return await run_in_threadpool(fn, *args)
+        """Run a render in the render thread; answer 504 if it takes longer than the job timeout
+        (the render itself cannot be interrupted; later renders wait behind it)."""
+        fut = asyncio.get_running_loop().run_in_executor(renders, fn, *args)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), settings.job_timeout)
+        except asyncio.TimeoutError:
+            raise error(504, f"rendering took longer than {settings.job_timeout:g} s; try again later") from None
 
     @app.get("/api/jobs/{job_id}/photo.jpg")
     async def job_jpeg(job_id: str, ev: float = Query(0.0, ge=EV_MIN, le=EV_MAX)) -> Response:

@@ -128,15 +128,17 @@ void main() {
   vUv = p;
   gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
 }`;
-  // Compiled once per variant (#define OUTLINE, SQRT_CRF): software GL runs both sides of a branch.
+  // The textures hold radiance already through the camera curve, e = r^(1/gamma) (unbounded above):
+  // for a gamma curve (r * 2^EV)^(1/gamma) = e * 2^(EV/gamma), so a frame is one multiply and a
+  // clip per channel. Compiled once per variant (#define OUTLINE): software GL runs both sides of
+  // a branch.
   const FS = (defines) => `#version 300 es
 ${defines}
 precision highp float;
-uniform sampler2D uNaive; // linearised photo (radiance, storage units)
-uniform sampler2D uOurs;  // reconstructed radiance
+uniform sampler2D uNaive; // linearised photo, through the camera curve (storage units)
+uniform sampler2D uOurs;  // reconstructed radiance, through the camera curve
 uniform sampler2D uMask;  // saturation mask
-uniform float uGain;      // 2^EV / storage scale
-uniform float uInvGamma;  // camera response: ldr = lin^(1/gamma)
+uniform float uGain;      // (2^EV / storage scale)^(1/gamma)
 uniform float uSplit;     // texture x of the divider: naive on the left, ours on the right
 uniform vec2 uPx;         // outline half-width in texture units
 in vec2 vUv;
@@ -144,13 +146,8 @@ out vec4 outColor;
 bool inside(vec2 uv) { return texture(uMask, uv).r >= 0.5; }
 void main() {
   vec2 uv = vec2(vUv.x, 1.0 - vUv.y);
-  vec3 r = uv.x < uSplit ? texture(uNaive, uv).rgb : texture(uOurs, uv).rgb;
-  vec3 x = clamp(r * uGain, 0.0, 1.0);
-#ifdef SQRT_CRF
-  vec3 c = sqrt(x);
-#else
-  vec3 c = pow(x, vec3(uInvGamma));
-#endif
+  vec3 e = uv.x < uSplit ? texture(uNaive, uv).rgb : texture(uOurs, uv).rgb;
+  vec3 c = min(e * uGain, 1.0);
 #ifdef OUTLINE
   bool m = inside(uv);
   if (m != inside(uv + vec2(uPx.x, 0.0)) || m != inside(uv - vec2(uPx.x, 0.0)) ||
@@ -159,16 +156,18 @@ void main() {
   outColor = vec4(c, 1.0);
 }`;
 
-  // Float32 radiance (storage units) of the naive and reconstructed sides, decoded once.
-  function decodeFloats(d) {
-    if (d.naiveF) return;
+  // Float32 textures of the naive and reconstructed sides through the camera curve, made once.
+  function decodeFloats(d, invGamma) {
+    if (d.naiveF && d.invGamma === invGamma) return;
     const n3 = 3 * d.w * d.h;
+    const curve = invGamma === 0.5 ? Math.sqrt : (v) => v ** invGamma;
     d.naiveF = new Float32Array(n3);
     d.oursF = new Float32Array(n3);
+    d.invGamma = invGamma;
     for (let i = 0; i < n3; i++) {
-      const nv = HALF[d.naive16[i]];
-      d.naiveF[i] = nv;
-      d.oursF[i] = d.delta16[i] === 0 ? nv : nv + HALF[d.delta16[i]];
+      const nv = HALF[d.naive16[i]], e = curve(nv);
+      d.naiveF[i] = e;
+      d.oursF[i] = d.delta16[i] === 0 ? e : curve(Math.max(0, nv + HALF[d.delta16[i]]));
     }
   }
 
@@ -185,7 +184,6 @@ void main() {
     const gl = canvas.getContext("webgl2", { antialias: false, alpha: false, depth: false, stencil: false,
       premultipliedAlpha: false, preserveDrawingBuffer: false });
     if (!gl) return null;
-    const floatLinear = !!gl.getExtension("OES_texture_float_linear");
     const compile = (type, src) => {
       const s = gl.createShader(type);
       gl.shaderSource(s, src); gl.compileShader(s);
@@ -194,17 +192,17 @@ void main() {
     };
     const vs = compile(gl.VERTEX_SHADER, VS);
     const programs = new Map();
-    const program = (outline, sqrtCrf) => {
-      const key = `${outline}/${sqrtCrf}`;
+    const program = (outline) => {
+      const key = String(outline);
       if (!programs.has(key)) {
         const prog = gl.createProgram();
         gl.attachShader(prog, vs);
         gl.attachShader(prog, compile(gl.FRAGMENT_SHADER,
-          FS((outline ? "#define OUTLINE\n" : "") + (sqrtCrf ? "#define SQRT_CRF\n" : ""))));
+          FS(outline ? "#define OUTLINE" : "")));
         gl.linkProgram(prog);
         if (!gl.getProgramParameter(prog, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(prog));
         const u = { prog };
-        for (const name of ["uNaive", "uOurs", "uMask", "uGain", "uInvGamma", "uSplit", "uPx"]) {
+        for (const name of ["uNaive", "uOurs", "uMask", "uGain", "uSplit", "uPx"]) {
           u[name] = gl.getUniformLocation(prog, name);
         }
         gl.useProgram(prog);
@@ -213,7 +211,7 @@ void main() {
       }
       return programs.get(key);
     };
-    program(false, true);  // compile the common variant now: shader errors surface at start-up
+    program(false);  // compile the common variant now: shader errors surface at start-up
     const vao = gl.createVertexArray();
     const textures = [gl.createTexture(), gl.createTexture(), gl.createTexture()];
     let data = null;
@@ -223,32 +221,33 @@ void main() {
       setData(d) {
         const max = gl.getParameter(gl.MAX_TEXTURE_SIZE);
         if (d.w > max || d.h > max) throw new Error("preview larger than the GPU's texture limit");
-        decodeFloats(d);
+        decodeFloats(d, 1 / state.config.crf_gamma);
         data = d;
         gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
-        // Minification (the usual case: the canvas is smaller than the preview) samples the
-        // nearest texel: a third cheaper than bilinear on software GL and alike at ratios < 2.
-        const upload = (tex, unit, internal, format, type, pixels, mag) => {
+        // The drawing buffer is never larger than the preview (fitCanvas), so textures are only
+        // ever minified, by less than ~2x: nearest-texel sampling for both filters. Equal min and
+        // mag filters also spare software GL a level-of-detail computation per pixel (a large
+        // share of the frame time on SwiftShader).
+        const upload = (tex, unit, internal, format, type, pixels) => {
           gl.activeTexture(gl.TEXTURE0 + unit);
           gl.bindTexture(gl.TEXTURE_2D, tex);
           gl.texImage2D(gl.TEXTURE_2D, 0, internal, d.w, d.h, 0, format, type, pixels);
           gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-          gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, mag);
+          gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
           gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
           gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
         };
-        const f = floatLinear ? gl.LINEAR : gl.NEAREST;
-        upload(textures[0], 0, gl.RGB32F, gl.RGB, gl.FLOAT, d.naiveF, f);
-        upload(textures[1], 1, gl.RGB32F, gl.RGB, gl.FLOAT, d.oursF, f);
-        upload(textures[2], 2, gl.R8, gl.RED, gl.UNSIGNED_BYTE, d.mask, gl.LINEAR);
+        upload(textures[0], 0, gl.RGB32F, gl.RGB, gl.FLOAT, d.naiveF);
+        upload(textures[1], 1, gl.RGB32F, gl.RGB, gl.FLOAT, d.oursF);
+        upload(textures[2], 2, gl.R8, gl.RED, gl.UNSIGNED_BYTE, d.mask);
       },
       draw(p) {
         fitCanvas(canvas, data);
         gl.viewport(0, 0, canvas.width, canvas.height);
-        const u = program(!!p.outline, p.invGamma === 0.5);
+        const u = program(!!p.outline);
         gl.useProgram(u.prog);
         gl.bindVertexArray(vao);
-        gl.uniform1f(u.uGain, p.gain); gl.uniform1f(u.uInvGamma, p.invGamma);
+        gl.uniform1f(u.uGain, p.gain ** p.invGamma);
         gl.uniform1f(u.uSplit, p.split);
         gl.uniform2f(u.uPx, 1.5 / canvas.width, 1.5 / canvas.height);
         gl.drawArrays(gl.TRIANGLES, 0, 3);
@@ -532,7 +531,6 @@ void main() {
     state.ev = Math.max(-4, Math.min(4, Number(v)));
     const s = state.ev >= 0 ? "+" : "−";
     $("ev-value").textContent = `${s}${Math.abs(state.ev).toFixed(2)} EV`;
-    updateDownloads();
     requestRender();
   }
 
@@ -564,7 +562,9 @@ void main() {
 
   function wireControls() {
     $("ev").addEventListener("input", (e) => setEV(e.target.value));
-    $("ev-reset").addEventListener("click", () => { $("ev").value = "0"; setEV(0); });
+    $("ev").addEventListener("change", updateDownloads);  // on release: no DOM churn while sliding
+    $("dl-jpeg").addEventListener("click", updateDownloads);
+    $("ev-reset").addEventListener("click", () => { $("ev").value = "0"; setEV(0); updateDownloads(); });
     $("outline").addEventListener("change", (e) => { state.outline = e.target.checked; requestRender(); });
     const stage = $("stage");
     let dragging = false;
@@ -682,7 +682,8 @@ void main() {
     $("samples-box").hidden = cfg.samples.length === 0;
   }
 
-  window.reexpose = { state, ready: ready.promise, configured, benchmark, setEV: (v) => { $("ev").value = String(v); setEV(v); },
+  window.reexpose = { state, ready: ready.promise, configured, benchmark,
+    setEV: (v) => { $("ev").value = String(v); setEV(v); updateDownloads(); },
     setSplit, renderNow, parsePreview };
   document.addEventListener("DOMContentLoaded", init);
 })();
