@@ -414,6 +414,7 @@ def test_bench_runs_a_case_and_writes_markdown(capsys, tmp_path, model_file):
     assert "| 0.05 MP, 5% clipped |" in out and "latency" in out
     text = md.read_text()
     assert "## Inference" in text and "reexpose bench --cases 0.05:5" in text and "tiny test model" in text
-    row = next(ln for ln in text.splitlines() if ln.startswith("| 0.05 MP"))
-    peak = float(row.split("|")[8].strip().strip("*"))
+    header = next(ln for ln in text.splitlines() if ln.startswith("| case |")).split("|")
+    row = next(ln for ln in text.splitlines() if ln.startswith("| 0.05 MP")).split("|")
+    peak = float(row[header.index(" **peak RSS MB** ")].strip().strip("*"))
     assert 50 < peak < 4000  # a real RSS measurement in MB

@@ -162,6 +162,7 @@ def _child(spec: dict) -> dict:
     t2 = time.perf_counter()
     assert out.shape == photo.shape and out.dtype == np.uint8
     n_params = sum(p.numel() for p in rec.model.parameters())
+    net_px = sum(int(b.shape[1]) * int(b.shape[2]) for b in rmap.boosts.values())
     return {
         "height": int(photo.shape[0]), "width": int(photo.shape[1]),
         "clipped_pct": 100.0 * rmap.clipped_fraction(),
@@ -170,8 +171,19 @@ def _child(spec: dict) -> dict:
         "rss_before_mb": rss_before, "peak_rss_mb": _peak_rss_mb(),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
         "model": {k: v for k, v in rec.info.items() if k in ("path", "description", "trained_steps", "config")},
-        "params": n_params,
+        "params": n_params, "network_mp": net_px / 1e6, "gflop_per_mp": _gflop_per_mp(rec.model),
     }
+
+
+def _gflop_per_mp(model) -> float:
+    """Floating-point operations of one generator pass per megapixel (counted by torch on 128x128)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    n = 128
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.rand(1, 3, n, n), torch.rand(1, 1, n, n))
+    return counter.get_total_flops() / (n * n) * 1e6 / 1e9
 
 
 def run_case(case: Case, model: str | None = None, threads: int | None = None, workdir: str | Path | None = None,
@@ -221,11 +233,17 @@ def check_targets(results: Sequence[dict]) -> list[tuple[str, bool | None, str]]
 
 def format_table(results: Sequence[dict]) -> str:
     """Markdown table of the results."""
-    head = ("| case | size | clipped | tiles run | reconstruct s | render s | **latency s** | "
-            "**peak RSS MB** | RSS before MB | load s |\n|---|---|---|---|---|---|---|---|---|---|\n")
-    rows = [f"| {r['case']} | {r['width']}x{r['height']} | {r['clipped_pct']:.1f}% | {r['tiles_run']} | "
-            f"{r['reconstruct_s']:.2f} | {r['render_s']:.2f} | **{r['latency_s']:.2f}** | "
-            f"**{r['peak_rss_mb']:.0f}** | {r['rss_before_mb']:.0f} | {r['load_s']:.2f} |" for r in results]
+    head = ("| case | size | clipped | tiles run | network MP | GFLOP/s | reconstruct s | render s | "
+            "**latency s** | **peak RSS MB** | RSS before MB | load s |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    rows = []
+    for r in results:
+        gflop = r.get("network_mp", 0.0) * r.get("gflop_per_mp", 0.0)
+        rate = f"{gflop / r['reconstruct_s']:.1f}" if gflop and r["reconstruct_s"] > 0 else "-"
+        rows.append(f"| {r['case']} | {r['width']}x{r['height']} | {r['clipped_pct']:.1f}% | {r['tiles_run']} | "
+                    f"{r.get('network_mp', 0.0):.1f} | {rate} | {r['reconstruct_s']:.2f} | {r['render_s']:.2f} | "
+                    f"**{r['latency_s']:.2f}** | **{r['peak_rss_mb']:.0f}** | {r['rss_before_mb']:.0f} | "
+                    f"{r['load_s']:.2f} |")
     return head + "\n".join(rows) + "\n"
 
 
@@ -269,7 +287,11 @@ def _mem_gb() -> float | None:
 
 def section_text(results: Sequence[dict], machine: dict, command: str, failed: Sequence[str] = ()) -> str:
     """The ``## Inference`` section of docs/benchmarks.md."""
-    m = results[0]["model"] if results else {}
+    m = dict(results[0]["model"]) if results else {}
+    try:  # a path inside the working folder (the repository) is shown relative to it
+        m["path"] = str(Path(m["path"]).resolve().relative_to(Path.cwd().resolve()))
+    except (KeyError, ValueError, OSError):
+        pass
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     mem = f", {machine['memory_gb']:.0f} GB RAM" if machine.get("memory_gb") else ""
     threads = results[0]["threads"] if results else "?"
@@ -283,8 +305,11 @@ Measured {when} with
   {machine['python']}, {threads} torch threads; load average at the start {machine['load']}
   (other jobs on the machine slow the numbers down).
 - Model: `{m.get('path', '?')}`: {m.get('description', 'no description')}
-  (trained_steps {m.get('trained_steps', '?')}; config {m.get('config', '?')}; {results[0]['params'] if results else '?'} parameters).
-  Tiles of {results[0]['tile'] if results else '?'} px with {results[0]['context'] if results else '?'} px context.
+  (trained_steps {m.get('trained_steps', '?')}; config {m.get('config', '?')}; {results[0]['params'] if results else '?'} parameters,
+  {results[0].get('gflop_per_mp', 0) if results else 0:.0f} GFLOP per megapixel of network input).
+  Tiles of {results[0]['tile'] if results else '?'} px with {results[0]['context'] if results else '?'} px context
+  (TileOptions defaults). *Network MP*: pixels the generator ran on (tiles overlap, and tiles
+  without clipped pixels are skipped); *GFLOP/s*: the generator's operations / reconstruct time.
 - Each case runs in a fresh process on a synthetic 4:3 photo (see `src/reexposure/bench.py`).
   *Latency* = reconstruct (linearise, mask, generator on every tile with clipped pixels, blend) +
   render (re-expose at EV {BENCH_EV:g} to an 8-bit image). Not included: Python start-up, importing
