@@ -281,3 +281,22 @@ def test_regression_exr_with_many_odd_channels_gives_a_short_message(tmp_path: P
     with pytest.raises(ImageError, match="no RGB or Y channels") as info:
         rio.read_hdr(p)
     assert len(str(info.value)) <= MESSAGE_MAX
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_regression_exif_that_pillow_cannot_rewrite_still_orients(fmt: str) -> None:
+    """atheris: a WebP whose EXIF holds SamplesPerPixel (0x0115) as ASCII next to Orientation 3
+    made ImageOps.exif_transpose raise struct.error out of read_photo."""
+    from PIL import Image
+
+    tiff = (b"MM\x00*\x00\x00\x00\x08\x00\x02" + b"\x01\x15\x00\x02\x00\x00\x00\x08\x00\x00\x00\x26"
+            + b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x03\x00\x00" + b"\x00\x00\x00\x00" + b"FuzzCam\x00")
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[0, 0] = 255  # top-left marker: after a 180 degree turn it is bottom-right
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format=fmt, exif=b"Exif\x00\x00" + tiff, **({"lossless": True} if fmt == "WEBP" else {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        photo = rio.read_photo(buf.getvalue())
+    assert photo.rgb.shape == (4, 6, 3)
+    assert photo.rgb[-1, -1].min() > 200 and photo.rgb[0, 0].max() < 50
