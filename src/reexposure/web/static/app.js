@@ -341,9 +341,13 @@ void main() {
   function renderNow() {
     if (!state.data || !state.renderer) return;
     state.renderer.draw(renderParams());
-    drawHistogram();
-    state.frames++;
     const now = performance.now();
+    // the histogram and clip readout follow at most 10 times a second while the slider moves,
+    // and always settle on the last exposure
+    clearTimeout(state.histTimer);
+    if (now - (state.histAt || 0) >= 100) { state.histAt = now; drawHistogram(); }
+    else state.histTimer = setTimeout(() => { state.histAt = performance.now(); drawHistogram(); }, 100);
+    state.frames++;
     state.frameTimes.push(now);
     while (state.frameTimes.length && now - state.frameTimes[0] > 1000) state.frameTimes.shift();
   }
