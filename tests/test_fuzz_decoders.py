@@ -82,15 +82,15 @@ def _fuzz_environment():
             Path(out).write_text(json.dumps({"examples_per_format": EXAMPLES, "formats": STATS}, indent=2))
 
 
-_WORK = Path(tempfile.mkdtemp(prefix="reexpose-fuzz-"))
+_WORK = Path(tempfile.gettempdir())  # replaced by a private folder while this module's tests run
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cleanup_work():
-    yield
-    for p in _WORK.iterdir():
-        p.unlink()
-    _WORK.rmdir()
+def _work_folder():
+    global _WORK
+    with tempfile.TemporaryDirectory(prefix="reexpose-fuzz-") as tmp:
+        _WORK = Path(tmp)
+        yield
 
 
 def _decode(target: str, path: Path, blob: bytes):
