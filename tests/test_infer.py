@@ -107,7 +107,15 @@ def test_receptive_radius_default():
 def test_unclipped_channels_of_a_partly_clipped_pixel_stay_exact(tiny_model):
     img = np.full((64, 64, 3), 100, np.uint8)
     img[20:40, 20:40, 0] = 255  # red clips, green and blue were recorded
+    torch.nn.init.constant_(tiny_model.head.bias, 0.5)  # boosts everything it may
     rad = Reconstructor(tiny_model)(img).to_tensor()
     lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
     assert torch.equal(rad[:, 1:], lin[:, 1:])
     assert not torch.equal(rad[:, 0, 20:40, 20:40], lin[:, 0, 20:40, 20:40])
+
+
+def test_radiance_never_below_the_recorded_value(tiny_model, highlight_photo):
+    torch.nn.init.constant_(tiny_model.head.bias, -1.0)  # a model that would darken clipped pixels
+    rad = Reconstructor(tiny_model)(highlight_photo).to_tensor()
+    lin = camera.linearize(torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255)
+    assert bool((rad >= lin).all())

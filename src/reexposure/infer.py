@@ -228,7 +228,9 @@ class Reconstructor:
         else:
             lin_p, mask_p = lin, mask
         o = self.model(lin_p, mask_p)[:, :, :h, :w]
-        return mask * o
+        # Clipping only ever loses light: the recorded value is a lower bound of the radiance, so
+        # a negative boost is projected to 0 (it made clipped areas grey at EV +1 in evaluation).
+        return mask * o.clamp_min(0.0)
 
     @torch.inference_mode()
     def __call__(self, photo: PhotoLike, progress: bool = False) -> RadianceMap:
