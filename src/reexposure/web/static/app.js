@@ -215,9 +215,13 @@ void main() {
     const vao = gl.createVertexArray();
     const textures = [gl.createTexture(), gl.createTexture(), gl.createTexture()];
     let data = null;
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    const glName = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER) || "");
+    const soft = glName.match(/swiftshader|llvmpipe|softpipe|software rasterizer|basic render driver/i);
     return {
       name: "WebGL2",
       gl,
+      software: soft ? soft[0] : null,
       setData(d) {
         const max = gl.getParameter(gl.MAX_TEXTURE_SIZE);
         if (d.w > max || d.h > max) throw new Error("preview larger than the GPU's texture limit");
@@ -269,17 +273,21 @@ void main() {
   function makeCanvas2D(canvas) {
     const ctx = canvas.getContext("2d", { alpha: false });
     if (!ctx) return null;
-    let img = null, naiveIdx = null, oursIdx = null, mask = null, edge = null, edgePx = -1, w = 0, h = 0;
+    let data = null, img = null, naiveIdx = null, oursIdx = null, edge = null, edgePx = -1, w = 0, h = 0;
+    let cols = null, rows = null;  // canvas column/row -> preview column/row (nearest)
     const halfIdx = new Uint16Array(65536);
     for (let x = 0; x < 65536; x++) halfIdx[x] = lutIndex(HALF[x]);
-    const lut = new Uint8Array(L_N), lr = new Uint32Array(L_N), lg = new Uint32Array(L_N), lb = new Uint32Array(L_N);
-    function buildEdges(px) {
+    const base = new Float64Array(L_N), lut = new Uint8Array(L_N);
+    const lr = new Uint32Array(L_N), lg = new Uint32Array(L_N), lb = new Uint32Array(L_N);
+    let baseGamma = null;
+    function buildEdges(px) {  // outline pixels of the mask, at preview resolution
+      const mask = data.mask;
       edge = new Uint8Array(w * h);
       const r = Math.max(1, Math.round(px));
+      const q = (xx, yy) => (mask[Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, xx))] >= 128);
       for (let y = 0; y < h; y++) {
         for (let x = 0; x < w; x++) {
           const m = mask[y * w + x] >= 128;
-          const q = (xx, yy) => (mask[Math.min(h - 1, Math.max(0, yy)) * w + Math.min(w - 1, Math.max(0, xx))] >= 128);
           if (m !== q(x + r, y) || m !== q(x - r, y) || m !== q(x, y + r) || m !== q(x, y - r)) edge[y * w + x] = 1;
         }
       }
@@ -288,8 +296,7 @@ void main() {
     return {
       name: "2D canvas",
       setData(d) {
-        w = d.w; h = d.h; canvas.width = w; canvas.height = h;
-        img = ctx.createImageData(w, h);
+        data = d; w = d.w; h = d.h; img = null;
         const n = w * h;
         naiveIdx = new Uint16Array(3 * n); oursIdx = new Uint16Array(3 * n);
         for (let i = 0; i < 3 * n; i++) {
@@ -297,27 +304,44 @@ void main() {
           naiveIdx[i] = halfIdx[nh];
           oursIdx[i] = dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]);
         }
-        mask = d.mask; edge = null; edgePx = -1;
+        edge = null; edgePx = -1;
       },
       draw(p) {
-        lut[0] = 0;
-        for (let i = 1; i < L_N; i++) {
-          const v = Math.min(1, 2 ** (L_LO + (i - 1) / L_RES) * p.gain);
-          lut[i] = Math.round(255 * v ** p.invGamma);
+        fitCanvas(canvas, data);  // like WebGL: shade the pixels shown, no more
+        const cw = canvas.width, ch = canvas.height;
+        if (!img || img.width !== cw || img.height !== ch) {
+          img = ctx.createImageData(cw, ch);
+          cols = new Int32Array(cw); rows = new Int32Array(ch);
+          for (let x = 0; x < cw; x++) cols[x] = Math.min(w - 1, Math.floor((x + 0.5) * w / cw));
+          for (let y = 0; y < ch; y++) rows[y] = Math.min(h - 1, Math.floor((y + 0.5) * h / ch));
+        }
+        if (baseGamma !== p.invGamma) {  // bin centre through the camera curve, once per curve
+          base[0] = 0;
+          for (let i = 1; i < L_N; i++) base[i] = (2 ** (L_LO + (i - 1) / L_RES)) ** p.invGamma;
+          baseGamma = p.invGamma;
+        }
+        const g = 255 * p.gain ** p.invGamma;
+        for (let i = 0; i < L_N; i++) {  // RGBA bytes of one little-endian 32-bit word
+          const v = Math.min(255, Math.round(base[i] * g));
+          lr[i] = v; lg[i] = v << 8; lb[i] = ((v << 16) | 0xff000000) >>> 0;
         }
         if (p.outline && edgePx !== p.outlinePx) buildEdges(p.outlinePx);
-        for (let i = 0; i < L_N; i++) {  // RGBA bytes of one little-endian 32-bit word
-          lr[i] = lut[i]; lg[i] = lut[i] << 8; lb[i] = ((lut[i] << 16) | 0xff000000) >>> 0;
-        }
-        const out = new Uint32Array(img.data.buffer), sx = Math.round(p.split * w);
-        for (let y = 0; y < h; y++) {
-          let o = y * w, s = 3 * o;
-          const mid = o + sx, end = o + w;
-          for (; o < mid; o++, s += 3) out[o] = lr[naiveIdx[s]] | lg[naiveIdx[s + 1]] | lb[naiveIdx[s + 2]];
-          for (; o < end; o++, s += 3) out[o] = lr[oursIdx[s]] | lg[oursIdx[s + 1]] | lb[oursIdx[s + 2]];
-        }
-        if (p.outline) {
-          for (let i = 0; i < w * h; i++) if (edge[i]) out[i] = 0xffff00ff;
+        const out = new Uint32Array(img.data.buffer), sx = Math.round(p.split * cw);
+        for (let y = 0; y < ch; y++) {
+          const row = rows[y] * w;
+          let o = y * cw;
+          const mid = o + sx, end = o + cw;
+          for (let x = 0; o < mid; o++, x++) {
+            const s = 3 * (row + cols[x]);
+            out[o] = lr[naiveIdx[s]] | lg[naiveIdx[s + 1]] | lb[naiveIdx[s + 2]];
+          }
+          for (let x = sx; o < end; o++, x++) {
+            const s = 3 * (row + cols[x]);
+            out[o] = lr[oursIdx[s]] | lg[oursIdx[s + 1]] | lb[oursIdx[s + 2]];
+          }
+          if (p.outline) {
+            for (let x = 0, q = y * cw; x < cw; x++, q++) if (edge[row + cols[x]]) out[q] = 0xffff00ff;
+          }
         }
         ctx.putImageData(img, 0, 0);
       },
@@ -334,7 +358,7 @@ void main() {
       invGamma: 1 / state.config.crf_gamma,
       split: state.split,
       outline: state.outline,
-      outlinePx: Math.max(1, 1.5 * canvas.width / shown),
+      outlinePx: Math.max(1, 1.5 * state.data.w / shown),  // preview pixels (2D canvas outline)
     };
   }
 
@@ -500,9 +524,7 @@ void main() {
       state.renderer.setData(d);
     } catch (e) {
       if (state.renderer.name === "WebGL2") {  // e.g. a texture limit: fall back
-        const old = $("canvas"), fresh = old.cloneNode(false);
-        old.replaceWith(fresh);
-        state.renderer = makeCanvas2D(fresh);
+        state.renderer = makeCanvas2D(freshCanvas());
         $("renderer-name").textContent = `renderer: ${state.renderer.name} (WebGL2 failed: ${e.message})`;
         state.renderer.setData(d);
       } else throw e;
@@ -655,12 +677,30 @@ void main() {
   }
 
   // ------------------------------------------------------------------ start
+  // A canvas keeps the first kind of context it gave out: switching renderers needs a new one.
+  function freshCanvas() {
+    const old = $("canvas"), fresh = old.cloneNode(false);
+    old.replaceWith(fresh);
+    return fresh;
+  }
+
+  // WebGL2 unless it only runs in software (SwiftShader, llvmpipe: no GPU), where the 2D canvas
+  // path is faster (measured: docs/benchmarks.md, "Web"). ?renderer=webgl or ?renderer=canvas
+  // force one.
+  function pickRenderer(want) {
+    let r = want === "canvas" ? null : makeWebGL($("canvas")), note = "";
+    if (r && want !== "webgl" && r.software) {
+      note = ` (WebGL2 runs in software here: ${r.software})`;
+      const lose = r.gl.getExtension("WEBGL_lose_context");
+      if (lose) lose.loseContext();
+      r = null;
+    }
+    state.renderer = r || makeCanvas2D(freshCanvas());
+    $("renderer-name").textContent = `renderer: ${state.renderer.name}${note}`;
+  }
   async function init() {
     wireControls();
-    const canvas = $("canvas");
-    const want = params.get("renderer");
-    state.renderer = (want !== "canvas" && makeWebGL(canvas)) || makeCanvas2D(canvas);
-    $("renderer-name").textContent = `renderer: ${state.renderer.name}`;
+    pickRenderer(params.get("renderer"));
     try {
       state.config = await (await fetch("/api/config")).json();
     } catch (e) {
