@@ -180,6 +180,14 @@ def test_expose_to_named_file_and_format(capsys, tmp_path, photo, model_file):
     assert files(tmp_path / "w") == {"photo_ev-1.webp"}
 
 
+def test_quiet_prints_nothing_and_skip_existing_with_nothing_to_do(capsys, tmp_path, photo, model_file):
+    code, out, err = run(capsys, photo, "--ev", "-1", "-o", tmp_path / "q", "--model", model_file, "-q")
+    assert code == 0 and out == "" and err == ""
+    assert (tmp_path / "q" / "photo_ev-1.jpg").is_file()
+    code, out, err = run(capsys, photo, "--ev", "-1", "-o", tmp_path / "q", "--model", model_file, "--skip-existing")
+    assert code == 0 and "nothing to do" in out and "model:" not in out  # the model is not even loaded
+
+
 def test_hdr_formats(capsys, tmp_path, photo, model_file):
     from reexposure.io import read_hdr
 
