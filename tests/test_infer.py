@@ -119,3 +119,27 @@ def test_radiance_never_below_the_recorded_value(tiny_model, highlight_photo):
     rad = Reconstructor(tiny_model)(highlight_photo).to_tensor()
     lin = camera.linearize(torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255)
     assert bool((rad >= lin).all())
+
+
+def test_working_grid_for_large_photos(tiny_model):
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(3)
+    img = np.clip(rng.normal(120, 30, (300, 420, 3)), 0, 240).astype(np.uint8)
+    img[50:150, 100:260] = 255
+    img[200:220, 10:400, 2] = 255
+    rec = Reconstructor(tiny_model, tiles=TileOptions(max_work_pixels=20_000))
+    k = rec.work_scale(300, 420)
+    assert k == 3
+    r = rec(img)
+    assert r.scale == 3 and r.work_shape == (100, 140)
+    o = torch.from_numpy(r.boosts[(0, 0)].astype(np.float32))[None]
+    up = F.interpolate(o, scale_factor=3, mode="bilinear", align_corners=False)
+    mask = camera.saturation_mask(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255, per_channel=True)
+    assert torch.allclose(r.boost(), mask * up, atol=1e-5)
+    assert torch.allclose(torch.cat([b for _, b in r.strips(rows=37)], dim=2), r.to_tensor())
+    lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    rad = r.to_tensor()
+    assert torch.equal(rad[mask == 0], lin[mask == 0])
+    assert np.array_equal(r.reexpose(-1)[mask[0].amax(0).numpy() == 0],
+                          Reconstructor(tiny_model)(np.where(img > 0, img, img)).reexpose(-1)[mask[0].amax(0).numpy() == 0])

@@ -3,9 +3,13 @@
 The generator predicts a log boost ``o`` and the radiance is ``lin * exp(mask * o)``
 (:func:`reexposure.model.compose_radiance`). Only the *boost field* ``mask * o`` needs the
 network, and it is zero wherever the photo is not clipped. So a :class:`RadianceMap` keeps the
-8-bit photo plus the boost of the tiles that had clipped pixels (float16), and renders radiance or
+8-bit photo plus ``o`` of the tiles that had clipped pixels (float16), and renders radiance or
 re-exposed photos strip by strip. A photo with no highlights costs only the linearisation; peak
 memory is a few bytes per pixel plus one tile's activations, whatever the image size.
+
+Large photos: the network costs ~0.1 GFLOP per pixel, so it runs on a working grid reduced by an
+integer factor to at most ``TileOptions.max_work_pixels`` (2 MP; about the scale of the training
+data), and ``o`` is up-sampled bilinearly and applied with the full-resolution per-channel mask.
 
 Tiling: evenly spaced windows of ``tile`` pixels overlap by at least ``2*context + feather``
 pixels. Each window ignores its outer ``context`` pixels on sides that have a neighbour (weight 0:
@@ -49,10 +53,14 @@ def receptive_radius(config: GeneratorConfig) -> int:
 class TileOptions:
     """How large photos are cut. ``tile`` and the overlap are rounded to multiples of 2**depth."""
 
-    tile: int = 1024  # window size, pixels
+    tile: int = 1024  # window size, pixels (of the working grid)
     context: int | None = None  # ignored border of each window; None = the receptive radius
     feather: int = 32  # cross-fade width
-    one_pass_pixels: int = 1024 * 1024  # photos up to this many (padded) pixels run in one pass
+    one_pass_pixels: int = 1024 * 1024  # working images up to this many (padded) pixels run in one pass
+    # The network runs on a grid reduced by an integer factor so that it has at most this many
+    # pixels (0 = always full resolution); the boost is up-sampled bilinearly and applied with the
+    # full-resolution mask. Bounds the cost: the network costs ~0.1 GFLOP per pixel.
+    max_work_pixels: int = 2_000_000
 
 
 def ldr_to_uint8(ldr: torch.Tensor) -> np.ndarray:
@@ -120,20 +128,44 @@ def _axis_weights(starts: list[int], tile: int, length: int, context: int, feath
     return [(w / total[s:s + len(w)]).astype(np.float32) for s, w in zip(starts, raw)]
 
 
+def _mask_rows(photo: np.ndarray, y0: int, y1: int) -> torch.Tensor:
+    """Per-channel saturation mask of rows [y0, y1) of an HWC uint8 photo, (1,3,h,W); the 1-pixel
+    dilation sees the rows just outside the range, so strips agree with the whole image."""
+    h = photo.shape[0]
+    a, z = max(0, y0 - 1), min(h, y1 + 1)
+    ldr = torch.from_numpy(photo[a:z]).permute(2, 0, 1)[None].float() / 255.0
+    return camera.saturation_mask(ldr, per_channel=True)[:, :, y0 - a:y0 - a + (y1 - y0)]
+
+
+def _linear_taps(n_out: int, n_in: int, k: int, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear up-sampling taps from a grid ``k`` times coarser (pixel centres aligned):
+    indices i0, i1 into the coarse grid and weight f of i1, for output pixels start..start+n_out."""
+    src = (torch.arange(start, start + n_out, dtype=torch.float64) + 0.5) / k - 0.5
+    src = src.clamp(0.0, n_in - 1)
+    i0 = src.floor().long()
+    i1 = (i0 + 1).clamp(max=n_in - 1)
+    return i0, i1, (src - i0).float()
+
+
 @dataclass
 class RadianceMap:
-    """Relative radiance of one photo: ``lin * exp(boost)``, stored compactly.
+    """Relative radiance of one photo: ``lin * exp(mask * o)``, stored compactly.
 
-    ``photo`` is the HWC uint8 input, ``crf`` the curve it is linearised with, ``boosts`` the
-    weighted boost field ``weight * mask * o`` of each processed window (float16, CHW) keyed by its
-    (y0, x0) origin. Use :meth:`to_tensor` for the full float32 radiance, :meth:`reexpose` for an
-    8-bit rendition, :meth:`strips` to stream.
+    ``photo`` is the HWC uint8 input and ``crf`` the curve it is linearised with. The network's
+    log boost ``o`` (>= 0) lives on a working grid ``scale`` times coarser than the photo
+    (``scale = 1`` for photos up to :attr:`TileOptions.max_work_pixels`): ``boosts`` holds, for each
+    processed window of that grid, ``weight * o`` (float16, CHW) keyed by its (y0, x0) origin. At
+    full resolution the boost is ``mask * upsample(o)`` with the photo's own per-channel mask, so
+    well-exposed pixels (and unclipped channels) stay exact. Use :meth:`to_tensor` for the full
+    float32 radiance, :meth:`reexpose` for an 8-bit rendition, :meth:`strips` to stream.
     """
 
     photo: np.ndarray
     crf: CRF = DEFAULT_CRF
     boosts: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     model_info: dict[str, str] = field(default_factory=dict)
+    scale: int = 1
+    work_shape: tuple[int, int] = (0, 0)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -147,18 +179,34 @@ class RadianceMap:
         rows = torch.from_numpy(self.photo[y0:y1])
         return self._lut()[rows.long()].permute(2, 0, 1)[None].contiguous()
 
+    def _work_rows(self, r0: int, r1: int) -> torch.Tensor:
+        """The log boost o on working-grid rows [r0, r1), (3, r1-r0, Ww) float32."""
+        out = torch.zeros(3, r1 - r0, self.work_shape[1])
+        for (ty, tx), b in self.boosts.items():
+            th, tw = b.shape[1:]
+            a, z = max(ty, r0), min(ty + th, r1)
+            if a < z:
+                out[:, a - r0:z - r0, tx:tx + tw] += torch.from_numpy(b[:, a - ty:z - ty].astype(np.float32))
+        return out
+
     def boost(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
         """Log boost ``mask * o`` for rows [y0, y1) as (1,3,h,W) float32 (0 where not clipped)."""
         h, w = self.shape
         y1 = h if y1 is None else y1
-        out = torch.zeros(1, 3, y1 - y0, w)
-        for (ty, tx), b in self.boosts.items():
-            th, tw = b.shape[1:]
-            a, z = max(ty, y0), min(ty + th, y1)
-            if a >= z:
-                continue
-            out[0, :, a - y0:z - y0, tx:tx + tw] += torch.from_numpy(b[:, a - ty:z - ty].astype(np.float32))
-        return out
+        if not self.boosts:
+            return torch.zeros(1, 3, y1 - y0, w)
+        k = self.scale
+        if k == 1:
+            o = self._work_rows(y0, y1)
+        else:
+            hw, ww = self.work_shape
+            i0, i1, fy = _linear_taps(y1 - y0, hw, k, y0)
+            r0, r1 = int(i0.min()), int(i1.max()) + 1
+            block = self._work_rows(r0, r1)
+            rows = block[:, i0 - r0] * (1 - fy)[None, :, None] + block[:, i1 - r0] * fy[None, :, None]
+            j0, j1, fx = _linear_taps(w, ww, k)
+            o = rows[:, :, j0] * (1 - fx) + rows[:, :, j1] * fx
+        return _mask_rows(self.photo, y0, y1) * o[None]
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
         """Relative radiance rows [y0, y1), (1,3,h,W) float32 >= 0 (1.0 = clip level of the input)."""
@@ -176,11 +224,22 @@ class RadianceMap:
 
     def reexpose(self, ev: float, crf: CRF | None = None, rows: int = 256) -> np.ndarray:
         """The photo re-exposed by ``ev`` stops as HWC uint8, rendered strip by strip with ``crf``
-        (default: the curve the photo was linearised with, so EV 0 gives back the input)."""
+        (default: the curve the photo was linearised with, so EV 0 gives back the input).
+        Strips with no boost go through a 256-entry look-up table."""
         crf = crf or self.crf
         out = np.empty_like(self.photo)
-        for y0, rad in self.strips(rows):
-            out[y0:y0 + rad.shape[2]] = ldr_to_uint8(reexpose_ldr(rad, ev, crf))
+        h = self.shape[0]
+        table = ldr_to_uint8(reexpose_ldr(self._lut().view(1, 1, 1, 256).expand(1, 3, 1, 256), ev, crf))[0, :, 0]
+        k = self.scale
+        covered = np.zeros(h + 1, dtype=bool)
+        for (ty, _), b in self.boosts.items():
+            covered[max(0, (ty - 1) * k):min(h, (ty + b.shape[1] + 1) * k)] = True
+        for y0 in range(0, h, rows):
+            y1 = min(h, y0 + rows)
+            if covered[y0:y1].any():
+                out[y0:y1] = ldr_to_uint8(reexpose_ldr(self.radiance(y0, y1), ev, crf))
+            else:
+                out[y0:y1] = table[self.photo[y0:y1]]
         return out
 
     def clipped_fraction(self) -> float:
@@ -211,26 +270,50 @@ class Reconstructor:
         self.overlap = 2 * self.context + int(math.ceil(self.tiles.feather / self.multiple) * self.multiple)
         self.tile = max(int(math.ceil(self.tiles.tile / self.multiple) * self.multiple), 2 * self.overlap)
 
-    def _run(self, photo_u8: np.ndarray) -> torch.Tensor:
-        """Network on one HWC uint8 window -> ``mask * o`` (1,3,h,w). Pads to the multiple."""
-        lut = self.crf.inverse(torch.arange(256, dtype=torch.float32) / 255.0)
-        u8 = torch.from_numpy(photo_u8).permute(2, 0, 1)[None]
-        ldr = u8.float() / 255.0
-        lin = lut[u8.long()]
-        mask = camera.saturation_mask(ldr, per_channel=True)  # unclipped channels stay exact
+    def _run(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Network on one window, ``lin`` (1,3,h,w) and per-channel ``mask`` -> log boost ``o``
+        (1,3,h,w), >= 0. Pads to the network's multiple."""
         h, w = lin.shape[2:]
         m = self.multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             mode = "reflect" if h > ph and w > pw else "replicate"
-            lin_p = F.pad(lin, (0, pw, 0, ph), mode=mode)
-            mask_p = F.pad(mask, (0, pw, 0, ph), mode=mode)
-        else:
-            lin_p, mask_p = lin, mask
-        o = self.model(lin_p, mask_p)[:, :, :h, :w]
+            lin = F.pad(lin, (0, pw, 0, ph), mode=mode)
+            mask = F.pad(mask, (0, pw, 0, ph), mode=mode)
+        o = self.model(lin, mask)[:, :, :h, :w]
         # Clipping only ever loses light: the recorded value is a lower bound of the radiance, so
         # a negative boost is projected to 0 (it made clipped areas grey at EV +1 in evaluation).
-        return mask * o.clamp_min(0.0)
+        return o.clamp_min(0.0)
+
+    def work_scale(self, h: int, w: int) -> int:
+        """Integer factor by which the photo is reduced for the network (1 up to max_work_pixels)."""
+        limit = self.tiles.max_work_pixels
+        if not limit or h * w <= limit:
+            return 1
+        return int(math.ceil(math.sqrt(h * w / limit)))
+
+    def _work_inputs(self, u8: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's inputs on the working grid: ``lin`` averaged over k x k blocks (light
+        integrates) and the per-channel mask max-pooled (a block with a clipped pixel is clipped).
+        Built in row bands, so no full-resolution float image is ever held."""
+        h, w = u8.shape[:2]
+        lut = self.crf.inverse(torch.arange(256, dtype=torch.float32) / 255.0)
+        if k == 1:
+            t = torch.from_numpy(u8).permute(2, 0, 1)[None]
+            return lut[t.long()], camera.saturation_mask(t.float() / 255.0, per_channel=True)
+        band = k * max(1, 256 // k)
+        lins, masks = [], []
+        for y0 in range(0, h, band):
+            y1 = min(h, y0 + band)
+            rows = torch.from_numpy(u8[y0:y1]).permute(2, 0, 1)[None]
+            lin = lut[rows.long()]
+            mask = _mask_rows(u8, y0, y1)
+            pad = (0, (-w) % k, 0, (-(y1 - y0)) % k)
+            if any(pad):
+                lin, mask = F.pad(lin, pad, mode="replicate"), F.pad(mask, pad, mode="replicate")
+            lins.append(F.avg_pool2d(lin, k))
+            masks.append(F.max_pool2d(mask, k))
+        return torch.cat(lins, dim=2), torch.cat(masks, dim=2)
 
     @torch.inference_mode()
     def __call__(self, photo: PhotoLike, progress: bool = False) -> RadianceMap:
@@ -246,19 +329,22 @@ class Reconstructor:
         try:
             result = RadianceMap(u8, self.crf, model_info=dict(self.info))
             thresh = int(math.floor(camera.MASK_LOW * 255))  # codes at or below: mask exactly 0
-            peak = u8.max(axis=2)
-            if not (peak > thresh).any():
+            if not (u8 > thresh).any():
                 return result
-            ph = math.ceil(h / self.multiple) * self.multiple
-            pw = math.ceil(w / self.multiple) * self.multiple
-            if ph * pw <= self.tiles.one_pass_pixels or (h <= self.tile and w <= self.tile):
-                result.boosts[(0, 0)] = self._run(u8)[0].numpy().astype(np.float16)
+            k = self.work_scale(h, w)
+            lin, mask = self._work_inputs(u8, k)
+            hw, ww = lin.shape[2:]
+            result.scale, result.work_shape = k, (hw, ww)
+            ph = math.ceil(hw / self.multiple) * self.multiple
+            pw = math.ceil(ww / self.multiple) * self.multiple
+            if ph * pw <= self.tiles.one_pass_pixels or (hw <= self.tile and ww <= self.tile):
+                result.boosts[(0, 0)] = self._run(lin, mask)[0].numpy().astype(np.float16)
                 return result
-            ys = _positions(h, self.tile, self.overlap, self.multiple)
-            xs = _positions(w, self.tile, self.overlap, self.multiple)
+            ys = _positions(hw, self.tile, self.overlap, self.multiple)
+            xs = _positions(ww, self.tile, self.overlap, self.multiple)
             feather = self.overlap - 2 * self.context
-            wys = _axis_weights(ys, self.tile, h, self.context, feather)
-            wxs = _axis_weights(xs, self.tile, w, self.context, feather)
+            wys = _axis_weights(ys, self.tile, hw, self.context, feather)
+            wxs = _axis_weights(xs, self.tile, ww, self.context, feather)
             windows = [(iy, ix) for iy in range(len(ys)) for ix in range(len(xs))]
             it = windows
             if progress:
@@ -266,16 +352,13 @@ class Reconstructor:
                 it = tqdm(windows, desc="tiles", unit="tile", leave=False)
             for iy, ix in it:
                 y0, x0 = ys[iy], xs[ix]
-                y1, x1 = min(h, y0 + self.tile), min(w, x0 + self.tile)
-                # a window whose pixels are all below the mask ramp (dilation included) has no boost
-                ya, yb, xa, xb = max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1)
-                if not (peak[ya:yb, xa:xb] > thresh).any():
-                    continue
+                y1, x1 = min(hw, y0 + self.tile), min(ww, x0 + self.tile)
                 weight = torch.from_numpy(wys[iy][:, None] * wxs[ix][None, :])
-                if not (weight > 0).any():
+                # a window with no masked pixel where it has weight contributes nothing
+                if not bool((mask[0, :, y0:y1, x0:x1].amax(dim=0) * weight > 0).any()):
                     continue
-                b = self._run(u8[y0:y1, x0:x1])[0] * weight
-                result.boosts[(y0, x0)] = b.numpy().astype(np.float16)
+                o = self._run(lin[:, :, y0:y1, x0:x1], mask[:, :, y0:y1, x0:x1])[0] * weight
+                result.boosts[(y0, x0)] = o.numpy().astype(np.float16)
             return result
         finally:
             torch.set_num_threads(old_threads)
