@@ -174,8 +174,9 @@ def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_
         y1 = min(h, y0 + rows)
         lin = rm.lin(y0, y1)
         ours = lin * torch.exp(rm.boost(y0, y1))
-        ldr = photo_t[y0:y1].permute(2, 0, 1)[None].float() / 255.0
-        mask = camera.saturation_mask(ldr)
+        a, z = max(0, y0 - 1), min(h, y1 + 1)  # the 1-pixel dilation sees the neighbouring rows
+        ldr = photo_t[a:z].permute(2, 0, 1)[None].float() / 255.0
+        mask = camera.saturation_mask(ldr, dilate=1)[:, :, y0 - a:y0 - a + (y1 - y0)]
         naive_parts.append(_box_reduce(lin, k))
         ours_parts.append(_box_reduce(ours, k))
         mask_parts.append(_box_reduce(mask, k))
@@ -277,25 +278,28 @@ class _JobReconstructor(Reconstructor):
         super().__init__(model)
         self._job = job
 
-    def _run(self, photo_u8: np.ndarray) -> torch.Tensor:  # called once per tile
+    def _run(self, *args: Any, **kwargs: Any) -> torch.Tensor:  # the network, once per window
         if self._job.cancelled:
             raise _Cancelled()
-        out = super()._run(photo_u8)
+        out = super()._run(*args, **kwargs)
         self._job.tiles_done += 1
         return out
 
     def estimate_tiles(self, h: int, w: int) -> int | None:
-        """Upper bound on the windows a photo needs (tiles without highlights are skipped)."""
-        m = self.multiple
-        ph, pw = math.ceil(h / m) * m, math.ceil(w / m) * m
-        if ph * pw <= self.tiles.one_pass_pixels or (h <= self.tile and w <= self.tile):
-            return 1
+        """Upper bound on the windows a photo needs (windows without highlights are skipped), or
+        None if unknown. Mirrors the tiling of :class:`Reconstructor`; progress is best effort."""
         try:
-            from ..infer import _positions  # private helper; progress is best effort
-        except ImportError:  # pragma: no cover
+            k = self.work_scale(h, w) if hasattr(self, "work_scale") else 1
+            hw, ww = math.ceil(h / k), math.ceil(w / k)
+            m = self.multiple
+            if math.ceil(hw / m) * m * math.ceil(ww / m) * m <= self.tiles.one_pass_pixels or (
+                    hw <= self.tile and ww <= self.tile):
+                return 1
+            from ..infer import _positions  # private helper
+
+            return (len(_positions(hw, self.tile, self.overlap, m)) * len(_positions(ww, self.tile, self.overlap, m)))
+        except Exception:  # noqa: BLE001 - the tiling changed: report no fraction
             return None
-        return (len(_positions(h, self.tile, self.overlap, self.multiple))
-                * len(_positions(w, self.tile, self.overlap, self.multiple)))
 
 
 class QueueFull(Exception):
