@@ -8,8 +8,8 @@ re-exposed photos strip by strip. A photo with no highlights costs only the line
 memory is a few bytes per pixel plus one tile's activations, whatever the image size.
 
 Large photos: the network costs ~0.1 GFLOP per pixel, so it runs on a working grid reduced by an
-integer factor to at most ``TileOptions.max_work_pixels`` (2 MP; about the scale of the training
-data), and ``o`` is up-sampled bilinearly and applied with the full-resolution per-channel mask.
+integer factor to at most ``TileOptions.max_work_pixels`` (1.2 MP; the training data are
+1k-wide panoramas and photos, so this is about their scale), and ``o`` is up-sampled bilinearly and applied with the full-resolution per-channel mask.
 
 Tiling: evenly spaced windows of ``tile`` pixels overlap by at least ``2*context + feather``
 pixels. Each window ignores its outer ``context`` pixels on sides that have a neighbour (weight 0:
@@ -56,11 +56,11 @@ class TileOptions:
     tile: int = 1024  # window size, pixels (of the working grid)
     context: int | None = None  # ignored border of each window; None = the receptive radius
     feather: int = 32  # cross-fade width
-    one_pass_pixels: int = 1024 * 1024  # working images up to this many (padded) pixels run in one pass
+    one_pass_pixels: int = 1_300_000  # working images up to this many (padded) pixels run in one pass
     # The network runs on a grid reduced by an integer factor so that it has at most this many
     # pixels (0 = always full resolution); the boost is up-sampled bilinearly and applied with the
     # full-resolution mask. Bounds the cost: the network costs ~0.1 GFLOP per pixel.
-    max_work_pixels: int = 2_000_000
+    max_work_pixels: int = 1_200_000
 
 
 def ldr_to_uint8(ldr: torch.Tensor) -> np.ndarray:
