@@ -334,7 +334,7 @@ class Reconstructor:
         try:
             result = RadianceMap(u8, self.crf, model_info=dict(self.info))
             thresh = int(math.floor(camera.MASK_LOW * 255))  # codes at or below: mask exactly 0
-            if not (u8 > thresh).any():
+            if not any((u8[y:y + 256] > thresh).any() for y in range(0, h, 256)):  # banded: no full-size temporary
                 return result
             k = self.work_scale(h, w)
             lin, mask = self._work_inputs(u8, k)
