@@ -139,7 +139,7 @@ def test_discriminator_sees_tone_mapped_ldr(tmp_path: Path) -> None:
     assert len(seen) == 2  # once in the G step, once (real and fake together) in the D step
     for images, m in seen:
         assert images.min() >= 0.0 and images.max() <= 1.0
-        assert m.shape[1] == 1
+        assert m.shape[1] in (1, 3)  # per-channel masks are reduced to one channel inside D
     g_input, d_input = seen[0][0], seen[1][0]
     torch.testing.assert_close(g_input, expect_fake, atol=1e-4, rtol=0)
     torch.testing.assert_close(d_input[:2], expect_real, atol=1e-4, rtol=0)
