@@ -128,6 +128,11 @@ def _axis_weights(starts: list[int], tile: int, length: int, context: int, feath
     return [(w / total[s:s + len(w)]).astype(np.float32) for s, w in zip(starts, raw)]
 
 
+#: Pixels per row band when building the working grid or rendering: the temporaries of a band
+#: (indices, floats, masks) are what peak memory grows with, so bands hold a constant pixel count.
+_BAND_PIXELS = 1 << 20
+
+
 def _mask_rows(photo: np.ndarray, y0: int, y1: int, dilate: int = 1) -> torch.Tensor:
     """Per-channel saturation mask of rows [y0, y1) of an HWC uint8 photo, (1,3,h,W); the
     dilation sees the rows just outside the range, so strips agree with the whole image."""
@@ -227,13 +232,14 @@ class RadianceMap:
         for y0 in range(0, h, rows):
             yield y0, self.radiance(y0, min(h, y0 + rows))
 
-    def reexpose(self, ev: float, crf: CRF | None = None, rows: int = 256) -> np.ndarray:
+    def reexpose(self, ev: float, crf: CRF | None = None, rows: int | None = None) -> np.ndarray:
         """The photo re-exposed by ``ev`` stops as HWC uint8, rendered strip by strip with ``crf``
         (default: the curve the photo was linearised with, so EV 0 gives back the input).
         Strips with no boost go through a 256-entry look-up table."""
         crf = crf or self.crf
         out = np.empty_like(self.photo)
-        h = self.shape[0]
+        h, w = self.shape
+        rows = rows or max(8, _BAND_PIXELS // w)  # strips of a constant pixel count bound the temporaries
         table = ldr_to_uint8(reexpose_ldr(self._lut().view(1, 1, 1, 256).expand(1, 3, 1, 256), ev, crf))[0, :, 0]
         k = self.scale
         covered = np.zeros(h + 1, dtype=bool)
@@ -306,7 +312,7 @@ class Reconstructor:
         if k == 1:
             t = torch.from_numpy(u8).permute(2, 0, 1)[None]
             return lut[t.long()], camera.saturation_mask(t.float() / 255.0, per_channel=True)
-        band = k * max(1, 256 // k)
+        band = k * max(1, _BAND_PIXELS // (w * k))  # constant pixels per band, whatever the width
         lins, masks = [], []
         for y0 in range(0, h, band):
             y1 = min(h, y0 + band)
