@@ -8,8 +8,9 @@ re-exposed photos strip by strip. A photo with no highlights costs only the line
 memory is a few bytes per pixel plus one tile's activations, whatever the image size.
 
 Large photos: the network costs ~0.1 GFLOP per pixel, so it runs on a working grid reduced by an
-integer factor to at most ``TileOptions.max_work_pixels`` (1.2 MP; the training data are
-1k-wide panoramas and photos, so this is about their scale), and ``o`` is up-sampled bilinearly and applied with the full-resolution per-channel mask.
+integer factor (photos above ``TileOptions.max_work_pixels``, 1.2 MP, to about
+``work_pixels``, 0.8 MP; the training data are 1k-wide panoramas and photos, so this is about
+their scale), and ``o`` is up-sampled bilinearly and applied with the full-resolution per-channel mask.
 
 Tiling: evenly spaced windows of ``tile`` pixels overlap by at least ``2*context + feather``
 pixels. Each window ignores its outer ``context`` pixels on sides that have a neighbour (weight 0:
@@ -61,6 +62,9 @@ class TileOptions:
     # pixels (0 = always full resolution); the boost is up-sampled bilinearly and applied with the
     # full-resolution mask. Bounds the cost: the network costs ~0.1 GFLOP per pixel.
     max_work_pixels: int = 1_200_000
+    # Larger photos are reduced so that the working grid holds about this many pixels: the same
+    # network memory for a 12 MP and a 48 MP photo (4x and 8x reduction: 1000x750 both).
+    work_pixels: int = 800_000
 
 
 def ldr_to_uint8(ldr: torch.Tensor) -> np.ndarray:
@@ -301,7 +305,7 @@ class Reconstructor:
         limit = self.tiles.max_work_pixels
         if not limit or h * w <= limit:
             return 1
-        return int(math.ceil(math.sqrt(h * w / limit)))
+        return int(math.ceil(math.sqrt(h * w / min(limit, max(1, self.tiles.work_pixels)))))
 
     def _work_inputs(self, u8: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The network's inputs on the working grid: ``lin`` averaged over k x k blocks (light
