@@ -259,7 +259,10 @@ class RadianceMap:
 
     def clipped_fraction(self) -> float:
         """Share of pixels at or above the clip ramp's upper end (for reports)."""
-        return float((self.photo.max(axis=2) >= round(camera.MASK_HIGH * 255)).mean())
+        level = round(camera.MASK_HIGH * 255)
+        h, w = self.shape
+        step = max(1, _BAND_PIXELS // w)  # banded: no full-size temporary
+        return sum(int((self.photo[y:y + step].max(axis=2) >= level).sum()) for y in range(0, h, step)) / (h * w)
 
 
 class Reconstructor:
