@@ -179,7 +179,10 @@ def model_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server_a(tmp_path_factory, model_path: Path):
-    srv = Server(tmp_path_factory.mktemp("server_a"), model_path, "--queue", "64", "--max-upload-mb", "2")
+    # --max-jobs 64: the 50 jobs of the load test stay pollable (the default keeps 16 and drops the
+    # least recently used finished ones, which raced with the test's polling once jobs got faster)
+    srv = Server(tmp_path_factory.mktemp("server_a"), model_path, "--queue", "64", "--max-upload-mb", "2",
+                 "--max-jobs", "64")
     yield srv
     log = srv.stop()
     assert "Traceback" not in log, log[-3000:]

@@ -922,7 +922,8 @@ trust the network.
 def settings_from_args(args: argparse.Namespace) -> WebSettings:
     """:class:`WebSettings` from parsed ``reexpose serve`` arguments."""
     return WebSettings(model=args.model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                       max_pixels=args.max_pixels, queue=args.queue, ttl=args.ttl, job_timeout=args.timeout)
+                       max_pixels=args.max_pixels, queue=args.queue, ttl=args.ttl, job_timeout=args.timeout,
+                       max_jobs=args.max_jobs)
 
 
 def add_cli(subparsers: Any) -> None:
@@ -946,6 +947,8 @@ def add_cli(subparsers: Any) -> None:
                    help="seconds an upload and its results are kept after last use (default: %(default)g)")
     p.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
                    help="seconds one reconstruction may run (default: %(default)g)")
+    p.add_argument("--max-jobs", type=_positive_int, default=16, metavar="N",
+                   help="jobs kept in memory; the least recently used finished job is dropped (default: %(default)d)")
     p.set_defaults(func=serve)
 
 
