@@ -36,7 +36,7 @@ from .camera import CRF, DEFAULT_CRF
 from .model import GatedUNet, GeneratorConfig
 
 __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius", "reexpose_ldr",
-           "ldr_to_uint8"]
+           "ldr_to_uint8", "pad_to_multiple"]
 
 PhotoLike = Union[np.ndarray, torch.Tensor]
 
@@ -96,6 +96,17 @@ def _as_uint8_hwc(photo: PhotoLike) -> np.ndarray:
     if arr.dtype == np.uint16:
         return np.ascontiguousarray((arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8))
     return np.ascontiguousarray((np.clip(arr.astype(np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8))
+
+
+def pad_to_multiple(multiple: int, *images: torch.Tensor) -> list[torch.Tensor]:
+    """Pad (B,C,H,W) tensors at the bottom and right to multiples of ``multiple`` (reflect, or
+    replicate when the image is smaller than the pad); crop results back with ``[..., :H, :W]``."""
+    h, w = images[0].shape[2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return list(images)
+    mode = "reflect" if h > ph and w > pw else "replicate"
+    return [F.pad(t, (0, pw, 0, ph), mode=mode) for t in images]
 
 
 def _positions(length: int, tile: int, overlap: int, multiple: int) -> list[int]:
@@ -292,12 +303,7 @@ class Reconstructor:
         """Network on one window, ``lin`` (1,3,h,w) and per-channel ``mask`` -> log boost ``o``
         (1,3,h,w), >= 0. Pads to the network's multiple."""
         h, w = lin.shape[2:]
-        m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            mode = "reflect" if h > ph and w > pw else "replicate"
-            lin = F.pad(lin, (0, pw, 0, ph), mode=mode)
-            mask = F.pad(mask, (0, pw, 0, ph), mode=mode)
+        lin, mask = pad_to_multiple(self.multiple, lin, mask)
         o = self.model(lin, mask)[:, :, :h, :w]
         # Clipping only ever loses light: the recorded value is a lower bound of the radiance, so
         # a negative boost is projected to 0 (it made clipped areas grey at EV +1 in evaluation).

@@ -223,13 +223,10 @@ class ExpandNet(Method):
         ldr = _ldr(photo)
         lin = crf.inverse(ldr)
         mask = camera.saturation_mask(ldr)
+        from ..infer import pad_to_multiple
+
         h, w = lin.shape[2:]
-        m = self.multiple
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            mode = "reflect" if h > ph and w > pw else "replicate"
-            lin = F.pad(lin, (0, pw, 0, ph), mode=mode)
-            mask = F.pad(mask, (0, pw, 0, ph), mode=mode)
+        lin, mask = pad_to_multiple(self.multiple, lin, mask)
         return self.model.radiance(lin, mask)[:, :, :h, :w].float().contiguous()
 
 
