@@ -742,15 +742,23 @@ def _decode_photo(im: Image.Image, src: str | bytes, name: str, fpath: Path | No
     return Photo(np.ascontiguousarray(np.array(img)), alpha, icc, exif_bytes, fmt, fpath)
 
 
+def _matching_icc(icc: bytes | None, space: str, name: str) -> bytes | None:
+    """``icc`` if it describes ``space`` (GRAY, RGB, CMYK, Lab); otherwise None, with a warning."""
+    if icc is None:
+        return None
+    cs = _icc_colorspace(icc)
+    if cs != space:
+        _warn(f"{name}: ignored embedded ICC profile ({cs or 'not a valid profile'} for a {space} image)")
+        return None
+    return icc
+
+
 def _to_srgb8(img: Image.Image, icc: bytes | None, name: str) -> tuple[Image.Image, bytes | None]:
     """Convert an 8-bit L/RGB/CMYK/LAB image to sRGB RGB; returns (image, profile kept)."""
     space = {"L": "GRAY", "RGB": "RGB", "CMYK": "CMYK", "LAB": "Lab"}[img.mode]
+    icc = _matching_icc(icc, space, name)
     if icc is not None:
-        cs = _icc_colorspace(icc)
-        if cs != space:
-            _warn(f"{name}: ignored embedded ICC profile ({cs or 'not a valid profile'} for a {space} image)")
-            icc = None
-        elif not (space == "RGB" and _is_srgb(icc)):
+        if not (space == "RGB" and _is_srgb(icc)):
             try:
                 return ImageCms.applyTransform(img, _cms_transform(icc, img.mode, True)), icc
             except Exception as exc:  # noqa: BLE001
@@ -770,12 +778,9 @@ def _finish16(arr: np.ndarray, icc: bytes | None, name: str) -> tuple[np.ndarray
     alpha = np.ascontiguousarray(arr[..., -1]) if channels in (2, 4) else None
     color = arr[..., :3] if channels >= 3 else arr[..., 0]
     space = "RGB" if channels >= 3 else "GRAY"
+    icc = _matching_icc(icc, space, name)
     if icc is not None:
-        cs = _icc_colorspace(icc)
-        if cs != space:
-            _warn(f"{name}: ignored embedded ICC profile ({cs or 'not a valid profile'} for a {space} image)")
-            icc = None
-        elif not (space == "RGB" and _is_srgb(icc)):
+        if not (space == "RGB" and _is_srgb(icc)):
             shaper = _parse_shaper(icc)
             if shaper is not None:
                 return _shaper_to_srgb16(color, shaper), alpha, icc
