@@ -274,6 +274,12 @@ def test_checked_in_configs_are_valid() -> None:
     # the baseline differs from cpu-small only in the generator and the run folder
     differ = {k for k in TrainConfig.__dataclass_fields__ if getattr(baseline, k) != getattr(small, k)}
     assert differ == {"arch", "expandnet", "out"}
+    # stage 2 of the default: checked with the shipped weights standing in for its stage-1 file
+    # (runs/ is not in a clone); they must fit its generator
+    tune = load_train_config(str(REPO / "configs" / "cpu-finetune.yaml"), [])
+    assert tune.lr_schedule == "cosine" and tune.init_from and tune.generator == small.generator
+    from reexposure.weights import default_model_path
+    check_config(load_train_config(str(REPO / "configs" / "cpu-finetune.yaml"), [f"init_from={default_model_path()}"]))
 
 
 def test_sigterm_stops_cleanly_with_a_checkpoint(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
@@ -305,3 +311,49 @@ def test_bf16_autocast_only_on_cuda(tiny_data: Path, tmp_path: Path) -> None:
     assert isinstance(ctx, torch.autocast) and ctx.fast_dtype == torch.bfloat16 and ctx.device == "cuda"
     trainer.config = tiny_config(tiny_data, tmp_path / "bf", bf16=False)
     assert isinstance(trainer.autocast(), contextlib.nullcontext)
+
+
+def test_cosine_schedule_reaches_the_floor_and_is_applied(tiny_data: Path, tmp_path: Path) -> None:
+    from reexposure.train import Trainer
+
+    c = tiny_config(tiny_data, tmp_path / "cos", steps=10, lr_schedule="cosine", lr_decay_start=4, lr_min_ratio=0.1)
+    t = Trainer(c, torch.device("cpu"))
+    assert t.lr_scale(0) == t.lr_scale(4) == 1.0
+    assert t.lr_scale(7) == pytest.approx(0.1 + 0.9 * 0.5)  # halfway through the decay
+    assert t.lr_scale(10) == pytest.approx(0.1)
+    seen: list[float] = []
+    train(c, progress=False, on_step=lambda tr, b, m: seen.append(tr.opt_g.param_groups[0]["lr"]))
+    assert seen[0] == pytest.approx(c.lr_g) and seen[-1] == pytest.approx(c.lr_g * t.lr_scale(9))
+    assert all(a >= b for a, b in zip(seen, seen[1:]))
+
+
+def test_init_from_fine_tunes_a_weights_file_and_counts_its_steps(straight_run: Path, tiny_data: Path,
+                                                                  tmp_path: Path) -> None:
+    from reexposure.train import Trainer
+    from reexposure.weights import load_generator
+
+    start, meta0 = load_generator(straight_run / "model.safetensors")
+    c = tiny_config(tiny_data, tmp_path / "ft", steps=4, init_from=str(straight_run / "model.safetensors"),
+                    keep_every=2, seed=1)
+    t = Trainer(c, torch.device("cpu"))
+    for k, v in start.state_dict().items():  # G starts from the file, not from a fresh init
+        assert torch.equal(t.G.state_dict()[k], v), k
+    train(c, progress=False)
+    model, meta = load_generator(tmp_path / "ft" / "model.safetensors")
+    assert int(meta["trained_steps"]) == int(meta0["trained_steps"]) + 4
+    assert meta["init_steps"] == meta0["trained_steps"] and meta["finetune_steps"] == "4"
+    assert sorted(p.name for p in (tmp_path / "ft").glob("model_*.safetensors")) == [
+        "model_000002.safetensors", "model_000004.safetensors"]
+    assert any(not torch.equal(model.state_dict()[k], v) for k, v in start.state_dict().items())
+
+
+def test_init_from_refuses_another_architecture(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    from reexposure.train import Trainer
+
+    c = tiny_config(tiny_data, tmp_path / "bad", init_from=str(straight_run / "model.safetensors"),
+                    **{"generator.width": 6})
+    with pytest.raises(ConfigError, match="init_from: .* holds a gated_unet"):
+        Trainer(c, torch.device("cpu"))
+    with pytest.raises(ConfigError, match="init_from: weights file .* not found"):
+        train(tiny_config(tiny_data, tmp_path / "none", init_from=str(tmp_path / "missing.safetensors")),
+              progress=False)

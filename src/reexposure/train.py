@@ -96,6 +96,11 @@ class TrainConfig:
     gan_start: int = 2000  # steps of reconstruction-only warm-up
     d_ev: tuple[float, float] = (-3.0, -1.0)  # EV range of the tone-mapping D and VGG see
     ema: float = 0.999
+    lr_schedule: str = "constant"  # constant | cosine (from lr_decay_start down to lr * lr_min_ratio at `steps`)
+    lr_decay_start: int = 0
+    lr_min_ratio: float = 0.05
+    init_from: str = ""  # fine-tune: a weights file (.safetensors) of the same arch/config that G and its EMA start from
+    keep_every: int = 0  # also keep model_NNNNNN.safetensors every this many steps (0 = only the latest)
     log_every: int = 25
     ckpt_every: int = 250
     val_every: int = 500
@@ -136,6 +141,14 @@ def check_config(c: TrainConfig) -> None:
     for key in ("steps", "batch", "log_every", "ckpt_every", "val_every", "threads"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{key} must be at least 1, got {getattr(c, key)}")
+    if c.lr_schedule not in ("constant", "cosine"):
+        raise ConfigError(f"lr_schedule must be constant or cosine, got {c.lr_schedule!r}")
+    if not 0.0 <= c.lr_min_ratio <= 1.0:
+        raise ConfigError(f"lr_min_ratio must be in [0, 1], got {c.lr_min_ratio}")
+    if c.keep_every < 0:
+        raise ConfigError(f"keep_every must be >= 0, got {c.keep_every}")
+    if c.init_from and not Path(c.init_from).is_file():
+        raise ConfigError(f"init_from: weights file {c.init_from} not found")
     if c.rec_weighting not in ("soft", "binary"):
         raise ConfigError(f"rec_weighting must be soft or binary, got {c.rec_weighting!r}")
     if c.workers < 0:
@@ -256,6 +269,10 @@ class Trainer:
         torch.manual_seed(c.seed)
         self.G: nn.Module = build_generator(c.arch, c.generator_config()).to(device)
         self.D: nn.Module = SNPatchGAN(c.discriminator).to(device)
+        #: steps the generator had been trained for before this run (``init_from``'s metadata)
+        self.init_steps = 0
+        if c.init_from:
+            self.init_steps = self._init_from(c.init_from)
         self.G_ema = build_generator(c.arch, c.generator_config()).to(device)
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False).eval()
@@ -281,6 +298,40 @@ class Trainer:
             self.G_train = DDP(self.G_train, device_ids=ids)
             self.D_train = DDP(self.D, device_ids=ids)
         self._fake: torch.Tensor | None = None
+
+    def _init_from(self, path: str) -> int:
+        """Start G from the weights file ``path`` (fine-tuning). Returns its ``trained_steps``."""
+        from .weights import ModelError, load_generator
+
+        try:
+            model, meta = load_generator(path)
+        except ModelError as exc:
+            raise ConfigError(f"init_from: {exc}") from None
+        if meta.get("arch", "gated_unet") != self.config.arch or \
+                json.loads(meta["config"]) != self.config.generator_config().to_dict():
+            raise ConfigError(f"init_from: {path} holds a {meta.get('arch', 'gated_unet')} {meta['config']}, "
+                              f"the config asks for {self.config.arch} {json.dumps(self.config.generator_config().to_dict())}")
+        self.G.load_state_dict(model.state_dict())
+        try:
+            return int(meta.get("trained_steps", 0))
+        except ValueError:
+            return 0
+
+    def lr_scale(self, step: int | None = None) -> float:
+        """Learning-rate factor at ``step`` (default: the current one): 1 for ``constant``; for
+        ``cosine``, 1 until ``lr_decay_start`` then a half cosine down to ``lr_min_ratio`` at ``steps``."""
+        c = self.config
+        s = self.step if step is None else step
+        if c.lr_schedule == "constant" or s <= c.lr_decay_start:
+            return 1.0
+        t = min(1.0, (s - c.lr_decay_start) / max(1, c.steps - c.lr_decay_start))
+        return c.lr_min_ratio + (1.0 - c.lr_min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    def _apply_lr(self) -> None:
+        k = self.lr_scale()
+        for opt, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * k
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.config.bf16 and self.device.type == "cuda":
@@ -373,6 +424,7 @@ class Trainer:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         self.G.train()
+        self._apply_lr()
         lin, mask, target = self.prepare(batch)
         _, metrics = self.g_step(lin, mask, target)
         if self.gan_active() and self.config.w_adv > 0:
@@ -621,7 +673,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
             if s % c.ckpt_every == 0 or s == c.steps:
                 trainer.save(ckpt)
                 if rank == 0:
-                    save_weights(trainer.G_ema, out / "model.safetensors", trained_steps=s)
+                    _export(trainer, out / "model.safetensors")
+            if rank == 0 and c.keep_every and s % c.keep_every == 0:
+                _export(trainer, out / f"model_{s:06d}.safetensors")
             bar.update(1)
     except KeyboardInterrupt:
         stop["flag"] = True
@@ -632,12 +686,21 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         if trainer.step > 0:
             trainer.save(ckpt)
             if rank == 0:
-                save_weights(trainer.G_ema, out / "model.safetensors", trained_steps=trainer.step)
+                _export(trainer, out / "model.safetensors")
         if writer:
             writer.close()
         if distributed and dist.is_initialized():
             dist.destroy_process_group()
     return out
+
+
+def _export(trainer: Trainer, path: Path) -> None:
+    """The EMA generator as a weights file; ``trained_steps`` counts the steps of ``init_from`` too."""
+    info: dict[str, object] = {"trained_steps": trainer.init_steps + trainer.step}
+    if trainer.config.init_from:
+        info.update(init_from=Path(trainer.config.init_from).name, init_steps=trainer.init_steps,
+                    finetune_steps=trainer.step)
+    save_weights(trainer.G_ema, path, **info)
 
 
 def _any_rank(flag: bool, device: torch.device, distributed: bool) -> bool:
