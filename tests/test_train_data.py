@@ -205,3 +205,69 @@ def test_hdr_and_pfm_files_train_too(tmp_path: Path) -> None:
     # .hdr is 8-bit mantissa RGBE (about 1% error); .pfm and .exr (float) are exact
     np.testing.assert_allclose(ims[1], ims[2], rtol=1e-6)
     np.testing.assert_allclose(ims[0], ims[2], rtol=0.02, atol=1e-3)
+
+
+def _photo(path: Path, clipped_rows: int = 0, h: int = 64, w: int = 80, seed: int = 0) -> Path:
+    """A textured 8-bit photo (codes 40-200) with ``clipped_rows`` rows at 255."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    rgb = (40 + 160 * rng.random((h, w, 3))).astype(np.uint8)
+    rgb[:clipped_rows] = 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def test_photo_radiance_inverts_srgb_and_counts_clipped_pixels() -> None:
+    from reexposure.data import photo_radiance
+
+    rgb = np.array([[[255, 128, 0], [254, 10, 10]], [[0, 0, 0], [60, 60, 60]]], dtype=np.uint8)
+    lin, clipped = photo_radiance(rgb)
+    assert clipped == pytest.approx(0.5)  # two of four pixels have a channel >= 254
+    assert lin[0, 0] == pytest.approx([1.0, 0.21586, 0.0], abs=1e-4)  # sRGB: code 128 -> 0.2159 linear
+    big = np.full((40, 100, 3), 128, np.uint8)
+    small, _ = photo_radiance(big, max_side=50)
+    assert small.shape == (20, 50, 3) and np.allclose(small, 0.21586, atol=1e-4)
+
+
+def test_self_supervised_pairs_render_a_brighter_photo(tmp_path: Path) -> None:
+    from reexposure.data import find_ldr_files
+
+    hdr = make_hdr_folder(tmp_path / "hdr", names=("a", "b"))
+    photos = [_photo(tmp_path / "ldr" / f"p{i}.png", seed=i) for i in range(2)]
+    _photo(tmp_path / "ldr" / "sub" / "blown.png", clipped_rows=8)  # 12.5% clipped: not used
+    found = find_ldr_files(tmp_path / "ldr")
+    assert [p.name for p in found] == ["p0.png", "p1.png", "blown.png"]
+    cfg = DataConfig(crop=32, crf_bank=("sqrt",), jpeg_prob=0.0, noise_prob=0.0, ldr_share=0.5,
+                     clip_share_prob=1.0, highlight_crop_prob=0.0)
+    files = find_hdr_files(hdr)
+    ds = HDRPairs(files, cfg, seed=0, photos=found)
+    assert [name for name, *_ in ds.photos] == ["p0", "p1"]
+    kinds = [int(ds[n]["image"]) for n in range(40)]
+    assert 10 <= sum(k < 0 for k in kinds) <= 30  # about half the samples come from the photos
+    n = next(n for n, k in enumerate(kinds) if k < 0)
+    item = ds[n]
+    radiance, ldr = item["radiance"], item["ldr"]
+    # input and target move together: the input is the target photographed (sqrt CRF, 8 bits)
+    assert torch.allclose(ldr, torch.round(torch.sqrt(radiance.clamp(0, 1)) * 255) / 255, atol=1e-6)
+    share = float((radiance.amax(0) >= 1).float().mean())
+    assert 0.01 <= share <= 0.3 and float(radiance.max()) > 1.0  # the brighter rendition clips texture
+    # without photos, or with ldr_share 0, the HDR samples are exactly the same as before
+    plain = HDRPairs(files, DataConfig(crop=32), seed=0)
+    zero = HDRPairs(files, DataConfig(crop=32, ldr_share=0.0), seed=0, photos=found)
+    for n in range(5):
+        assert torch.equal(plain[n]["ldr"], zero[n]["ldr"]) and torch.equal(plain[n]["radiance"], zero[n]["radiance"])
+
+
+def test_self_supervised_pairs_need_usable_photos(tmp_path: Path) -> None:
+    from reexposure.config import ConfigError
+    from _train_helpers import tiny_config
+    from reexposure.train import check_config
+
+    hdr = make_hdr_folder(tmp_path / "hdr", names=("a",))
+    blown = [_photo(tmp_path / "ldr" / "blown.png", clipped_rows=20)]
+    with pytest.raises(DataError, match="none of the 1 photos is usable"):
+        HDRPairs(find_hdr_files(hdr), DataConfig(crop=32, ldr_share=0.3), photos=blown)
+    with pytest.raises(ConfigError, match="needs pairs.ldr_data"):
+        check_config(tiny_config(hdr, tmp_path / "run", **{"pairs.ldr_share": 0.3}))

@@ -27,12 +27,13 @@ from PIL import Image
 from . import camera
 from .io import ImageError, read_hdr
 
-__all__ = ["HDR_EXTENSIONS", "DataError", "find_hdr_files", "normalize_95", "DataConfig", "Pair",
-           "PairSynthesizer", "HDRPairs"]
+__all__ = ["HDR_EXTENSIONS", "LDR_EXTENSIONS", "DataError", "find_hdr_files", "find_ldr_files", "normalize_95",
+           "photo_radiance", "DataConfig", "Pair", "PairSynthesizer", "HDRPairs"]
 
 log = logging.getLogger(__name__)
 
 HDR_EXTENSIONS = (".exr", ".hdr", ".pfm")
+LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 
 
 class DataError(ValueError):
@@ -67,6 +68,33 @@ def find_hdr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path
     return sorted(p for p in files if p.stem not in exclude)
 
 
+def find_ldr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """All ordinary photos (``.jpg``, ``.png``, ``.tif``, ``.webp``, any case) under ``root``, any
+    nesting, sorted; stems in ``exclude`` and hidden files or folders skipped. Raises
+    :class:`DataError` if ``root`` is not a folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"photo folder {root} does not exist or is not a folder")
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in LDR_EXTENSIONS and p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts) and p.stem not in exclude)
+
+
+def photo_radiance(rgb: np.ndarray, max_side: int | None = None) -> tuple[np.ndarray, float]:
+    """A well-exposed 8-bit photo as relative radiance for self-supervised pairs.
+
+    ``rgb`` HxWx3 uint8 (sRGB) -> (HWC float32 linear radiance, the sRGB curve inverted, at most
+    ``max_side`` pixels on the long side by area averaging; the share of pixels whose largest
+    channel is at the clip level, code >= 254, before resizing). Those pixels hold no real
+    radiance, which is why photos with many of them are not used."""
+    clipped = float((rgb.max(axis=-1) >= 254).mean())
+    t = camera.crf_from_name("srgb").inverse(torch.from_numpy(rgb.astype(np.float32) / 255.0)).permute(2, 0, 1)[None]
+    h, w = rgb.shape[:2]
+    if max_side and max(h, w) > max_side:
+        f = max_side / max(h, w)
+        t = torch.nn.functional.interpolate(t, size=(max(1, round(h * f)), max(1, round(w * f))), mode="area")
+    return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy(), dtype=np.float32), clipped
+
+
 def normalize_95(radiance: np.ndarray, percentile: float = 95.0) -> np.ndarray:
     """Scale HWC radiance so that ``percentile`` % of pixels (max over channels) are <= 1."""
     peak = radiance.max(axis=-1)
@@ -95,6 +123,12 @@ class DataConfig:
     input_crf: str = "sqrt"  # the inverse CRF the model's input is linearised with (as at inference)
     scales: tuple[float, float] = (0.5, 1.0)  # random down-scaling of the whole image before crop
     cache_mb: int = 8192  # decoded images kept in memory (per loader process); the rest read on demand
+    # Self-supervised pairs from well-exposed ordinary photos: the photo, linearised with the sRGB
+    # curve, is the "radiance"; the input is a brighter rendition of it, so its texture clips.
+    ldr_data: str = ""  # folder (searched recursively) of 8-bit photos; empty = none
+    ldr_share: float = 0.0  # share of samples drawn from those photos
+    ldr_max_clipped: float = 0.015  # photos with more pixels at the clip level (max channel >= 254) are skipped
+    ldr_max_side: int = 1024  # photos are downscaled (area) to at most this long side when read
 
 
 @dataclass
@@ -227,7 +261,7 @@ class HDRPairs(torch.utils.data.Dataset):
     MIN_SIDE = 16
 
     def __init__(self, files: list[Path], config: DataConfig | None = None, seed: int = 0,
-                 length: int = 10**9) -> None:
+                 length: int = 10**9, photos: list[Path] | None = None) -> None:
         self.config = config = config or DataConfig()
         self.seed = seed
         self.length = length
@@ -253,6 +287,35 @@ class HDRPairs(torch.utils.data.Dataset):
         self.resident_bytes = used
         if not self.files or (not self.cache and not any(self._load(i) is not None for i in range(len(self.files)))):
             raise DataError(f"none of the {given} training files is a readable HDR image (.exr, .hdr, .pfm)")
+        #: self-supervised sources (see ``DataConfig.ldr_data``): (name, image, bright pixels)
+        self.photos: list[tuple[str, np.ndarray, tuple[np.ndarray, np.ndarray]]] = []
+        for p in photos or []:
+            entry = self._read_photo(Path(p))
+            if entry is not None:
+                self.photos.append((Path(p).stem, *entry))
+        if photos and config.ldr_share > 0 and not self.photos:
+            raise DataError(f"none of the {len(photos)} photos is usable for self-supervised pairs "
+                            f"(unreadable, or more than {config.ldr_max_clipped:.1%} of pixels clipped)")
+
+    def _read_photo(self, path: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+        """One well-exposed photo as a normalised radiance image; ``None`` (logged) if unusable."""
+        from .io import read_photo
+
+        try:
+            rgb = read_photo(path).rgb
+        except (ImageError, OSError, ValueError) as exc:
+            log.warning("skipping unreadable photo %s: %s", path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            return None
+        if rgb.dtype != np.uint8:
+            rgb = (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+        img, clipped = photo_radiance(np.ascontiguousarray(rgb[..., :3]), self.config.ldr_max_side)
+        if clipped > self.config.ldr_max_clipped:
+            log.info("not using photo %s for self-supervised pairs: %.1f%% of pixels clipped", path.name, 100 * clipped)
+            return None
+        if min(img.shape[:2]) < self.MIN_SIDE:
+            return None
+        img = normalize_95(img)
+        return img, self.synth.bright_pixels(img)
 
     @staticmethod
     def _nbytes(entry: tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]) -> int:
@@ -306,8 +369,21 @@ class HDRPairs(torch.utils.data.Dataset):
         perm = np.random.default_rng([self.seed, 1, epoch]).permutation(count)
         return int(perm[i])
 
+    def photo_index(self, n: int) -> int | None:
+        """Which photo (index into :attr:`photos`) sample ``n`` uses, or ``None`` for an HDR image.
+        A separate random stream, so that ``ldr_share = 0`` leaves every HDR sample as it was."""
+        if not self.photos or self.config.ldr_share <= 0:
+            return None
+        r = np.random.default_rng([self.seed, 3, int(n)])
+        return int(r.integers(len(self.photos))) if r.random() < self.config.ldr_share else None
+
     def __getitem__(self, n: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, 2, int(n)])
+        j = self.photo_index(int(n))
+        if j is not None:
+            _, image, bright = self.photos[j]
+            ldr, radiance = self.synth.pair(image, rng, bright)
+            return self._item(ldr, radiance, n, -1 - j)
         i = self.image_index(int(n))
         for step in range(len(self.files)):
             entry = self._load((i + step) % len(self.files))
@@ -318,6 +394,11 @@ class HDRPairs(torch.utils.data.Dataset):
             raise DataError("no readable HDR images left among the training files")
         image, bright = entry
         ldr, radiance = self.synth.pair(image, rng, bright)
+        return self._item(ldr, radiance, n, i)
+
+    @staticmethod
+    def _item(ldr: np.ndarray, radiance: np.ndarray, n: int, i: int) -> dict[str, torch.Tensor]:
+        """The sample dict; ``image`` is the HDR file index, or ``-1 - j`` for photo ``j``."""
         return {
             "ldr": torch.from_numpy(ldr).permute(2, 0, 1).contiguous(),
             "radiance": torch.from_numpy(np.ascontiguousarray(radiance)).permute(2, 0, 1).contiguous(),

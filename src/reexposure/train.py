@@ -40,7 +40,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from . import camera
 from .config import ConfigError, load, to_dict
-from .data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, normalize_95
+from .data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, find_ldr_files, normalize_95
 from .io import read_hdr
 from .losses import PerceptualLoss, find_vgg_weights, hinge_d_loss, hinge_g_loss, log_mse, masked_mean, tonemap_for_d
 from .model import (ARCHITECTURES, DiscriminatorConfig, ExpandNetConfig, GeneratorConfig, SNPatchGAN,
@@ -145,6 +145,11 @@ def check_config(c: TrainConfig) -> None:
         raise ConfigError(f"lr_schedule must be constant or cosine, got {c.lr_schedule!r}")
     if not 0.0 <= c.lr_min_ratio <= 1.0:
         raise ConfigError(f"lr_min_ratio must be in [0, 1], got {c.lr_min_ratio}")
+    if not 0.0 <= c.pairs.ldr_share <= 1.0:
+        raise ConfigError(f"pairs.ldr_share must be in [0, 1], got {c.pairs.ldr_share}")
+    if c.pairs.ldr_share > 0 and not (c.pairs.ldr_data and Path(c.pairs.ldr_data).is_dir()):
+        raise ConfigError(f"pairs.ldr_share={c.pairs.ldr_share:g} needs pairs.ldr_data, a folder of photos "
+                          f"(got {c.pairs.ldr_data!r})")
     if c.keep_every < 0:
         raise ConfigError(f"keep_every must be >= 0, got {c.keep_every}")
     if c.init_from and not Path(c.init_from).is_file():
@@ -593,7 +598,11 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         atomic_write_bytes(out / "config.yaml", yaml.safe_dump(to_dict(c), sort_keys=False).encode())
     if distributed:
         dist.barrier()
-    dataset = HDRPairs(files, c.pairs, seed=c.seed)
+    photos = find_ldr_files(c.pairs.ldr_data) if c.pairs.ldr_share > 0 else []
+    dataset = HDRPairs(files, c.pairs, seed=c.seed, photos=photos)
+    if rank == 0 and photos:
+        log.info("self-supervised pairs: %d of %d photos in %s usable, %.0f%% of samples",
+                 len(dataset.photos), len(photos), c.pairs.ldr_data, 100 * c.pairs.ldr_share)
     trainer = Trainer(c, device)
     if resume:
         trainer.load(ckpt)
