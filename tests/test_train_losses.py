@@ -3,6 +3,7 @@ torchvision-layout state dict, and a clear stop when VGG weights are missing."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,22 @@ def test_missing_vgg_weights_stop_training_at_start(tmp_path: Path, monkeypatch:
     train(tiny_config(data, tmp_path / "run2", w_perc=0.1, steps=2, gan_start=1), progress=False,
           on_step=lambda t, b, m: seen.append(m))
     assert "g_perc" not in seen[0] and seen[1]["g_perc"] > 0
+
+
+def test_log_ldr_loss_is_the_mean_of_per_crop_log_mse() -> None:
+    from reexposure.train import ldr_loss
+
+    sq = torch.zeros(2, 3, 4, 4)
+    sq[0] = 0.01  # a hard crop
+    sq[1] = 1e-4  # an easy crop: nearly nothing in a pooled MSE
+    region = torch.ones(2, 1, 4, 4)
+    region[1, :, :2] = 0  # only half of crop 1 is clipped; the rest must not count
+    sq[1, :, :2] = 5.0
+    assert float(ldr_loss(sq, region, "mse")) == pytest.approx((0.01 * 48 + 1e-4 * 24) / 72)
+    expected = (math.log10(0.01 + 1e-4) + math.log10(1e-4 + 1e-4)) / 2
+    assert float(ldr_loss(sq, region, "log", eps=1e-4)) == pytest.approx(expected, rel=1e-5)
+    # the easy crop pulls as hard as the hard one in the log loss (100x more than in the pooled MSE)
+    x = sq.clone().requires_grad_(True)
+    ldr_loss(x, region, "log").backward()
+    g = x.grad.view(2, -1).sum(1)
+    assert g[1] > 10 * g[0]

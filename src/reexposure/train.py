@@ -90,6 +90,8 @@ class TrainConfig:
     w_rec: float = 1.0  # log-domain MSE (inside the saturation mask; whole image for expandnet)
     w_adv: float = 0.01  # hinge generator loss
     w_ldr: float = 0.0  # MSE of the rendered photo at the D/VGG EV, inside the mask (0 = the seed's recipe)
+    ldr_loss: str = "mse"  # mse: pooled over the batch | log: mean over samples of log10(MSE + ldr_log_eps), i.e. -PSNR/10 per crop
+    ldr_log_eps: float = 1e-4  # floor of the per-crop MSE in the log loss (a 40 dB cap)
     rec_weighting: str = "soft"  # soft: losses weighted by the soft mask; binary: every pixel with mask > 0 counts fully
     w_perc: float = 0.1  # VGG19 conv3_4 pre-ReLU; needs vgg_weights
     vgg_weights: str = ""  # torchvision vgg19 state dict; empty = look in the torch hub cache
@@ -154,6 +156,10 @@ def check_config(c: TrainConfig) -> None:
         raise ConfigError(f"keep_every must be >= 0, got {c.keep_every}")
     if c.init_from and not Path(c.init_from).is_file():
         raise ConfigError(f"init_from: weights file {c.init_from} not found")
+    if c.ldr_loss not in ("mse", "log"):
+        raise ConfigError(f"ldr_loss must be mse or log, got {c.ldr_loss!r}")
+    if c.ldr_log_eps <= 0:
+        raise ConfigError(f"ldr_log_eps must be > 0, got {c.ldr_log_eps}")
     if c.rec_weighting not in ("soft", "binary"):
         raise ConfigError(f"rec_weighting must be soft or binary, got {c.rec_weighting!r}")
     if c.workers < 0:
@@ -378,8 +384,8 @@ class Trainer:
         if c.w_ldr > 0:
             # what the re-exposure metrics measure: the photo rendered at a darker EV
             ev = self.d_ev(lin.shape[0])
-            ldr_err = masked_mean((tonemap_for_d(pred, ev) - tonemap_for_d(target, ev)) ** 2,
-                                  region if self.rec_in_mask else None)
+            ldr_err = ldr_loss((tonemap_for_d(pred, ev) - tonemap_for_d(target, ev)) ** 2,
+                               region if self.rec_in_mask else None, c.ldr_loss, c.ldr_log_eps)
             loss = loss + c.w_ldr * ldr_err
             metrics["g_ldr"] = float(ldr_err.detach())
         self._fake = pred.detach()
@@ -507,6 +513,21 @@ class Trainer:
                          camera.render_ldr(pred, -2, bits=None).cpu(), gt2.cpu()])
         n = max(len(val), 1)
         return {k: v / n for k, v in sums.items()}, rows
+
+
+def ldr_loss(sq_err: torch.Tensor, region: torch.Tensor | None, kind: str = "mse", eps: float = 1e-4) -> torch.Tensor:
+    """The rendered-photo term from squared errors ``sq_err`` (B,3,H,W) over ``region`` (B,1|3,H,W
+    or ``None`` = everywhere).
+
+    ``mse``: one mean over every region pixel of the batch (crops with large errors dominate).
+    ``log``: the mean over crops of ``log10(MSE_i + eps)``, i.e. minus a tenth of each crop's PSNR:
+    what an evaluation that averages PSNR in dB over images rewards, so a crop whose highlights are
+    barely above the clip level (the naive answer is already close) counts as much as a sun."""
+    if kind == "mse":
+        return masked_mean(sq_err, region)
+    w = torch.ones_like(sq_err) if region is None else region.expand_as(sq_err)
+    per = (sq_err * w).sum(dim=(1, 2, 3)) / w.sum(dim=(1, 2, 3)).clamp_min(1.0)
+    return torch.log10(per + eps).mean()
 
 
 def _device(name: str) -> torch.device:
