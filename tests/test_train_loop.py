@@ -280,6 +280,10 @@ def test_checked_in_configs_are_valid() -> None:
     assert tune.lr_schedule == "cosine" and tune.init_from and tune.generator == small.generator
     from reexposure.weights import default_model_path
     check_config(load_train_config(str(REPO / "configs" / "cpu-finetune.yaml"), [f"init_from={default_model_path()}"]))
+    # the baseline's stage 2 is the same recipe
+    base2 = load_train_config(str(REPO / "configs" / "expandnet-finetune.yaml"), [])
+    differ = {k for k in TrainConfig.__dataclass_fields__ if getattr(base2, k) != getattr(tune, k)}
+    assert differ == {"arch", "expandnet", "out", "init_from"} and base2.expandnet == baseline.expandnet
 
 
 def test_sigterm_stops_cleanly_with_a_checkpoint(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
