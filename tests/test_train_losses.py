@@ -178,7 +178,7 @@ def test_missing_vgg_weights_stop_training_at_start(tmp_path: Path, monkeypatch:
 
 
 def test_log_ldr_loss_is_the_mean_of_per_crop_log_mse() -> None:
-    from reexposure.train import ldr_loss
+    from reexposure.losses import ldr_loss
 
     sq = torch.zeros(2, 3, 4, 4)
     sq[0] = 0.01  # a hard crop

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["masked_mean", "log_mse", "tonemap_for_d", "hinge_d_loss", "hinge_g_loss", "VGG19",
+__all__ = ["masked_mean", "log_mse", "ldr_loss", "tonemap_for_d", "hinge_d_loss", "hinge_g_loss", "VGG19",
            "VGG_CONV3_4", "find_vgg_weights", "PerceptualLoss"]
 
 LOG_EPS = 1e-3  # radiance floor for the log (1/1000 of the clip level)
@@ -36,6 +36,21 @@ def log_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None 
     """MSE between ``log(pred + eps)`` and ``log(target + eps)`` (radiance), over ``mask``."""
     err = (torch.log(pred.clamp_min(0) + LOG_EPS) - torch.log(target.clamp_min(0) + LOG_EPS)) ** 2
     return masked_mean(err, mask)
+
+
+def ldr_loss(sq_err: torch.Tensor, region: torch.Tensor | None, kind: str = "mse", eps: float = 1e-4) -> torch.Tensor:
+    """The rendered-photo term from squared errors ``sq_err`` (B,3,H,W) over ``region`` (B,1|3,H,W
+    or ``None`` = everywhere).
+
+    ``mse``: one mean over every region pixel of the batch (crops with large errors dominate).
+    ``log``: the mean over crops of ``log10(MSE_i + eps)``, i.e. minus a tenth of each crop's PSNR:
+    what an evaluation that averages PSNR in dB over images rewards, so a crop whose highlights are
+    barely above the clip level (the naive answer is already close) counts as much as a sun."""
+    if kind == "mse":
+        return masked_mean(sq_err, region)
+    w = torch.ones_like(sq_err) if region is None else region.expand_as(sq_err)
+    per = (sq_err * w).sum(dim=(1, 2, 3)) / w.sum(dim=(1, 2, 3)).clamp_min(1.0)
+    return torch.log10(per + eps).mean()
 
 
 def tonemap_for_d(radiance: torch.Tensor, ev: torch.Tensor | float = 0.0) -> torch.Tensor:

@@ -42,7 +42,8 @@ from . import camera
 from .config import ConfigError, load, to_dict
 from .data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, find_ldr_files, normalize_95
 from .io import read_hdr
-from .losses import PerceptualLoss, find_vgg_weights, hinge_d_loss, hinge_g_loss, log_mse, masked_mean, tonemap_for_d
+from .losses import (PerceptualLoss, find_vgg_weights, hinge_d_loss, hinge_g_loss, ldr_loss, log_mse, masked_mean,
+                     tonemap_for_d)
 from .model import (ARCHITECTURES, DiscriminatorConfig, ExpandNetConfig, GeneratorConfig, SNPatchGAN,
                     build_generator)
 from .weights import atomic_write_bytes, save_weights
@@ -513,21 +514,6 @@ class Trainer:
                          camera.render_ldr(pred, -2, bits=None).cpu(), gt2.cpu()])
         n = max(len(val), 1)
         return {k: v / n for k, v in sums.items()}, rows
-
-
-def ldr_loss(sq_err: torch.Tensor, region: torch.Tensor | None, kind: str = "mse", eps: float = 1e-4) -> torch.Tensor:
-    """The rendered-photo term from squared errors ``sq_err`` (B,3,H,W) over ``region`` (B,1|3,H,W
-    or ``None`` = everywhere).
-
-    ``mse``: one mean over every region pixel of the batch (crops with large errors dominate).
-    ``log``: the mean over crops of ``log10(MSE_i + eps)``, i.e. minus a tenth of each crop's PSNR:
-    what an evaluation that averages PSNR in dB over images rewards, so a crop whose highlights are
-    barely above the clip level (the naive answer is already close) counts as much as a sun."""
-    if kind == "mse":
-        return masked_mean(sq_err, region)
-    w = torch.ones_like(sq_err) if region is None else region.expand_as(sq_err)
-    per = (sq_err * w).sum(dim=(1, 2, 3)) / w.sum(dim=(1, 2, 3)).clamp_min(1.0)
-    return torch.log10(per + eps).mean()
 
 
 def _device(name: str) -> torch.device:
