@@ -148,6 +148,30 @@ def _axis_weights(starts: list[int], tile: int, length: int, context: int, feath
 _BAND_PIXELS = 1 << 20
 
 
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    The banded loops free a few tens of MB of temporaries per band; glibc keeps such chunks in
+    its arenas, and on a 48 MP photo the process then peaked anywhere between 0.8 and 1.5 GB from
+    one run to the next (docs/benchmarks.md). Trimming after each band keeps the peak at what is
+    really live."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC = lib if hasattr(lib, "malloc_trim") else False
+        except OSError:
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC = None
+
+
 def _mask_rows(photo: np.ndarray, y0: int, y1: int, dilate: int = 1) -> torch.Tensor:
     """Per-channel saturation mask of rows [y0, y1) of an HWC uint8 photo, (1,3,h,W); the
     dilation sees the rows just outside the range, so strips agree with the whole image."""
@@ -260,10 +284,12 @@ class RadianceMap:
         covered = np.zeros(h + 1, dtype=bool)
         for (ty, _), b in self.boosts.items():
             covered[max(0, (ty - 1) * k):min(h, (ty + b.shape[1] + 1) * k)] = True
-        for y0 in range(0, h, rows):
+        for i, y0 in enumerate(range(0, h, rows)):
             y1 = min(h, y0 + rows)
             if covered[y0:y1].any():
                 out[y0:y1] = ldr_to_uint8(reexpose_ldr(self.radiance(y0, y1), ev, crf))
+                if i % 8 == 7:  # every few strips: trimming costs a heap walk
+                    _trim_heap()
             else:
                 out[y0:y1] = table[self.photo[y0:y1]]
         return out
@@ -337,6 +363,8 @@ class Reconstructor:
                 lin, mask = F.pad(lin, pad, mode="replicate"), F.pad(mask, pad, mode="replicate")
             lins.append(F.avg_pool2d(lin, k))
             masks.append(F.max_pool2d(mask, k))
+            del rows, lin, mask
+            _trim_heap()
         return torch.cat(lins, dim=2), torch.cat(masks, dim=2)
 
     @torch.inference_mode()
