@@ -361,3 +361,11 @@ def test_init_from_refuses_another_architecture(straight_run: Path, tiny_data: P
     with pytest.raises(ConfigError, match="init_from: weights file .* not found"):
         train(tiny_config(tiny_data, tmp_path / "none", init_from=str(tmp_path / "missing.safetensors")),
               progress=False)
+
+
+def test_numbers_without_a_dot_are_numbers() -> None:
+    # YAML 1.1 reads 5e-5 as a string; the config takes it as the number it means
+    assert load_train_config(None, ["lr_g=5e-5", "w_adv=1e-2"]).lr_g == pytest.approx(5e-5)
+    for bad in ("lr_g=fast", "lr_g=nan", "lr_g=inf"):
+        with pytest.raises(ConfigError, match="lr_g: expected a"):
+            load_train_config(None, [bad])
