@@ -1140,3 +1140,14 @@ def test_photo_dataclass() -> None:
     api = {"read_photo", "write_photo", "read_hdr", "write_hdr", "Photo", "ImageError", "OutputExistsError",
            "atomic_output", "check_output_path", "set_max_pixels"}  # fmt: skip
     assert set(rio.__all__) >= api
+
+
+def test_to_uint8_known_values() -> None:
+    from reexposure.io import to_uint8
+
+    u8 = np.array([[[0, 128, 255]]], dtype=np.uint8)
+    assert np.array_equal(to_uint8(u8), u8) and to_uint8(u8).dtype == np.uint8
+    u16 = np.array([[[0, 128, 129, 65535]]], dtype=np.uint16)  # 128/257 rounds to 0, 129/257 to 1
+    assert to_uint8(u16).tolist() == [[[0, 0, 1, 255]]] and to_uint8(u16).dtype == np.uint8
+    f = np.array([[[-0.5, 0.5, 0.501, 2.0]]], dtype=np.float32)
+    assert to_uint8(f).tolist() == [[[0, 128, 128, 255]]]

@@ -4,6 +4,7 @@ change values, are type-checked against the dataclass, and unknown keys are erro
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,7 +51,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 number = float(value)
             except ValueError:
                 raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-            if number != number or number in (float("inf"), float("-inf")):
+            if not math.isfinite(number):
                 raise ConfigError(f"{key}: expected a finite number, got {value!r}")
             value = number
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -25,15 +25,14 @@ import torch
 from PIL import Image
 
 from . import camera
-from .io import ImageError, read_hdr
+from .io import PHOTO_EXTENSIONS, ImageError, read_hdr
 
-__all__ = ["HDR_EXTENSIONS", "LDR_EXTENSIONS", "DataError", "find_hdr_files", "find_ldr_files", "normalize_95",
+__all__ = ["HDR_EXTENSIONS", "DataError", "find_hdr_files", "find_ldr_files", "normalize_95",
            "photo_radiance", "DataConfig", "Pair", "PairSynthesizer", "HDRPairs"]
 
 log = logging.getLogger(__name__)
 
 HDR_EXTENSIONS = (".exr", ".hdr", ".pfm")
-LDR_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp")
 
 
 class DataError(ValueError):
@@ -55,12 +54,18 @@ def find_hdr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path
       level deeper, e.g. ``HDR-Real/train/HDR_gt``).
 
     Raises :class:`DataError` if ``root`` is not a folder."""
+    return _find_files(root, HDR_EXTENSIONS, exclude, "data folder")
+
+
+def _find_files(root: str | Path, extensions: tuple[str, ...], exclude: tuple[str, ...], what: str) -> list[Path]:
+    """Files under ``root`` (any nesting) whose suffix (any case) is in ``extensions``, sorted;
+    stems in ``exclude`` and hidden files or folders skipped."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"data folder {root} does not exist or is not a folder")
+        raise DataError(f"{what} {root} does not exist or is not a folder")
     files = []
     for p in root.rglob("*"):
-        if p.suffix.lower() not in HDR_EXTENSIONS:
+        if p.suffix.lower() not in extensions:
             continue
         if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
             continue
@@ -72,11 +77,7 @@ def find_ldr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path
     """All ordinary photos (``.jpg``, ``.png``, ``.tif``, ``.webp``, any case) under ``root``, any
     nesting, sorted; stems in ``exclude`` and hidden files or folders skipped. Raises
     :class:`DataError` if ``root`` is not a folder."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"photo folder {root} does not exist or is not a folder")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in LDR_EXTENSIONS and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts) and p.stem not in exclude)
+    return _find_files(root, PHOTO_EXTENSIONS, exclude, "photo folder")
 
 
 def photo_radiance(rgb: np.ndarray, max_side: int | None = None) -> tuple[np.ndarray, float]:
@@ -299,16 +300,14 @@ class HDRPairs(torch.utils.data.Dataset):
 
     def _read_photo(self, path: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
         """One well-exposed photo as a normalised radiance image; ``None`` (logged) if unusable."""
-        from .io import read_photo
+        from .io import read_photo, to_uint8
 
         try:
             rgb = read_photo(path).rgb
         except (ImageError, OSError, ValueError) as exc:
             log.warning("skipping unreadable photo %s: %s", path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return None
-        if rgb.dtype != np.uint8:
-            rgb = (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-        img, clipped = photo_radiance(np.ascontiguousarray(rgb[..., :3]), self.config.ldr_max_side)
+        img, clipped = photo_radiance(np.ascontiguousarray(to_uint8(rgb)[..., :3]), self.config.ldr_max_side)
         if clipped > self.config.ldr_max_clipped:
             log.info("not using photo %s for self-supervised pairs: %.1f%% of pixels clipped", path.name, 100 * clipped)
             return None

@@ -91,11 +91,9 @@ def _as_uint8_hwc(photo: PhotoLike) -> np.ndarray:
     arr = np.asarray(photo)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"expected an RGB photo HxWx3, got shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        return np.ascontiguousarray(arr)
-    if arr.dtype == np.uint16:
-        return np.ascontiguousarray((arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8))
-    return np.ascontiguousarray((np.clip(arr.astype(np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8))
+    from .io import to_uint8
+
+    return to_uint8(arr)
 
 
 def pad_to_multiple(multiple: int, *images: torch.Tensor) -> list[torch.Tensor]:
@@ -148,6 +146,9 @@ def _axis_weights(starts: list[int], tile: int, length: int, context: int, feath
 _BAND_PIXELS = 1 << 20
 
 
+_LIBC = None  # the C library once looked up by _trim_heap (False: none with malloc_trim)
+
+
 def _trim_heap() -> None:
     """Give freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
 
@@ -167,9 +168,6 @@ def _trim_heap() -> None:
             _LIBC = False
     if _LIBC:
         _LIBC.malloc_trim(0)
-
-
-_LIBC = None
 
 
 def _mask_rows(photo: np.ndarray, y0: int, y1: int, dilate: int = 1) -> torch.Tensor:

@@ -61,6 +61,7 @@ __all__ = [
     "atomic_output",
     "check_output_path",
     "from_tensor",
+    "to_uint8",
     "get_max_pixels",
     "read_hdr",
     "read_photo",
@@ -1582,6 +1583,17 @@ def to_tensor(hwc: np.ndarray) -> torch.Tensor:
     elif arr.dtype == np.uint16:
         arr = arr.astype(np.float32) / 65535.0
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """A photo array as 8-bit: uint8 unchanged, uint16 rounded from 0..65535 (``/ 257``), floats in
+    [0, 1] clipped and rounded to 0..255. Same shape; C-contiguous."""
+    arr = np.asarray(rgb)
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if arr.dtype == np.uint16:
+        return np.ascontiguousarray((arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8))
+    return np.ascontiguousarray((np.clip(arr.astype(np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8))
 
 
 def from_tensor(t: torch.Tensor) -> np.ndarray:

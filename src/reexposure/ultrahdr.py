@@ -602,11 +602,9 @@ def _exif_upright(exif: bytes | None) -> bytes | None:
 
 
 def _to_u8(rgb: np.ndarray) -> np.ndarray:
-    if rgb.dtype == np.uint8:
-        return rgb
-    if rgb.dtype == np.uint16:
-        return (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    return (np.clip(rgb.astype(np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8)
+    from .io import to_uint8
+
+    return to_uint8(rgb)
 
 
 def _prepare_base(photo: Any, rgb_u8: np.ndarray, base_quality: int) -> _Base:

@@ -585,10 +585,9 @@ def _read_photo_u8(path: Path) -> np.ndarray:
                 return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8)
         except OSError as exc:
             raise EvalError(f"{path}: cannot read image ({exc})") from None
-    rgb = read_photo(path).rgb
-    if rgb.dtype == np.uint16:
-        rgb = (rgb.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    return np.ascontiguousarray(rgb[..., :3])
+    from ..io import to_uint8
+
+    return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
 
 
 def run_sheets(opts: EvalOptions) -> dict[str, Any]:
