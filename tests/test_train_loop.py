@@ -369,3 +369,14 @@ def test_numbers_without_a_dot_are_numbers() -> None:
     for bad in ("lr_g=fast", "lr_g=nan", "lr_g=inf"):
         with pytest.raises(ConfigError, match="lr_g: expected a"):
             load_train_config(None, [bad])
+
+
+def test_texture_term_is_trained_and_logged(tiny_data: Path, tmp_path: Path) -> None:
+    from reexposure.train import check_config
+
+    c = tiny_config(tiny_data, tmp_path / "tex", steps=2, w_tex=0.5)
+    seen: list[dict[str, float]] = []
+    train(c, progress=False, on_step=lambda tr, b, m: seen.append(m))
+    assert len(seen) == 2 and all(m["g_tex"] > 0 for m in seen)
+    with pytest.raises(ConfigError, match="w_tex"):
+        check_config(tiny_config(tiny_data, tmp_path / "bad", w_tex=-1.0))

@@ -194,3 +194,42 @@ def test_log_ldr_loss_is_the_mean_of_per_crop_log_mse() -> None:
     ldr_loss(x, region, "log").backward()
     g = x.grad.view(2, -1).sum(1)
     assert g[1] > 10 * g[0]
+
+
+def test_texture_loss_counts_missing_texture_inside_the_region_only() -> None:
+    from reexposure.losses import texture_loss
+
+    g = torch.Generator().manual_seed(0)
+    real = 0.5 + 0.2 * torch.rand(1, 3, 32, 32, generator=g)  # textured truth
+    smooth = F.avg_pool2d(real, 5, stride=1, padding=2, count_include_pad=False)  # what a pixel loss gives
+    region = torch.zeros(1, 1, 32, 32)
+    region[..., :16, :] = 1  # top half clipped
+    assert float(texture_loss(real, real, region)) == 0.0
+    blurred = real.clone()
+    blurred[..., :16, :] = smooth[..., :16, :]
+    loss = float(texture_loss(blurred, real, region))
+    # known value: the region covers two 16x16 tiles; a neighbour pair belongs to the tile of its
+    # first (left / upper) pixel, so the pair across the tile border counts in the left tile
+    def tile_energy(x: torch.Tensor, first: int, stop: int) -> float:
+        t = x[0, :, :16].double()
+        dx = (t[:, :, first + 1:stop] - t[:, :, first:stop - 1]) ** 2
+        dy = (t[:, 1:, first:first + 16] - t[:, :-1, first:first + 16]) ** 2
+        return float(dx.sum() + dy.sum()) / (dx.numel() + dy.numel())
+    expected = sum(abs(math.log(tile_energy(blurred, a, b) + 6e-5) - math.log(tile_energy(real, a, b) + 6e-5))
+                   * n for a, b, n in ((0, 17, 16 * 16 + 15 * 16), (16, 32, 16 * 15 + 15 * 16)))
+    expected /= 16 * 16 + 15 * 16 + 16 * 15 + 15 * 16
+    assert loss == pytest.approx(expected, rel=1e-4)
+    assert loss > 1.0  # a 5x5 box blur removes most of the energy of white noise
+    # the bottom half is outside the region: whatever happens there does not count
+    other = blurred.clone()
+    other[..., 16:, :] = 0.0
+    assert float(texture_loss(other, real, region)) == pytest.approx(loss, rel=1e-6)
+    # its gradient on the smooth estimate asks for more contrast (the loss falls along -grad)
+    x = blurred.clone().requires_grad_(True)
+    texture_loss(x, real, region).backward()
+    stepped = (blurred - 0.5 * x.grad / x.grad.abs().max() * 0.01).detach()
+    assert float(texture_loss(stepped, real, region)) < loss
+    # energy of the right strength but elsewhere scores 0: it measures how much, not where
+    shifted = real.roll(1, dims=-1)
+    assert float(texture_loss(shifted, real, torch.ones(1, 1, 32, 32), patch=32)) < 0.02
+

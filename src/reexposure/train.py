@@ -43,7 +43,7 @@ from .config import ConfigError, load, to_dict
 from .data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, find_ldr_files, normalize_95
 from .io import read_hdr
 from .losses import (PerceptualLoss, find_vgg_weights, hinge_d_loss, hinge_g_loss, ldr_loss, log_mse, masked_mean,
-                     tonemap_for_d)
+                     texture_loss, tonemap_for_d)
 from .model import (ARCHITECTURES, DiscriminatorConfig, ExpandNetConfig, GeneratorConfig, SNPatchGAN,
                     build_generator)
 from .weights import atomic_write_bytes, save_weights
@@ -93,6 +93,8 @@ class TrainConfig:
     w_ldr: float = 0.0  # MSE of the rendered photo at the D/VGG EV, inside the mask (0 = the seed's recipe)
     ldr_loss: str = "mse"  # mse: pooled over the batch | log: mean over samples of log10(MSE + ldr_log_eps), i.e. -PSNR/10 per crop
     ldr_log_eps: float = 1e-4  # floor of the per-crop MSE in the log loss (a 40 dB cap)
+    w_tex: float = 0.0  # texture term: local gradient-energy match of the rendered photo inside the mask (losses.texture_loss)
+    tex_patch: int = 16  # tile size (pixels) of the texture term
     rec_weighting: str = "soft"  # soft: losses weighted by the soft mask; binary: every pixel with mask > 0 counts fully
     w_perc: float = 0.1  # VGG19 conv3_4 pre-ReLU; needs vgg_weights
     vgg_weights: str = ""  # torchvision vgg19 state dict; empty = look in the torch hub cache
@@ -159,6 +161,8 @@ def check_config(c: TrainConfig) -> None:
         raise ConfigError(f"init_from: weights file {c.init_from} not found")
     if c.ldr_loss not in ("mse", "log"):
         raise ConfigError(f"ldr_loss must be mse or log, got {c.ldr_loss!r}")
+    if c.w_tex < 0 or c.tex_patch < 2:
+        raise ConfigError(f"w_tex must be >= 0 and tex_patch >= 2, got {c.w_tex} and {c.tex_patch}")
     if c.ldr_log_eps <= 0:
         raise ConfigError(f"ldr_log_eps must be > 0, got {c.ldr_log_eps}")
     if c.rec_weighting not in ("soft", "binary"):
@@ -382,13 +386,20 @@ class Trainer:
         loss = c.w_rec * rec
         gain = torch.log(pred.detach().clamp_min(1e-6)) - torch.log(lin.clamp_min(1e-6))
         metrics = {"g_rec": float(rec.detach()), "boost_in_mask": float(masked_mean(gain, mask))}
-        if c.w_ldr > 0:
+        if c.w_ldr > 0 or c.w_tex > 0:
             # what the re-exposure metrics measure: the photo rendered at a darker EV
             ev = self.d_ev(lin.shape[0])
-            ldr_err = ldr_loss((tonemap_for_d(pred, ev) - tonemap_for_d(target, ev)) ** 2,
-                               region if self.rec_in_mask else None, c.ldr_loss, c.ldr_log_eps)
-            loss = loss + c.w_ldr * ldr_err
-            metrics["g_ldr"] = float(ldr_err.detach())
+            pred_ldr, target_ldr = tonemap_for_d(pred, ev), tonemap_for_d(target, ev)
+            if c.w_ldr > 0:
+                ldr_err = ldr_loss((pred_ldr - target_ldr) ** 2, region if self.rec_in_mask else None,
+                                   c.ldr_loss, c.ldr_log_eps)
+                loss = loss + c.w_ldr * ldr_err
+                metrics["g_ldr"] = float(ldr_err.detach())
+            if c.w_tex > 0:
+                tex = texture_loss(pred_ldr, target_ldr, mask if self.rec_in_mask else torch.ones_like(mask),
+                                   c.tex_patch)
+                loss = loss + c.w_tex * tex
+                metrics["g_tex"] = float(tex.detach())
         self._fake = pred.detach()
         if self.gan_active():
             ev = self.d_ev(lin.shape[0])
