@@ -72,6 +72,27 @@ def test_unclipped_tiles_skipped_and_passthrough(tiny_model):
     assert none.boosts == {}
 
 
+def test_on_window_reports_each_pass_and_can_stop_it(tiny_model):
+    img = _photo_512()
+    rec = Reconstructor(tiny_model, tiles=TileOptions(tile=256, one_pass_pixels=0))
+    seen: list[int] = []
+    r = rec(img, on_window=seen.append)
+    assert seen == list(range(len(r.boosts))) and len(seen) >= 4
+    assert len(seen) <= rec.window_count(*img.shape[:2])
+    assert Reconstructor(tiny_model, tiles=TileOptions(one_pass_pixels=10**9)).window_count(512, 512) == 1
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_2(done: int) -> None:
+        if done == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rec(img, on_window=stop_at_2)
+    assert rec(np.full((64, 64, 3), 100, np.uint8), on_window=seen.append).boosts == {}
+
+
 def test_reexpose_streaming_matches_tensor_path(tiny_model, highlight_photo):
     r = Reconstructor(tiny_model)(highlight_photo)
     u8 = r.reexpose(-2, rows=50)

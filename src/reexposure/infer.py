@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Callable, Iterator, Union
 
 import numpy as np
 import torch
@@ -365,10 +365,31 @@ class Reconstructor:
             _trim_heap()
         return torch.cat(lins, dim=2), torch.cat(masks, dim=2)
 
+    def _windows(self, hw: int, ww: int) -> list[tuple[int, int]] | None:
+        """Window origins (y0, x0) on a working grid of hw x ww, or None for one pass over all of it."""
+        ph = math.ceil(hw / self.multiple) * self.multiple
+        pw = math.ceil(ww / self.multiple) * self.multiple
+        if ph * pw <= self.tiles.one_pass_pixels or (hw <= self.tile and ww <= self.tile):
+            return None
+        ys = _positions(hw, self.tile, self.overlap, self.multiple)
+        xs = _positions(ww, self.tile, self.overlap, self.multiple)
+        return [(y, x) for y in ys for x in xs]
+
+    def window_count(self, h: int, w: int) -> int:
+        """Upper bound on the network passes for an h x w photo (windows without a clipped pixel
+        are skipped, and a photo with none needs 0)."""
+        k = self.work_scale(h, w)
+        windows = self._windows(math.ceil(h / k), math.ceil(w / k))
+        return 1 if windows is None else len(windows)
+
     @torch.inference_mode()
-    def __call__(self, photo: PhotoLike, progress: bool = False) -> RadianceMap:
+    def __call__(self, photo: PhotoLike, progress: bool = False,
+                 on_window: Callable[[int], None] | None = None) -> RadianceMap:
         """Reconstruct the radiance of ``photo`` (HWC uint8/uint16/float array, or ldr tensor
-        (1,3,H,W) in [0,1])."""
+        (1,3,H,W) in [0,1]).
+
+        ``on_window(done)`` is called before each network pass with the number of passes done so
+        far (at most :meth:`window_count`); an exception it raises stops the reconstruction."""
         u8 = _as_uint8_hwc(photo)
         h, w = u8.shape[:2]
         if h < 2 or w < 2:
@@ -385,29 +406,32 @@ class Reconstructor:
             lin, mask = self._work_inputs(u8, k)
             hw, ww = lin.shape[2:]
             result.scale, result.work_shape = k, (hw, ww)
-            ph = math.ceil(hw / self.multiple) * self.multiple
-            pw = math.ceil(ww / self.multiple) * self.multiple
-            if ph * pw <= self.tiles.one_pass_pixels or (hw <= self.tile and ww <= self.tile):
+            windows = self._windows(hw, ww)
+            if windows is None:
+                if on_window:
+                    on_window(0)
                 result.boosts[(0, 0)] = self._run(lin, mask)[0].numpy().astype(np.float16)
                 return result
-            ys = _positions(hw, self.tile, self.overlap, self.multiple)
-            xs = _positions(ww, self.tile, self.overlap, self.multiple)
+            ys = sorted({y for y, _ in windows})
+            xs = sorted({x for _, x in windows})
             feather = self.overlap - 2 * self.context
-            wys = _axis_weights(ys, self.tile, hw, self.context, feather)
-            wxs = _axis_weights(xs, self.tile, ww, self.context, feather)
-            windows = [(iy, ix) for iy in range(len(ys)) for ix in range(len(xs))]
+            wys = dict(zip(ys, _axis_weights(ys, self.tile, hw, self.context, feather)))
+            wxs = dict(zip(xs, _axis_weights(xs, self.tile, ww, self.context, feather)))
             it = windows
             if progress:
                 from tqdm import tqdm
                 it = tqdm(windows, desc="tiles", unit="tile", leave=False)
-            for iy, ix in it:
-                y0, x0 = ys[iy], xs[ix]
+            done = 0
+            for y0, x0 in it:
                 y1, x1 = min(hw, y0 + self.tile), min(ww, x0 + self.tile)
-                weight = torch.from_numpy(wys[iy][:, None] * wxs[ix][None, :])
+                weight = torch.from_numpy(wys[y0][:, None] * wxs[x0][None, :])
                 # a window with no masked pixel where it has weight contributes nothing
                 if not bool((mask[0, :, y0:y1, x0:x1].amax(dim=0) * weight > 0).any()):
                     continue
+                if on_window:
+                    on_window(done)
                 o = self._run(lin[:, :, y0:y1, x0:x1], mask[:, :, y0:y1, x0:x1])[0] * weight
+                done += 1
                 result.boosts[(y0, x0)] = o.numpy().astype(np.float16)
             return result
         finally:

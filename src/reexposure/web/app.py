@@ -270,38 +270,6 @@ class Job:
         return self.state in ("queued", "running")
 
 
-class _JobReconstructor(Reconstructor):
-    """A :class:`Reconstructor` that reports progress per tile and stops between tiles once its job
-    is cancelled (timed out or deleted)."""
-
-    def __init__(self, model: GatedUNet, job: Job) -> None:
-        super().__init__(model)
-        self._job = job
-
-    def _run(self, *args: Any, **kwargs: Any) -> torch.Tensor:  # the network, once per window
-        if self._job.cancelled:
-            raise _Cancelled()
-        out = super()._run(*args, **kwargs)
-        self._job.tiles_done += 1
-        return out
-
-    def estimate_tiles(self, h: int, w: int) -> int | None:
-        """Upper bound on the windows a photo needs (windows without highlights are skipped), or
-        None if unknown. Mirrors the tiling of :class:`Reconstructor`; progress is best effort."""
-        try:
-            k = self.work_scale(h, w) if hasattr(self, "work_scale") else 1
-            hw, ww = math.ceil(h / k), math.ceil(w / k)
-            m = self.multiple
-            if math.ceil(hw / m) * m * math.ceil(ww / m) * m <= self.tiles.one_pass_pixels or (
-                    hw <= self.tile and ww <= self.tile):
-                return 1
-            from ..infer import _positions  # private helper
-
-            return (len(_positions(hw, self.tile, self.overlap, m)) * len(_positions(ww, self.tile, self.overlap, m)))
-        except Exception:  # noqa: BLE001 - the tiling changed: report no fraction
-            return None
-
-
 class QueueFull(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__("queue full")
@@ -389,10 +357,16 @@ class JobStore:
             job.started = time.monotonic()
             job.deadline = job.started + self.settings.job_timeout
             job.state, job.stage = "running", "reconstructing the highlights"
-            rec = _JobReconstructor(self.model, job)
+            rec = Reconstructor(self.model)
             rgb = job.photo.rgb
-            job.tiles_total = rec.estimate_tiles(rgb.shape[0], rgb.shape[1])
-            rm = rec(rgb)
+            job.tiles_total = rec.window_count(rgb.shape[0], rgb.shape[1])
+
+            def on_window(done: int) -> None:  # progress per tile; stop between tiles once cancelled
+                if job.cancelled:
+                    raise _Cancelled()
+                job.tiles_done = done
+
+            rm = rec(rgb, on_window=on_window)
             if job.cancelled:
                 return
             job.stage = "preparing the preview"
