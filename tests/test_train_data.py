@@ -93,6 +93,23 @@ def test_pair_exposure_clips_the_requested_share() -> None:
         assert float(np.mean(pair.ldr.max(axis=-1) >= 1.0)) == pytest.approx(clipped, abs=0.02)
 
 
+def test_barely_clipped_crops_put_the_peak_just_above_the_clip_level() -> None:
+    base = dict(crop=32, clip_share=(0.1, 0.1), clip_share_prob=1.0, highlight_crop_prob=1.0,
+                ev_range=(-8.0, 8.0), crf_bank=("sqrt",), **PLAIN)
+    rng = np.random.default_rng(0)
+    image = normalize_95(np.exp(rng.normal(0, 1.5, (96, 96, 3))).astype(np.float32))
+    barely = PairSynthesizer(DataConfig(peak_prob=1.0, peak_range=(1.2, 1.5), **base))
+    for s in range(5):
+        pair = barely.sample(image, np.random.default_rng(s))
+        assert 1.2 - 1e-4 <= float(pair.radiance.max()) <= 1.5 + 1e-4
+        assert float(np.mean(pair.ldr.max(axis=-1) >= 1.0)) > 0  # something clips
+    # off (the default) draws nothing more: the samples of existing configs are unchanged
+    off = PairSynthesizer(DataConfig(peak_prob=0.0, peak_range=(1.2, 1.5), **base))
+    plain = PairSynthesizer(DataConfig(**base))
+    a, b = off.sample(image, np.random.default_rng(7)), plain.sample(image, np.random.default_rng(7))
+    np.testing.assert_array_equal(a.radiance, b.radiance)
+
+
 def test_noise_keeps_clipped_pixels_clipped() -> None:
     synth = PairSynthesizer(DataConfig(crop=32, jpeg_prob=0.0, noise_prob=1.0, noise_sigma=(0.02, 0.02),
                                        crf_bank=("sqrt",)))

@@ -114,6 +114,11 @@ class DataConfig:
     ev_range: tuple[float, float] = (-3.0, 3.0)  # exposure offset k, stops
     clip_share: tuple[float, float] = (0.02, 0.25)  # target share of clipped pixels in a crop
     clip_share_prob: float = 0.9  # else k ~ U(ev_range)
+    # "Barely clipped" crops: with this probability (drawn before clip_share), k puts the crop's
+    # brightest pixel (max channel) at U(peak_range) times the clip level, so that highlights just
+    # above it are seen as often as suns (the model over-boosted them: Desk, leadenhall at 2%).
+    peak_prob: float = 0.0
+    peak_range: tuple[float, float] = (1.05, 2.0)
     highlight_crop_prob: float = 0.7  # centre the crop on one of the brightest 5% of pixels
     crf_bank: tuple[str, ...] = ("sqrt", "sqrt", "srgb", "gamma1.8", "gamma2.2", "gamma2.6")
     emor_path: str = ""  # EMoR file: adds random measured-like camera curves to the bank
@@ -199,11 +204,15 @@ class PairSynthesizer:
         return np.ascontiguousarray(patch)
 
     def exposure(self, patch: np.ndarray, rng: np.random.Generator) -> float:
-        """Exposure offset k (stops) for this crop: usually chosen so that a target share of
+        """Exposure offset k (stops) for this crop: with ``peak_prob``, so that its brightest pixel
+        lands just above the clip level (``peak_range`` times it); usually so that a target share of
         pixels clips; otherwise uniform in ``ev_range``. Always within ``ev_range``."""
         c = self.config
         lo, hi = c.ev_range
-        if rng.random() < c.clip_share_prob:
+        if c.peak_prob > 0 and rng.random() < c.peak_prob:  # no draw when off: old runs replay exactly
+            top = float(patch.max())
+            k = math.log2(float(rng.uniform(*c.peak_range)) / top) if top > 0 else hi
+        elif rng.random() < c.clip_share_prob:
             share = float(rng.uniform(*c.clip_share))
             q = float(np.quantile(patch.max(axis=-1), 1.0 - share))
             k = -math.log2(q) if q > 0 else hi

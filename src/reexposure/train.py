@@ -150,6 +150,9 @@ def check_config(c: TrainConfig) -> None:
         raise ConfigError(f"lr_schedule must be constant or cosine, got {c.lr_schedule!r}")
     if not 0.0 <= c.lr_min_ratio <= 1.0:
         raise ConfigError(f"lr_min_ratio must be in [0, 1], got {c.lr_min_ratio}")
+    if not 0.0 <= c.pairs.peak_prob <= 1.0 or not 1.0 < c.pairs.peak_range[0] <= c.pairs.peak_range[1]:
+        raise ConfigError(f"pairs.peak_prob must be in [0, 1] and pairs.peak_range (lo, hi) with 1 < lo <= hi, "
+                          f"got {c.pairs.peak_prob:g} and {list(c.pairs.peak_range)}")
     if not 0.0 <= c.pairs.ldr_share <= 1.0:
         raise ConfigError(f"pairs.ldr_share must be in [0, 1], got {c.pairs.ldr_share}")
     if c.pairs.ldr_share > 0 and not (c.pairs.ldr_data and Path(c.pairs.ldr_data).is_dir()):
