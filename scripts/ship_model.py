@@ -1,28 +1,41 @@
-"""Copy a run's EMA generator into the package as the shipped default model.
+"""Copy a run's EMA generator (or the average of several of its snapshots) into the package as
+the shipped default model.
 
-    python scripts/ship_model.py runs/cpu-small/model.safetensors "description"
+    python scripts/ship_model.py runs/cpu-small/model.safetensors -d "description"
+    python scripts/ship_model.py runs/cpu-stage3/model_00{1000,1500,2000,2500,3000}.safetensors -d "v0.3"
+    python scripts/ship_model.py runs/expandnet-stage3/model_00{1000,1500,2000,2500,3000}.safetensors \\
+        -d "ExpandNet baseline" -o baselines/expandnet.safetensors
 
-Writes src/reexposure/weights/default.safetensors (fp16) with the description and the source run's
-metadata (trained_steps), so `reexpose` can say plainly which model it uses.
+Writes src/reexposure/weights/default.safetensors (fp16; or ``-o PATH``) with the description and
+the source run's metadata (trained_steps), so `reexpose` can say plainly which model it uses.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
-from reexposure.weights import load_generator, save_weights
+from reexposure.weights import ModelError, average_generators, save_weights
 
 
-def main() -> None:
-    src, description = sys.argv[1], sys.argv[2]
-    model, meta = load_generator(src)
-    dst = Path(__file__).resolve().parents[1] / "src" / "reexposure" / "weights" / "default.safetensors"
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("weights", nargs="+", help="weights file(s); several are averaged uniformly")
+    ap.add_argument("-d", "--description", required=True)
+    ap.add_argument("-o", "--output", type=Path,
+                    default=Path(__file__).resolve().parents[1] / "src" / "reexposure" / "weights" / "default.safetensors")
+    args = ap.parse_args()
+    try:
+        model, meta = average_generators(args.weights)
+    except ModelError as exc:
+        ap.exit(1, f"ship_model: error: {exc}\n")
     info = {k: v for k, v in meta.items() if k not in ("format", "config", "path")}
-    info["description"] = description
-    save_weights(model, dst, **info)
-    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB) from {src}: {meta.get('trained_steps')} steps")
+    info["description"] = args.description
+    save_weights(model, args.output, **info)
+    print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.1f} MB) from {len(args.weights)} file(s): "
+          f"{meta.get('trained_steps')} steps")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reexposure.model import GatedConv2d, GatedUNet, GeneratorConfig, SNPatchGAN, compose_radiance
-from reexposure.weights import ModelError, load_generator, save_weights
+from reexposure.weights import ModelError, average_generators, load_generator, save_weights
 
 
 def test_gated_conv_is_elu_times_sigmoid():
@@ -67,6 +67,23 @@ def test_weights_round_trip(tmp_path, tiny_model):
     assert model.config == tiny_model.config
     lin, mask = torch.rand(1, 3, 16, 16), torch.ones(1, 1, 16, 16)
     assert torch.allclose(model(lin, mask), tiny_model(lin, mask), atol=2e-3)  # fp16 storage
+
+
+def test_average_of_snapshots_is_the_mean_of_their_weights(tmp_path):
+    cfg = GeneratorConfig(width=4, depth=2)
+    paths = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        paths.append(tmp_path / f"s{seed}.safetensors")
+        save_weights(GatedUNet(cfg), paths[-1], trained_steps=100 * (seed + 1))
+    avg, meta = average_generators(paths)
+    loaded = [load_generator(p)[0].state_dict() for p in paths]
+    for k, v in avg.state_dict().items():
+        torch.testing.assert_close(v, sum(sd[k] for sd in loaded) / 3)
+    assert meta["trained_steps"] == "300" and meta["averaged"].count(",") == 2  # the last snapshot's
+    save_weights(GatedUNet(GeneratorConfig(width=8, depth=2)), tmp_path / "other.safetensors")
+    with pytest.raises(ModelError, match="different network"):
+        average_generators([paths[0], tmp_path / "other.safetensors"])
 
 
 def test_bad_weights_files(tmp_path):

@@ -284,6 +284,14 @@ def test_checked_in_configs_are_valid() -> None:
     base2 = load_train_config(str(REPO / "configs" / "expandnet-finetune.yaml"), [])
     differ = {k for k in TrainConfig.__dataclass_fields__ if getattr(base2, k) != getattr(tune, k)}
     assert differ == {"arch", "expandnet", "out", "init_from"} and base2.expandnet == baseline.expandnet
+    # stage 3 likewise (checked with the shipped weights and the committed baseline)
+    s3 = load_train_config(str(REPO / "configs" / "cpu-stage3.yaml"), [f"init_from={default_model_path()}"])
+    check_config(s3)
+    assert s3.w_tex > 0 and s3.generator == small.generator
+    base3 = load_train_config(str(REPO / "configs" / "expandnet-stage3.yaml"), [])
+    check_config(base3)
+    differ = {k for k in TrainConfig.__dataclass_fields__ if getattr(base3, k) != getattr(s3, k)}
+    assert differ == {"arch", "expandnet", "out", "init_from"} and base3.expandnet == baseline.expandnet
 
 
 def test_sigterm_stops_cleanly_with_a_checkpoint(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:

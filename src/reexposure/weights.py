@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from .model import arch_of, build_generator
 
-__all__ = ["DEFAULT_MODEL", "default_model_path", "save_weights", "load_generator", "ModelError"]
+__all__ = ["DEFAULT_MODEL", "default_model_path", "save_weights", "load_generator", "average_generators", "ModelError"]
 
 FORMAT = "reexposure-generator-v1"
 DEFAULT_MODEL = "default.safetensors"
@@ -97,4 +97,28 @@ def load_generator(path: str | Path | None = None) -> tuple[nn.Module, dict[str,
     model.eval().requires_grad_(False)
     meta = dict(meta)
     meta["path"] = str(p)
+    return model, meta
+
+
+def average_generators(paths: list[str | Path]) -> tuple[nn.Module, dict[str, str]]:
+    """Uniform average of the weights of several generator files of one architecture and config
+    (snapshots of a run: a smoother model than any one of them). Returns the model and the *last*
+    file's metadata (list snapshots in order: its ``trained_steps`` is the run's) plus ``averaged``
+    (the comma-separated paths). Raises :class:`ModelError` if the files disagree on architecture
+    or config."""
+    if not paths:
+        raise ModelError("no weights files to average")
+    model, first = load_generator(paths[0])
+    meta = first
+    total = {k: v.double().clone() for k, v in model.state_dict().items()}
+    for p in paths[1:]:
+        other, meta = load_generator(p)
+        if (meta.get("arch", "gated_unet"), meta.get("config")) != (first.get("arch", "gated_unet"), first.get("config")):
+            raise ModelError(f"{p} is a different network from {paths[0]}: cannot average them")
+        for k, v in other.state_dict().items():
+            total[k] += v.double()
+    model.load_state_dict({k: (v / len(paths)).float() for k, v in total.items()})
+    meta = dict(meta)
+    if len(paths) > 1:
+        meta["averaged"] = ",".join(str(p) for p in paths)
     return model, meta
