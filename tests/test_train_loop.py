@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -288,7 +289,8 @@ def test_checked_in_configs_are_valid() -> None:
     s3 = load_train_config(str(REPO / "configs" / "cpu-stage3.yaml"), [f"init_from={default_model_path()}"])
     check_config(s3)
     assert s3.w_tex > 0 and s3.generator == small.generator
-    base3 = load_train_config(str(REPO / "configs" / "expandnet-stage3.yaml"), [])
+    base3 = load_train_config(str(REPO / "configs" / "expandnet-stage3.yaml"),
+                              [f"init_from={REPO / 'baselines' / 'expandnet.safetensors'}"])
     check_config(base3)
     differ = {k for k in TrainConfig.__dataclass_fields__ if getattr(base3, k) != getattr(s3, k)}
     assert differ == {"arch", "expandnet", "out", "init_from"} and base3.expandnet == baseline.expandnet
@@ -388,3 +390,23 @@ def test_texture_term_is_trained_and_logged(tiny_data: Path, tmp_path: Path) -> 
     assert len(seen) == 2 and all(m["g_tex"] > 0 for m in seen)
     with pytest.raises(ConfigError, match="w_tex"):
         check_config(tiny_config(tiny_data, tmp_path / "bad", w_tex=-1.0))
+
+
+def test_whole_scene_validation_scores_like_eval(tiny_data: Path, tmp_path: Path) -> None:
+    """The scene cases are eval's (2/8/20% clipped); a network that predicts no boost is naive,
+    so its gain is exactly 0 dB; a boosting one is not."""
+    from reexposure.train import Trainer, validation_scenes
+
+    config = tiny_config(tiny_data, tmp_path / "vs", val_side=64)
+    cases = validation_scenes(config)
+    assert [c["clip"] for c in cases] == [0.02, 0.08, 0.20] and cases[0]["name"] == "v"
+    assert max(cases[0]["photo"].shape[:2]) == 64 and cases[0]["photo"].dtype == np.uint8
+    trainer = Trainer(config, torch.device("cpu"))
+    torch.nn.init.zeros_(trainer.G_ema.head.weight)
+    torch.nn.init.zeros_(trainer.G_ema.head.bias)
+    flat = trainer.validate_scenes(cases)
+    assert flat["val_gain_ev-2"] == 0.0 and flat["val_gain_ev-3"] == 0.0
+    torch.nn.init.constant_(trainer.G_ema.head.bias, 1.0)  # boost every clipped pixel by e
+    boosted = trainer.validate_scenes(cases)
+    assert boosted["val_gain_ev-2"] != 0.0 and boosted["val_texture_ev-2"] != flat["val_texture_ev-2"]
+    assert validation_scenes(tiny_config(tiny_data, tmp_path / "off", val_side=0)) == []

@@ -110,6 +110,7 @@ class TrainConfig:
     ckpt_every: int = 250
     val_every: int = 500
     val_crop: int = 256
+    val_side: int = 256  # also score whole held-out scenes (long side, px) the way `reexpose eval` does; 0 = off
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     expandnet: ExpandNetConfig = field(default_factory=ExpandNetConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
@@ -216,6 +217,37 @@ def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[d
         out.append({"ldr": torch.from_numpy(ldr).permute(2, 0, 1)[None].contiguous(),
                     "radiance": torch.from_numpy(np.ascontiguousarray(radiance)).permute(2, 0, 1)[None].contiguous(),
                     "name": p.stem})
+    return out
+
+
+#: clipped shares of the whole-scene validation cases (those of `reexpose eval`)
+VAL_CLIPS = (0.02, 0.08, 0.20)
+
+
+def validation_scenes(config: TrainConfig) -> list[dict[str, Any]]:
+    """Whole held-out scenes as `reexpose eval` makes them, smaller: each scene downscaled to
+    ``val_side`` px on its long side and exposed so that 2, 8 and 20% of its pixels clip, rendered
+    to an 8-bit photo with the square-root CRF. Items: ``name``, ``clip``, ``photo`` (HxWx3
+    uint8) and ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
+    from .eval.run import EvalError, downscale, exposure_for_share
+
+    if config.val_side <= 0:
+        return []
+    out = []
+    for p in [p for p in find_hdr_files(config.data) if p.stem in set(config.holdout)]:
+        try:
+            image = downscale(normalize_95(read_hdr(p)), config.val_side)
+        except (ValueError, OSError) as exc:
+            log.warning("skipping unreadable validation file %s: %s", p, exc)
+            continue
+        t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].contiguous()
+        for clip in VAL_CLIPS:
+            try:
+                gt = t * exposure_for_share(image, clip)
+            except EvalError:
+                continue
+            photo = np.round(camera.render_ldr(gt, 0.0)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+            out.append({"name": p.stem, "clip": clip, "photo": photo, "radiance": gt})
     return out
 
 
@@ -530,6 +562,48 @@ class Trainer:
         return {k: v / n for k, v in sums.items()}, rows
 
 
+    @torch.no_grad()
+    def validate_scenes(self, cases: list[dict[str, Any]]) -> dict[str, float]:
+        """The EMA generator on :func:`validation_scenes`, scored like `reexpose eval` (no global
+        scale fit: the gated U-Net keeps well-exposed pixels): mean over cases of the clipped-region
+        PSNR gain over naive at EV -2 and -3 (dB) and of the texture ratio at EV -2. The gated
+        U-Net runs through :class:`reexposure.infer.Reconstructor` on the CPU, i.e. exactly as at
+        inference."""
+        from .eval import metrics
+        from .infer import Reconstructor, pad_to_multiple
+        from .model import GatedUNet
+
+        if not cases:
+            return {}
+        G = self.G_ema
+        # on a GPU the network runs directly on the padded scene (Reconstructor works on the CPU)
+        rec = Reconstructor(G, crf=self.input_crf) if isinstance(G, GatedUNet) and self.device.type == "cpu" else None
+        acc: dict[str, list[float]] = {"val_gain_ev-2": [], "val_gain_ev-3": [], "val_texture_ev-2": []}
+        for case in cases:
+            ldr = torch.from_numpy(case["photo"]).permute(2, 0, 1)[None].float() / 255.0
+            lin = self.input_crf.inverse(ldr)
+            if rec is not None:
+                est = rec(case["photo"]).to_tensor()
+            else:
+                h, w = lin.shape[2:]
+                mask = camera.saturation_mask(ldr, per_channel=True)
+                lp, mp = pad_to_multiple(getattr(G.config, "multiple", 16), lin, mask)
+                est = G.radiance(lp.to(self.device), mp.to(self.device)).float().cpu()[:, :, :h, :w]
+            region = metrics.clipped_region(ldr)
+            gt = case["radiance"]
+            for ev in (-2, -3):
+                truth = camera.render_ldr(gt, ev)
+                ours = camera.render_ldr(est, ev)
+                gain = metrics.psnr(ours, truth, region) - metrics.psnr(camera.render_ldr(lin, ev), truth, region)
+                if math.isfinite(gain):
+                    acc[f"val_gain_ev{ev}"].append(gain)
+                if ev == -2:
+                    tex = metrics.texture_ratio(ours, truth, region)
+                    if math.isfinite(tex):
+                        acc["val_texture_ev-2"].append(tex)
+        return {k: float(np.mean(v)) for k, v in acc.items() if v}
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
@@ -631,6 +705,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
             _truncate_log(out / "log.jsonl", trainer.step)
             log.info("resuming %s at step %d", out, trainer.step)
     val = validation_set(c) if rank == 0 else []
+    val_cases = validation_scenes(c) if rank == 0 else []
     writer = None
     if rank == 0:
         try:
@@ -646,6 +721,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
 
     def validate(s: int) -> None:
         vm, rows = trainer.validate(val)
+        vm.update(trainer.validate_scenes(val_cases))
         log.info("step %d %s", s, " ".join(f"{k}={v:.4g}" for k, v in vm.items()))
         _append_jsonl(out / "log.jsonl", {"step": s, **vm})
         sheet = contact_sheet(rows[:8], ["input", "naive EV-2", "ours EV-2", "truth EV-2"],
