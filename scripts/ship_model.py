@@ -22,8 +22,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("weights", nargs="+", help="weights file(s); several are averaged uniformly")
     ap.add_argument("-d", "--description", required=True)
-    ap.add_argument("-o", "--output", type=Path,
-                    default=Path(__file__).resolve().parents[1] / "src" / "reexposure" / "weights" / "default.safetensors")
+    default = Path(__file__).resolve().parents[1] / "src" / "reexposure" / "weights" / "default.safetensors"
+    ap.add_argument("-o", "--output", type=Path, default=default)
     args = ap.parse_args()
     try:
         model, meta = average_generators(args.weights)

@@ -377,7 +377,7 @@ class Reconstructor:
 
     def window_count(self, h: int, w: int) -> int:
         """Upper bound on the network passes for an h x w photo (windows without a clipped pixel
-        are skipped, and a photo with none needs 0)."""
+        are skipped, so fewer may run; a photo with no clipped pixel runs none)."""
         k = self.work_scale(h, w)
         windows = self._windows(math.ceil(h / k), math.ceil(w / k))
         return 1 if windows is None else len(windows)

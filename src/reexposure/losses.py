@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["masked_mean", "log_mse", "ldr_loss", "texture_loss", "tonemap_for_d", "hinge_d_loss", "hinge_g_loss", "VGG19",
-           "VGG_CONV3_4", "find_vgg_weights", "PerceptualLoss"]
+__all__ = ["masked_mean", "log_mse", "ldr_loss", "texture_loss", "tonemap_for_d", "hinge_d_loss", "hinge_g_loss",
+           "VGG19", "VGG_CONV3_4", "find_vgg_weights", "PerceptualLoss"]
 
 LOG_EPS = 1e-3  # radiance floor for the log (1/1000 of the clip level)
 

@@ -93,7 +93,7 @@ class TrainConfig:
     w_ldr: float = 0.0  # MSE of the rendered photo at the D/VGG EV, inside the mask (0 = the seed's recipe)
     ldr_loss: str = "mse"  # mse: pooled over the batch | log: mean over samples of log10(MSE + ldr_log_eps), i.e. -PSNR/10 per crop
     ldr_log_eps: float = 1e-4  # floor of the per-crop MSE in the log loss (a 40 dB cap)
-    w_tex: float = 0.0  # texture term: local gradient-energy match of the rendered photo inside the mask (losses.texture_loss)
+    w_tex: float = 0.0  # texture term: local gradient-energy match of the rendered photo in the mask (texture_loss)
     tex_patch: int = 16  # tile size (pixels) of the texture term
     rec_weighting: str = "soft"  # soft: losses weighted by the soft mask; binary: every pixel with mask > 0 counts fully
     w_perc: float = 0.1  # VGG19 conv3_4 pre-ReLU; needs vgg_weights
@@ -561,7 +561,6 @@ class Trainer:
         n = max(len(val), 1)
         return {k: v / n for k, v in sums.items()}, rows
 
-
     @torch.no_grad()
     def validate_scenes(self, cases: list[dict[str, Any]]) -> dict[str, float]:
         """The EMA generator on :func:`validation_scenes`, scored like `reexpose eval` (no global
@@ -577,7 +576,8 @@ class Trainer:
             return {}
         G = self.G_ema
         # on a GPU the network runs directly on the padded scene (Reconstructor works on the CPU)
-        rec = Reconstructor(G, crf=self.input_crf) if isinstance(G, GatedUNet) and self.device.type == "cpu" else None
+        on_cpu = isinstance(G, GatedUNet) and self.device.type == "cpu"
+        rec = Reconstructor(G, crf=self.input_crf) if on_cpu else None
         acc: dict[str, list[float]] = {"val_gain_ev-2": [], "val_gain_ev-3": [], "val_texture_ev-2": []}
         for case in cases:
             ldr = torch.from_numpy(case["photo"]).permute(2, 0, 1)[None].float() / 255.0

@@ -113,7 +113,8 @@ def average_generators(paths: list[str | Path]) -> tuple[nn.Module, dict[str, st
     total = {k: v.double().clone() for k, v in model.state_dict().items()}
     for p in paths[1:]:
         other, meta = load_generator(p)
-        if (meta.get("arch", "gated_unet"), meta.get("config")) != (first.get("arch", "gated_unet"), first.get("config")):
+        arch = (meta.get("arch", "gated_unet"), meta.get("config"))
+        if arch != (first.get("arch", "gated_unet"), first.get("config")):
             raise ModelError(f"{p} is a different network from {paths[0]}: cannot average them")
         for k, v in other.state_dict().items():
             total[k] += v.double()
