@@ -365,22 +365,22 @@ class Reconstructor:
             _trim_heap()
         return torch.cat(lins, dim=2), torch.cat(masks, dim=2)
 
-    def _windows(self, hw: int, ww: int) -> list[tuple[int, int]] | None:
-        """Window origins (y0, x0) on a working grid of hw x ww, or None for one pass over all of it."""
+    def _window_starts(self, hw: int, ww: int) -> tuple[list[int], list[int]] | None:
+        """Window origins along y and x on a working grid of hw x ww (windows: every pair), or None
+        for one pass over all of it."""
         ph = math.ceil(hw / self.multiple) * self.multiple
         pw = math.ceil(ww / self.multiple) * self.multiple
         if ph * pw <= self.tiles.one_pass_pixels or (hw <= self.tile and ww <= self.tile):
             return None
-        ys = _positions(hw, self.tile, self.overlap, self.multiple)
-        xs = _positions(ww, self.tile, self.overlap, self.multiple)
-        return [(y, x) for y in ys for x in xs]
+        return (_positions(hw, self.tile, self.overlap, self.multiple),
+                _positions(ww, self.tile, self.overlap, self.multiple))
 
     def window_count(self, h: int, w: int) -> int:
         """Upper bound on the network passes for an h x w photo (windows without a clipped pixel
         are skipped, so fewer may run; a photo with no clipped pixel runs none)."""
         k = self.work_scale(h, w)
-        windows = self._windows(math.ceil(h / k), math.ceil(w / k))
-        return 1 if windows is None else len(windows)
+        starts = self._window_starts(math.ceil(h / k), math.ceil(w / k))
+        return 1 if starts is None else len(starts[0]) * len(starts[1])
 
     @torch.inference_mode()
     def __call__(self, photo: PhotoLike, progress: bool = False,
@@ -406,25 +406,26 @@ class Reconstructor:
             lin, mask = self._work_inputs(u8, k)
             hw, ww = lin.shape[2:]
             result.scale, result.work_shape = k, (hw, ww)
-            windows = self._windows(hw, ww)
-            if windows is None:
+            starts = self._window_starts(hw, ww)
+            if starts is None:
                 if on_window:
                     on_window(0)
                 result.boosts[(0, 0)] = self._run(lin, mask)[0].numpy().astype(np.float16)
                 return result
-            ys = sorted({y for y, _ in windows})
-            xs = sorted({x for _, x in windows})
+            ys, xs = starts
             feather = self.overlap - 2 * self.context
-            wys = dict(zip(ys, _axis_weights(ys, self.tile, hw, self.context, feather)))
-            wxs = dict(zip(xs, _axis_weights(xs, self.tile, ww, self.context, feather)))
+            wys = _axis_weights(ys, self.tile, hw, self.context, feather)
+            wxs = _axis_weights(xs, self.tile, ww, self.context, feather)
+            windows = [(iy, ix) for iy in range(len(ys)) for ix in range(len(xs))]
             it = windows
             if progress:
                 from tqdm import tqdm
                 it = tqdm(windows, desc="tiles", unit="tile", leave=False)
             done = 0
-            for y0, x0 in it:
+            for iy, ix in it:
+                y0, x0 = ys[iy], xs[ix]
                 y1, x1 = min(hw, y0 + self.tile), min(ww, x0 + self.tile)
-                weight = torch.from_numpy(wys[y0][:, None] * wxs[x0][None, :])
+                weight = torch.from_numpy(wys[iy][:, None] * wxs[ix][None, :])
                 # a window with no masked pixel where it has weight contributes nothing
                 if not bool((mask[0, :, y0:y1, x0:x1].amax(dim=0) * weight > 0).any()):
                     continue

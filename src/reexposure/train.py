@@ -229,7 +229,7 @@ def validation_scenes(config: TrainConfig) -> list[dict[str, Any]]:
     ``val_side`` px on its long side and exposed so that 2, 8 and 20% of its pixels clip, rendered
     to an 8-bit photo with the square-root CRF. Items: ``name``, ``clip``, ``photo`` (HxWx3
     uint8) and ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
-    from .eval.run import EvalError, downscale, exposure_for_share
+    from .eval.run import EvalError, downscale, encode_photo, exposure_for_share
 
     if config.val_side <= 0:
         return []
@@ -246,7 +246,7 @@ def validation_scenes(config: TrainConfig) -> list[dict[str, Any]]:
                 gt = t * exposure_for_share(image, clip)
             except EvalError:
                 continue
-            photo = np.round(camera.render_ldr(gt, 0.0)[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+            photo = encode_photo(camera.render_ldr(gt, 0.0, camera.DEFAULT_CRF, 8), "png")
             out.append({"name": p.stem, "clip": clip, "photo": photo, "radiance": gt})
     return out
 
@@ -563,44 +563,32 @@ class Trainer:
 
     @torch.no_grad()
     def validate_scenes(self, cases: list[dict[str, Any]]) -> dict[str, float]:
-        """The EMA generator on :func:`validation_scenes`, scored like `reexpose eval` (no global
-        scale fit: the gated U-Net keeps well-exposed pixels): mean over cases of the clipped-region
-        PSNR gain over naive at EV -2 and -3 (dB) and of the texture ratio at EV -2. The gated
-        U-Net runs through :class:`reexposure.infer.Reconstructor` on the CPU, i.e. exactly as at
-        inference."""
-        from .eval import metrics
-        from .infer import Reconstructor, pad_to_multiple
+        """The EMA generator on :func:`validation_scenes`, scored by the evaluation's own
+        :func:`reexposure.eval.run.evaluate_case` at EV -2 and -3 against ``naive``: mean over cases
+        of the clipped-region PSNR gain over naive (dB) and of the texture ratio at EV -2. The gated
+        U-Net runs through :class:`reexposure.infer.Reconstructor` (on a CPU copy when training on
+        a GPU), i.e. exactly as at inference."""
+        import copy
+
+        from .eval.baselines import ExpandNet, Naive, Ours
+        from .eval.run import evaluate_case
         from .model import GatedUNet
 
         if not cases:
             return {}
-        G = self.G_ema
-        # on a GPU the network runs directly on the padded scene (Reconstructor works on the CPU)
-        on_cpu = isinstance(G, GatedUNet) and self.device.type == "cpu"
-        rec = Reconstructor(G, crf=self.input_crf) if on_cpu else None
+        G = self.G_ema if self.device.type == "cpu" else copy.deepcopy(self.G_ema).cpu()
+        ours = Ours(G, crf=self.input_crf) if isinstance(G, GatedUNet) else ExpandNet(G)
+        methods = {"naive": Naive(), "ours": ours}
         acc: dict[str, list[float]] = {"val_gain_ev-2": [], "val_gain_ev-3": [], "val_texture_ev-2": []}
         for case in cases:
-            ldr = torch.from_numpy(case["photo"]).permute(2, 0, 1)[None].float() / 255.0
-            lin = self.input_crf.inverse(ldr)
-            if rec is not None:
-                est = rec(case["photo"]).to_tensor()
-            else:
-                h, w = lin.shape[2:]
-                mask = camera.saturation_mask(ldr, per_channel=True)
-                lp, mp = pad_to_multiple(getattr(G.config, "multiple", 16), lin, mask)
-                est = G.radiance(lp.to(self.device), mp.to(self.device)).float().cpu()[:, :, :h, :w]
-            region = metrics.clipped_region(ldr)
-            gt = case["radiance"]
-            for ev in (-2, -3):
-                truth = camera.render_ldr(gt, ev)
-                ours = camera.render_ldr(est, ev)
-                gain = metrics.psnr(ours, truth, region) - metrics.psnr(camera.render_ldr(lin, ev), truth, region)
+            res, _ = evaluate_case(case["radiance"], case["photo"], methods, self.input_crf, evs=(-2.0, -3.0))
+            for ev in ("-2", "-3"):
+                gain = res["ours"]["ev"][ev]["psnr_clipped"] - res["naive"]["ev"][ev]["psnr_clipped"]
                 if math.isfinite(gain):
                     acc[f"val_gain_ev{ev}"].append(gain)
-                if ev == -2:
-                    tex = metrics.texture_ratio(ours, truth, region)
-                    if math.isfinite(tex):
-                        acc["val_texture_ev-2"].append(tex)
+            tex = res["ours"]["ev"]["-2"]["texture_clipped"]
+            if math.isfinite(tex):
+                acc["val_texture_ev-2"].append(tex)
         return {k: float(np.mean(v)) for k, v in acc.items() if v}
 
 

@@ -208,11 +208,14 @@ class ExpandNet(Method):
     name = "expandnet"
     multiple = 16
 
-    def __init__(self, path: str | Path, name: str = "expandnet") -> None:
+    def __init__(self, path: str | Path | torch.nn.Module, name: str = "expandnet") -> None:
         from ..weights import load_generator
 
         self.name = name
-        self.model, meta = load_generator(path)
+        if isinstance(path, torch.nn.Module):  # a network in memory (training validation)
+            self.model, meta = path.eval(), {"path": "<in memory>"}
+        else:
+            self.model, meta = load_generator(path)
         self.info = {k: str(v) for k, v in meta.items() if k != "config" and len(str(v)) < 200}
         cfg = getattr(self.model, "config", None)
         # the network's own size multiple (ExpandNet takes any size: 1); 16 if it does not say
