@@ -410,3 +410,7 @@ def test_whole_scene_validation_scores_like_eval(tiny_data: Path, tmp_path: Path
     boosted = trainer.validate_scenes(cases)
     assert boosted["val_gain_ev-2"] != 0.0 and boosted["val_texture_ev-2"] != flat["val_texture_ev-2"]
     assert validation_scenes(tiny_config(tiny_data, tmp_path / "off", val_side=0)) == []
+    jpeg = validation_scenes(config, "jpeg")  # as eval --format jpeg: same truth, a lossy photo
+    assert [c["clip"] for c in jpeg] == [0.02, 0.08, 0.20]
+    assert torch.equal(jpeg[1]["radiance"], cases[1]["radiance"])
+    assert not np.array_equal(jpeg[1]["photo"], cases[1]["photo"])

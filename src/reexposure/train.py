@@ -224,11 +224,12 @@ def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[d
 VAL_CLIPS = (0.02, 0.08, 0.20)
 
 
-def validation_scenes(config: TrainConfig) -> list[dict[str, Any]]:
+def validation_scenes(config: TrainConfig, fmt: str = "png") -> list[dict[str, Any]]:
     """Whole held-out scenes as `reexpose eval` makes them, smaller: each scene downscaled to
     ``val_side`` px on its long side and exposed so that 2, 8 and 20% of its pixels clip, rendered
-    to an 8-bit photo with the square-root CRF. Items: ``name``, ``clip``, ``photo`` (HxWx3
-    uint8) and ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
+    to an 8-bit photo with the square-root CRF and encoded as ``fmt`` (``png``, or ``jpeg`` at q90
+    as in `reexpose eval --format jpeg`). Items: ``name``, ``clip``, ``photo`` (HxWx3 uint8) and
+    ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
     from .eval.run import EvalError, downscale, encode_photo, exposure_for_share
 
     if config.val_side <= 0:
@@ -246,7 +247,7 @@ def validation_scenes(config: TrainConfig) -> list[dict[str, Any]]:
                 gt = t * exposure_for_share(image, clip)
             except EvalError:
                 continue
-            photo = encode_photo(camera.render_ldr(gt, 0.0, camera.DEFAULT_CRF, 8), "png")
+            photo = encode_photo(camera.render_ldr(gt, 0.0, camera.DEFAULT_CRF, 8), fmt)
             out.append({"name": p.stem, "clip": clip, "photo": photo, "radiance": gt})
     return out
 

@@ -1,0 +1,165 @@
+"""Where the model's remaining error is: held-out clipped-region scores of the model against two
+what-ifs, scored by `reexpose eval`'s own code (``evaluate_case``) on the same cases.
+
+    python scripts/error_budget.py --data ../shared/data/hdr
+    python scripts/error_budget.py --data ../shared/data/hdr --format jpeg --convex 0.5,0.7 --convex 1,1
+
+Methods, each scored as in `reexpose eval` (13 held-out scenes x 2/8/20% clipped, square-root CRF,
+long side ``--side``): ``naive``; ``ours`` (``--weights``, default the shipped model); ``ours + true
+lights``: ours with the pixels whose true radiance is at least ``--light`` times the clip level
+(default 4: still white at EV -2) and their 8 neighbours replaced by the truth, i.e. what a model
+that got only the light sources right would score; ``ours, convex A,T`` (per ``--convex``): the log
+boost ``b`` remapped to ``b + A * max(b - T, 0)``, a post-hoc push of the boosts the model already
+believes are large.
+
+Prints the means over cases of the clipped-region PSNR gain over naive at EV -2 and -3 and the
+texture ratio at EV -2 (markdown). With ``--crops N``, also how bright the model makes the clipped
+pixels of N training crops (the training scenes, default pair settings) per band of their true
+radiance: a model that tells a lamp from a white wall predicts more where the truth is brighter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from reexposure import camera
+from reexposure.camera import CRF, DEFAULT_CRF
+from reexposure.data import DataConfig, HDRPairs, find_hdr_files
+from reexposure.eval.baselines import Method, Naive, Ours
+from reexposure.eval.run import evaluate_case
+from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
+from reexposure.weights import load_generator
+
+
+class TrueLights(Method):
+    """``base``'s radiance with the truth pasted where the truth is at least ``level`` (max over
+    channels, 1-pixel dilation): a what-if, it needs the ground truth of the case."""
+
+    def __init__(self, base: Method, truth: torch.Tensor, level: float) -> None:
+        self.base, self.name = base, "ours + true lights"
+        bright = truth.amax(1, keepdim=True) >= level
+        self.where = F.max_pool2d(bright.float(), 3, stride=1, padding=1) > 0
+        self.truth = truth
+
+    def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+        return torch.where(self.where, self.truth, self.base.radiance(photo, crf))
+
+
+class Convex(Method):
+    """``base``'s log boost ``b = log(radiance / naive)`` remapped to ``b + a * max(b - t, 0)``."""
+
+    def __init__(self, base: Method, a: float, t: float) -> None:
+        self.base, self.a, self.t, self.name = base, a, t, f"ours, convex {a:g},{t:g}"
+
+    def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+        lin = Naive().radiance(photo, crf)
+        est = self.base.radiance(photo, crf)
+        b = torch.where(lin > 0, torch.log(est.clamp_min(1e-12) / lin.clamp_min(1e-12)), torch.zeros_like(lin))
+        return lin * torch.exp(b + self.a * torch.relu(b - self.t))
+
+
+class Cached(Method):
+    """``base``'s radiance for one photo, computed once (the what-ifs all start from it)."""
+
+    def __init__(self, base: Method) -> None:
+        self.base, self.name, self.value = base, base.name, None
+
+    def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+        if self.value is None:
+            self.value = self.base.radiance(photo, crf)
+        return self.value
+
+
+def crop_calibration(data: Path, weights: str | None, n: int, exclude: tuple[str, ...], seed: int = 11) -> None:
+    """Print, per band of true radiance (x clip level, max-channel mask > 0.5), the number of
+    clipped pixels of ``n`` training crops (the scenes not in ``exclude``) and the model's median
+    prediction there."""
+    files = find_hdr_files(data, exclude=exclude)
+    pairs = HDRPairs(files, DataConfig(), seed=seed, length=n)
+    G = load_generator(weights)[0].eval()
+    preds, truths = [], []
+    with torch.no_grad():
+        for start in tqdm(range(0, n, 16), desc="crops"):
+            items = [pairs[i] for i in range(start, min(n, start + 16))]
+            ldr = torch.stack([it["ldr"] for it in items])
+            target = torch.stack([it["radiance"] for it in items])
+            lin, mask = DEFAULT_CRF.inverse(ldr), camera.saturation_mask(ldr, per_channel=True)
+            pred = G.radiance(lin, mask)
+            sel = (mask > 0.5) & (target >= 1.0)
+            preds.append(pred[sel])
+            truths.append(target[sel])
+    p, t = torch.log2(torch.cat(preds).clamp_min(1e-6)), torch.log2(torch.cat(truths))
+    print(f"\n{n} training crops: clipped pixels (mask > 0.5) by true radiance\n")
+    print("| truth (x clip) | pixels | median prediction |\n|---|---:|---:|")
+    for lo, hi in ((0, 1), (1, 2), (2, 3), (3, 5), (5, 7), (7, 10), (10, None)):
+        s = (t >= lo) if hi is None else (t >= lo) & (t < hi)
+        band = f">= {2 ** lo:g}" if hi is None else f"{2 ** lo:g}-{2 ** hi:g}"
+        if s.any():
+            print(f"| {band} | {int(s.sum())} | {2 ** float(p[s].median()):.2f} |")
+    bright = t >= 3
+    if bright.sum() > 1:
+        r = float(torch.corrcoef(torch.stack([p[bright], t[bright]]))[0, 1])
+        print(f"\ncorrelation of log prediction and log truth where the truth is >= 8x: {r:.3f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, type=Path, help="HDR folder holding the held-out scenes")
+    ap.add_argument("--weights", default=None, help="generator weights (default: the shipped model)")
+    ap.add_argument("--format", default="png", choices=("png", "jpeg"))
+    ap.add_argument("--scenes", default=",".join(HOLDOUT_SCENES), help="comma-separated scene names "
+                    "(default: the documented hold-out list)")
+    ap.add_argument("--side", type=int, default=512, help="long side of the scenes, px (as eval --max-side)")
+    ap.add_argument("--light", type=float, default=4.0, help="true radiance (x clip level) counted as a light")
+    ap.add_argument("--convex", action="append", default=[], metavar="A,T", help="add a convex remap (repeatable)")
+    ap.add_argument("--crops", type=int, default=0, help="also the calibration on N training crops")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        convex = [tuple(float(v) for v in s.split(",")) for s in args.convex]
+        if any(len(c) != 2 for c in convex):
+            raise ValueError
+    except ValueError:
+        ap.exit(2, "error_budget: error: --convex takes A,T (two numbers)\n")
+    scenes = tuple(n for n in args.scenes.split(",") if n)
+    cases = validation_scenes(TrainConfig(data=str(args.data), val_side=args.side, holdout=scenes), args.format)
+    if not cases:
+        ap.exit(1, f"error_budget: error: none of the scenes {args.scenes} found under {args.data}\n")
+    ours = Ours(args.weights, threads=args.threads)
+    scores: dict[str, list[tuple[float, float, float]]] = {}
+    for case in tqdm(cases, desc="cases"):
+        base = Cached(ours)
+        methods: dict[str, Method] = {"naive": Naive(), "ours": base}
+        methods["ours + true lights"] = TrueLights(base, case["radiance"], args.light)
+        for a, t in convex:
+            m = Convex(base, a, t)
+            methods[m.name] = m
+        res, _ = evaluate_case(case["radiance"], case["photo"], methods, evs=(-2.0, -3.0))
+        naive = res["naive"]["ev"]
+        for label, r in res.items():
+            if label == "naive":
+                continue
+            ev = r["ev"]
+            scores.setdefault(label, []).append((ev["-2"]["psnr_clipped"] - naive["-2"]["psnr_clipped"],
+                                                 ev["-3"]["psnr_clipped"] - naive["-3"]["psnr_clipped"],
+                                                 ev["-2"]["texture_clipped"]))
+    print(f"{len(cases)} cases, {args.format}, long side {args.side} px; gains over naive in dB\n")
+    print("| method | clipped EV-2 | clipped EV-3 | texture EV-2 |\n|---|---:|---:|---:|")
+    for label, rows in scores.items():
+        a = np.array(rows, dtype=float)
+        print(f"| {label} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | {np.nanmean(a[:, 2]):.3f} |")
+    if args.crops > 0:
+        crop_calibration(args.data, args.weights, args.crops, scenes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
