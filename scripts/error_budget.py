@@ -31,11 +31,11 @@ from tqdm import tqdm
 
 from reexposure import camera
 from reexposure.camera import CRF, DEFAULT_CRF
-from reexposure.data import DataConfig, HDRPairs, find_hdr_files
+from reexposure.data import DataConfig, DataError, HDRPairs, find_hdr_files
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import evaluate_case
 from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
-from reexposure.weights import load_generator
+from reexposure.weights import ModelError, load_generator
 
 
 class TrueLights(Method):
@@ -82,6 +82,8 @@ def crop_calibration(data: Path, weights: str | None, n: int, exclude: tuple[str
     clipped pixels of ``n`` training crops (the scenes not in ``exclude``) and the model's median
     prediction there."""
     files = find_hdr_files(data, exclude=exclude)
+    if not files:
+        raise DataError(f"no training scenes under {data}")
     pairs = HDRPairs(files, DataConfig(), seed=seed, length=n)
     G = load_generator(weights)[0].eval()
     preds, truths = [], []
@@ -109,30 +111,11 @@ def crop_calibration(data: Path, weights: str | None, n: int, exclude: tuple[str
         print(f"\ncorrelation of log prediction and log truth where the truth is >= 8x: {r:.3f}")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", required=True, type=Path, help="HDR folder holding the held-out scenes")
-    ap.add_argument("--weights", default=None, help="generator weights (default: the shipped model)")
-    ap.add_argument("--format", default="png", choices=("png", "jpeg"))
-    ap.add_argument("--scenes", default=",".join(HOLDOUT_SCENES), help="comma-separated scene names "
-                    "(default: the documented hold-out list)")
-    ap.add_argument("--side", type=int, default=512, help="long side of the scenes, px (as eval --max-side)")
-    ap.add_argument("--light", type=float, default=4.0, help="true radiance (x clip level) counted as a light")
-    ap.add_argument("--convex", action="append", default=[], metavar="A,T", help="add a convex remap (repeatable)")
-    ap.add_argument("--crops", type=int, default=0, help="also the calibration on N training crops")
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    try:
-        convex = [tuple(float(v) for v in s.split(",")) for s in args.convex]
-        if any(len(c) != 2 for c in convex):
-            raise ValueError
-    except ValueError:
-        ap.exit(2, "error_budget: error: --convex takes A,T (two numbers)\n")
-    scenes = tuple(n for n in args.scenes.split(",") if n)
+def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: list[tuple[float, ...]]) -> None:
+    """Score the methods on the held-out cases and print the table (exits if none are found)."""
     cases = validation_scenes(TrainConfig(data=str(args.data), val_side=args.side, holdout=scenes), args.format)
     if not cases:
-        ap.exit(1, f"error_budget: error: none of the scenes {args.scenes} found under {args.data}\n")
+        sys.exit(f"error_budget: error: none of the scenes {args.scenes} found under {args.data}")
     ours = Ours(args.weights, threads=args.threads)
     scores: dict[str, list[tuple[float, float, float]]] = {}
     for case in tqdm(cases, desc="cases"):
@@ -156,8 +139,36 @@ def main() -> int:
     for label, rows in scores.items():
         a = np.array(rows, dtype=float)
         print(f"| {label} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | {np.nanmean(a[:, 2]):.3f} |")
-    if args.crops > 0:
-        crop_calibration(args.data, args.weights, args.crops, scenes)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, type=Path, help="HDR folder holding the held-out scenes")
+    ap.add_argument("--weights", default=None, help="generator weights (default: the shipped model)")
+    ap.add_argument("--format", default="png", choices=("png", "jpeg"))
+    ap.add_argument("--scenes", default=",".join(HOLDOUT_SCENES), help="comma-separated scene names "
+                    "(default: the documented hold-out list; empty with --crops: only the crop table)")
+    ap.add_argument("--side", type=int, default=512, help="long side of the scenes, px (as eval --max-side)")
+    ap.add_argument("--light", type=float, default=4.0, help="true radiance (x clip level) counted as a light")
+    ap.add_argument("--convex", action="append", default=[], metavar="A,T", help="add a convex remap (repeatable)")
+    ap.add_argument("--crops", type=int, default=0, help="also the calibration on N training crops")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        convex = [tuple(float(v) for v in s.split(",")) for s in args.convex]
+        if any(len(c) != 2 for c in convex):
+            raise ValueError
+    except ValueError:
+        ap.exit(2, "error_budget: error: --convex takes A,T (two numbers)\n")
+    scenes = tuple(n for n in args.scenes.split(",") if n)
+    try:
+        if scenes or args.crops <= 0:
+            held_out_table(args, scenes, convex)
+        if args.crops > 0:  # never a held-out scene, whatever --scenes says
+            crop_calibration(args.data, args.weights, args.crops, tuple(sorted(set(HOLDOUT_SCENES) | set(scenes))))
+    except (ModelError, DataError) as exc:
+        ap.exit(1, f"error_budget: error: {exc}\n")
     return 0
 
 

@@ -27,10 +27,16 @@ def test_error_budget_table_and_crop_calibration(tmp_path: Path) -> None:
     ev3 = {k: float(v.split("|")[1]) for k, v in rows.items()}
     assert ev3["ours + true lights"] >= ev3["ours"]
     assert "3 cases, png" in out.stdout and "training crops" in out.stdout
+    only = _run("--data", str(data), "--scenes", "", "--crops", "8")  # the crop table alone
+    assert only.returncode == 0 and "cases," not in only.stdout and "training crops" in only.stdout
+    bad = _run("--data", str(data), "--scenes", "v", "--side", "96", "--weights", str(tmp_path / "none.safetensors"))
+    assert bad.returncode == 1 and "none.safetensors" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_error_budget_bad_input_is_one_line(tmp_path: Path) -> None:
     out = _run("--data", str(tmp_path), "--scenes", "nope")
     assert out.returncode == 1 and out.stderr.strip().count("\n") == 0 and "nope" in out.stderr
+    out = _run("--data", str(tmp_path), "--scenes", "", "--crops", "4")
+    assert out.returncode == 1 and "no training scenes" in out.stderr and "Traceback" not in out.stderr
     out = _run("--data", str(tmp_path), "--convex", "1")
     assert out.returncode == 2 and "A,T" in out.stderr
