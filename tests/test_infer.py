@@ -165,3 +165,17 @@ def test_working_grid_for_large_photos(tiny_model):
     assert torch.equal(rad[mask == 0], lin[mask == 0])
     assert np.array_equal(r.reexpose(-1)[mask[0].amax(0).numpy() == 0],
                           Reconstructor(tiny_model)(np.where(img > 0, img, img)).reexpose(-1)[mask[0].amax(0).numpy() == 0])
+
+
+def test_read_only_photo_is_accepted_without_a_torch_warning(tiny_model, highlight_photo):
+    """np.asarray(PIL image) is read-only; the result equals that of a writable copy, silently."""
+    import warnings
+
+    frozen = highlight_photo.copy()
+    frozen.flags.writeable = False
+    rec = Reconstructor(tiny_model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = rec(frozen).to_tensor()
+    assert torch.equal(out, rec(highlight_photo).to_tensor())
+    assert not frozen.flags.writeable  # the input itself untouched

@@ -93,7 +93,8 @@ def _as_uint8_hwc(photo: PhotoLike) -> np.ndarray:
         raise ValueError(f"expected an RGB photo HxWx3, got shape {arr.shape}")
     from .io import to_uint8
 
-    return to_uint8(arr)
+    u8 = to_uint8(arr)
+    return u8 if u8.flags.writeable else u8.copy()  # np.asarray(PIL image) is read-only; torch warns on those
 
 
 def pad_to_multiple(multiple: int, *images: torch.Tensor) -> list[torch.Tensor]:
