@@ -21,10 +21,10 @@ def test_error_budget_table_and_crop_calibration(tmp_path: Path) -> None:
     """The what-if that knows the true lights scores at least as well as the model; the crop
     table counts clipped pixels of training scenes only."""
     data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
-    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--convex", "1,0.5", "--crops", "8")
+    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--convex", "1,0.5", "--two-scale", "--crops", "8")
     assert out.returncode == 0, out.stderr
     rows = dict(re.findall(r"^\| (ours[^|]*?) \| ([^|]+ \| [^|]+) \|", out.stdout, re.MULTILINE))
-    assert set(rows) == {"ours", "ours + true lights", "ours, convex 1,0.5"}
+    assert set(rows) == {"ours", "ours + true lights", "ours, convex 1,0.5", "ours, two-scale"}
     ev3 = {k: float(v.split("|")[1]) for k, v in rows.items()}
     assert ev3["ours + true lights"] >= ev3["ours"]
     assert "3 cases, png" in out.stdout and "training crops" in out.stdout
