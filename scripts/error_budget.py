@@ -1,4 +1,4 @@
-"""Where the model's remaining error is: held-out clipped-region scores of the model against two
+"""Where the model's remaining error is: held-out clipped-region scores of the model against
 what-ifs, scored by `reexpose eval`'s own code (``evaluate_case``) on the same cases.
 
     python scripts/error_budget.py --data ../shared/data/hdr
@@ -40,6 +40,11 @@ from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
 from reexposure.weights import ModelError, load_generator
 
 
+def _log_boost(radiance: torch.Tensor, lin: torch.Tensor) -> torch.Tensor:
+    """``log(radiance / lin)`` where the naive radiance ``lin`` is above 0, else 0."""
+    return torch.where(lin > 0, torch.log(radiance.clamp_min(1e-12) / lin.clamp_min(1e-12)), torch.zeros_like(lin))
+
+
 class TrueLights(Method):
     """``base``'s radiance with the truth pasted where the truth is at least ``level`` (max over
     channels, 1-pixel dilation): a what-if, it needs the ground truth of the case."""
@@ -63,7 +68,7 @@ class Convex(Method):
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
         lin = Naive().radiance(photo, crf)
         est = self.base.radiance(photo, crf)
-        b = torch.where(lin > 0, torch.log(est.clamp_min(1e-12) / lin.clamp_min(1e-12)), torch.zeros_like(lin))
+        b = _log_boost(est, lin)
         return lin * torch.exp(b + self.a * torch.relu(b - self.t))
 
 
@@ -85,7 +90,7 @@ class TwoScale(Method):
         lin = Naive().radiance(photo, crf)
         b2 = torch.log(rad2.clamp_min(1e-12) / lin2.clamp_min(1e-12)).clamp_min(0.0)
         est = self.base.radiance(photo, crf)
-        b1 = torch.where(lin > 0, torch.log(est.clamp_min(1e-12) / lin.clamp_min(1e-12)), torch.zeros_like(lin))
+        b1 = _log_boost(est, lin)
         mask = camera.saturation_mask(torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255.0, per_channel=True)
         return lin * torch.exp(mask * 0.5 * (b1 + b2))
 
