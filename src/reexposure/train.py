@@ -220,34 +220,29 @@ def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[d
     return out
 
 
-#: clipped shares of the whole-scene validation cases (those of `reexpose eval`)
-VAL_CLIPS = (0.02, 0.08, 0.20)
-
-
 def validation_scenes(config: TrainConfig, fmt: str = "png") -> list[dict[str, Any]]:
-    """Whole held-out scenes as `reexpose eval` makes them, smaller: each scene downscaled to
-    ``val_side`` px on its long side and exposed so that 2, 8 and 20% of its pixels clip, rendered
-    to an 8-bit photo with the square-root CRF and encoded as ``fmt`` (``png``, or ``jpeg`` at q90
-    as in `reexpose eval --format jpeg`). Items: ``name``, ``clip``, ``photo`` (HxWx3 uint8) and
-    ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
-    from .eval.run import EvalError, downscale, encode_photo, exposure_for_share
+    """Whole held-out scenes as `reexpose eval` makes them (its :func:`~reexposure.eval.run.load_scene`
+    and :func:`~reexposure.eval.run.case_photo`), smaller: each scene downscaled to ``val_side`` px
+    on its long side and exposed so that 2, 8 and 20% of its pixels clip (eval's default clips),
+    rendered to an 8-bit photo with the square-root CRF and encoded as ``fmt`` (``png``, or
+    ``jpeg`` at q90 as in `reexpose eval --format jpeg`). Items: ``name``, ``clip``, ``photo``
+    (HxWx3 uint8) and ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
+    from .eval.run import DEFAULT_CLIPS, EvalError, case_photo, load_scene
 
     if config.val_side <= 0:
         return []
     out = []
     for p in [p for p in find_hdr_files(config.data) if p.stem in set(config.holdout)]:
         try:
-            image = downscale(normalize_95(read_hdr(p)), config.val_side)
+            image, t = load_scene(p, config.val_side)
         except (ValueError, OSError) as exc:
             log.warning("skipping unreadable validation file %s: %s", p, exc)
             continue
-        t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].contiguous()
-        for clip in VAL_CLIPS:
+        for clip in DEFAULT_CLIPS:
             try:
-                gt = t * exposure_for_share(image, clip)
+                _, gt, photo = case_photo(image, t, clip, camera.DEFAULT_CRF, fmt)
             except EvalError:
                 continue
-            photo = encode_photo(camera.render_ldr(gt, 0.0, camera.DEFAULT_CRF, 8), fmt)
             out.append({"name": p.stem, "clip": clip, "photo": photo, "radiance": gt})
     return out
 

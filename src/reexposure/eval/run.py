@@ -52,7 +52,7 @@ from . import metrics
 from .baselines import Brightness, Method, Naive, make_method, parse_methods
 from .pu21 import NITS_AT_CLIP, pu21_psnr
 
-__all__ = ["EvalOptions", "evaluate_case", "run_eval", "run_sheets", "add_cli", "main",
+__all__ = ["EvalOptions", "evaluate_case", "load_scene", "case_photo", "run_eval", "run_sheets", "add_cli", "main",
            "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV", "PHOTO_EXTENSIONS"]
 
 DEFAULT_CLIPS: tuple[float, ...] = (0.02, 0.08, 0.20)
@@ -170,6 +170,28 @@ def downscale(hdr: np.ndarray, max_side: int | None) -> np.ndarray:
     t = torch.from_numpy(np.ascontiguousarray(hdr, dtype=np.float32)).permute(2, 0, 1)[None]
     t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_min(0.0)
     return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy())
+
+
+def load_scene(path: str | Path, max_side: int | None) -> tuple[np.ndarray, torch.Tensor]:
+    """An HDR file as the evaluation uses it: normalised so that 95% of pixels lie in [0, 1]
+    (:func:`reexposure.data.normalize_95`), then :func:`downscale`\ d to ``max_side``. Returns the
+    HxWx3 array and the same radiance as a (1,3,H,W) float32 tensor."""
+    from ..data import normalize_95
+    from ..io import read_hdr
+
+    hdr = downscale(normalize_95(read_hdr(path)), max_side)
+    return hdr, torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1)[None].contiguous()
+
+
+def case_photo(hdr: np.ndarray, radiance: torch.Tensor, share: float, crf: CRF = camera.DEFAULT_CRF,
+               fmt: str = "png", quality: int = 90) -> tuple[float, torch.Tensor, np.ndarray]:
+    """One evaluation case of a scene (:func:`load_scene`'s pair): the scene exposed so that a
+    share ``share`` of its pixels clips, and the 8-bit photo a camera with ``crf`` saves of it
+    (:func:`encode_photo`). Returns ``(exposure scale, ground-truth radiance (1,3,H,W), photo HxWx3
+    uint8)``; raises ``EvalError`` when the share cannot be reached (see :func:`exposure_for_share`)."""
+    scale = exposure_for_share(hdr, share)
+    gt = radiance * scale
+    return scale, gt, encode_photo(camera.render_ldr(gt, 0.0, crf, 8), fmt, quality)
 
 
 def _cell(ldr_or_u8: torch.Tensor | np.ndarray, height: int) -> np.ndarray:
@@ -466,8 +488,6 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
     no HDR file but has photos."""
     from tqdm import tqdm
 
-    from ..data import normalize_95
-    from ..io import read_hdr
     from ..viz import contact_sheet
 
     data = Path(opts.data)
@@ -504,8 +524,7 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
         for path in files:
             name = path.stem if path.stem not in used else f"{path.parent.name}_{path.stem}"
             used.add(name)
-            hdr = downscale(normalize_95(read_hdr(path)), opts.max_side)
-            t = torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1)[None].contiguous()
+            hdr, t = load_scene(path, opts.max_side)
             record: dict[str, Any] = {"scene": name, "file": str(path), "size": [int(hdr.shape[1]), int(hdr.shape[0])],
                                       "crf": opts.crf, "format": opts.format, "clips": []}
             if opts.format == "jpeg":
@@ -513,13 +532,11 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
             for clip in opts.clips:
                 bar.set_postfix_str(f"{name} {clip:.0%}")
                 try:
-                    scale = exposure_for_share(hdr, clip)
+                    scale, gt, photo = case_photo(hdr, t, clip, crf, opts.format, opts.quality)
                 except EvalError as exc:
                     record["clips"].append({"target_share": clip, "skipped": str(exc)})
                     bar.update(1)
                     continue
-                gt = t * scale
-                photo = encode_photo(camera.render_ldr(gt, 0.0, crf, 8), opts.format, opts.quality)
                 results, kept = evaluate_case(gt, photo, methods, crf, opts.evs, keep_ev=SHEET_EV, cvvdp=cvvdp)
                 for label, m in extra_cols.items():
                     est = m.radiance(photo, crf)
