@@ -24,11 +24,14 @@ def _photo_512() -> np.ndarray:
     return img
 
 
-@pytest.mark.parametrize("config,context", [(GeneratorConfig(), 64), (GeneratorConfig(width=8, depth=3), None)])
+@pytest.mark.parametrize("config,context", [(GeneratorConfig(), 64), (GeneratorConfig(width=8, depth=3), None),
+                                            (GeneratorConfig(width=8, depth=3, context_blocks=1), None)])
 def test_tiled_equals_one_pass(config, context):
     torch.manual_seed(0)
     model = GatedUNet(config)
     torch.nn.init.normal_(model.head.weight, std=0.05)
+    for block in model.context:  # zero at init: give them a say, so that their reach is tested
+        torch.nn.init.normal_(block.proj.weight, std=0.1)
     model.eval()
     img = _photo_512()
     full = Reconstructor(model, tiles=TileOptions(one_pass_pixels=10**9))(img)
@@ -102,6 +105,18 @@ def test_reexpose_streaming_matches_tensor_path(tiny_model, highlight_photo):
     assert np.array_equal(r.reexpose(0)[outside.numpy()], highlight_photo[outside.numpy()])  # EV 0 gives the photo back
 
 
+def test_network_boost_is_the_boost_before_the_mask(tiny_model, highlight_photo):
+    r = Reconstructor(tiny_model)(highlight_photo)
+    o = r.network_boost()
+    assert o.shape == (3, *highlight_photo.shape[:2]) and (o >= 0).all() and o.max() > 0
+    ldr = torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255
+    mask = camera.saturation_mask(ldr, per_channel=True, dilate=r.blend_dilate)  # the photo's own, undilated
+    assert torch.allclose(r.boost(), mask * o[None], atol=1e-6)
+    # nothing clipped: no network pass, a zero boost of the working grid's shape
+    flat = Reconstructor(tiny_model)(np.full((40, 48, 3), 100, np.uint8))
+    assert not flat.boosts and not flat.network_boost().any()
+
+
 def test_deterministic(tiny_model, highlight_photo):
     rec = Reconstructor(tiny_model, threads=1)
     assert torch.equal(rec(highlight_photo).to_tensor(), rec(highlight_photo).to_tensor())
@@ -123,6 +138,8 @@ def test_public_api(tiny_model, tmp_path, highlight_photo):
 
 def test_receptive_radius_default():
     assert receptive_radius(GeneratorConfig()) == 141
+    # a context block of dilation d at the bottleneck (1/16 resolution) reaches d * 16 pixels further
+    assert receptive_radius(GeneratorConfig(context_blocks=2)) == 141 + (2 + 4) * 16
 
 
 def test_unclipped_channels_of_a_partly_clipped_pixel_stay_exact(tiny_model):

@@ -53,6 +53,41 @@ def test_boost_can_reach_light_source_levels():
     assert float(o.detach().max()) == g.config.max_log_boost  # exp(12): 160,000x the clip level
 
 
+def test_context_blocks_start_as_the_network_without_them(tmp_path):
+    """A trained U-Net's weights loaded into one with context blocks give exactly its output (the
+    blocks' projections start at zero); trained blocks change it."""
+    torch.manual_seed(0)
+    base = GatedUNet(GeneratorConfig(width=4, depth=2))
+    torch.nn.init.normal_(base.head.weight, std=0.1)
+    grown = GatedUNet(GeneratorConfig(width=4, depth=2, context_blocks=2))
+    missing, unexpected = grown.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("context.") for k in missing)
+    assert grown.config.context_dilations == (2, 4)
+    lin = torch.rand(1, 3, 32, 32)
+    mask = (lin.amax(1, keepdim=True) > 0.7).float()
+    assert torch.equal(grown(lin, mask), base(lin, mask))
+    torch.nn.init.normal_(grown.context[0].proj.weight, std=0.1)
+    assert not torch.allclose(grown(lin, mask), base(lin, mask))
+    # the config round-trips through a weights file; files without the field load as 0 blocks
+    save_weights(grown, tmp_path / "g.safetensors")
+    assert load_generator(tmp_path / "g.safetensors")[0].config.context_blocks == 2
+    # files written before the field existed (the shipped v0.3) load as 0 blocks and average with
+    # files that spell it out
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    save_weights(base, tmp_path / "new.safetensors")
+    with safe_open(str(tmp_path / "new.safetensors"), framework="pt") as f:
+        meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    config = json.loads(meta["config"])
+    assert config.pop("context_blocks") == 0
+    save_file(tensors, str(tmp_path / "old.safetensors"), metadata={**meta, "config": json.dumps(config)})
+    assert load_generator(tmp_path / "old.safetensors")[0].config == base.config
+    average_generators([tmp_path / "old.safetensors", tmp_path / "new.safetensors"])
+
+
 def test_discriminator_patch_scores():
     d = SNPatchGAN()
     s = d(torch.rand(2, 3, 128, 128), torch.rand(2, 1, 128, 128))

@@ -110,6 +110,27 @@ def test_barely_clipped_crops_put_the_peak_just_above_the_clip_level() -> None:
     np.testing.assert_array_equal(a.radiance, b.radiance)
 
 
+def test_light_crops_centre_on_the_brightest_pixels() -> None:
+    """``light_crop_prob``: highlight crops centred on the brightest 0.1% (a small lamp) instead of
+    the brightest 5% (mostly a large bright sky); off, the samples are unchanged."""
+    image = np.full((200, 200, 3), 0.2, np.float32)
+    image[:40] = np.linspace(1.0, 2.0, 200, dtype=np.float32)[None, :, None]  # a sky: 20% of the pixels
+    image[150:157, 150:157] = 500.0  # a lamp: 49 pixels, just over 0.1% of them
+    base = dict(crop=32, highlight_crop_prob=1.0, scales=(1.0, 1.0), jpeg_prob=0.0, noise_prob=0.0,
+                crf_bank=("sqrt",))
+
+    def lamp_share(cfg: DataConfig) -> float:
+        synth = PairSynthesizer(cfg)
+        crops = [synth.sample(image, np.random.default_rng(s)).radiance for s in range(40)]
+        return float(np.mean([c.max() > 100 * c.min() for c in crops]))  # the lamp is in the crop
+
+    assert lamp_share(DataConfig(light_crop_prob=1.0, **base)) == 1.0
+    assert lamp_share(DataConfig(**base)) < 0.2
+    off, plain = PairSynthesizer(DataConfig(light_crop_prob=0.0, **base)), PairSynthesizer(DataConfig(**base))
+    a, b = off.sample(image, np.random.default_rng(7)), plain.sample(image, np.random.default_rng(7))
+    np.testing.assert_array_equal(a.radiance, b.radiance)
+
+
 def test_noise_keeps_clipped_pixels_clipped() -> None:
     synth = PairSynthesizer(DataConfig(crop=32, jpeg_prob=0.0, noise_prob=1.0, noise_sigma=(0.02, 0.02),
                                        crf_bank=("sqrt",)))

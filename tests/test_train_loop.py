@@ -361,6 +361,28 @@ def test_init_from_fine_tunes_a_weights_file_and_counts_its_steps(straight_run: 
     assert any(not torch.equal(model.state_dict()[k], v) for k, v in start.state_dict().items())
 
 
+def test_init_from_grows_context_blocks(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    """A file without context blocks starts a config with them: its weights, new blocks at zero."""
+    from reexposure.train import Trainer
+    from reexposure.weights import load_generator
+
+    start, _ = load_generator(straight_run / "model.safetensors")
+    c = tiny_config(tiny_data, tmp_path / "grow", init_from=str(straight_run / "model.safetensors"),
+                    **{"generator.context_blocks": 1})
+    t = Trainer(c, torch.device("cpu"))
+    for k, v in start.state_dict().items():
+        assert torch.equal(t.G.state_dict()[k], v), k
+    lin = torch.rand(1, 3, 32, 32)
+    mask = (lin.amax(1, keepdim=True) > 0.6).float()
+    assert torch.equal(t.G.eval()(lin, mask), start(lin, mask))
+    # ... but not the other way round (a file's trained blocks cannot be dropped silently)
+    c2 = tiny_config(tiny_data, tmp_path / "grow2", steps=1, **{"generator.context_blocks": 1})
+    train(c2, progress=False)
+    with pytest.raises(ConfigError, match="init_from: .* holds a gated_unet"):
+        Trainer(tiny_config(tiny_data, tmp_path / "shrink", init_from=str(tmp_path / "grow2" / "model.safetensors")),
+                torch.device("cpu"))
+
+
 def test_init_from_refuses_another_architecture(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     from reexposure.train import Trainer
 

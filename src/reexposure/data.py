@@ -120,6 +120,9 @@ class DataConfig:
     peak_prob: float = 0.0
     peak_range: tuple[float, float] = (1.05, 2.0)
     highlight_crop_prob: float = 0.7  # centre the crop on one of the brightest 5% of pixels
+    # Of those highlight crops, this share is centred on one of the brightest 0.1% of pixels
+    # instead (light sources: a lamp is far smaller than 5% of a panorama, a sky is not).
+    light_crop_prob: float = 0.0
     crf_bank: tuple[str, ...] = ("sqrt", "sqrt", "srgb", "gamma1.8", "gamma2.2", "gamma2.6")
     emor_path: str = ""  # EMoR file: adds random measured-like camera curves to the bank
     jpeg_prob: float = 0.5
@@ -184,6 +187,10 @@ class PairSynthesizer:
             size_src = min(size, h, w)
         if rng.random() < c.highlight_crop_prob:
             ys, xs = bright if bright is not None else self.bright_pixels(image)
+            if c.light_crop_prob > 0 and rng.random() < c.light_crop_prob:  # no draw when off
+                peak = image[ys, xs].max(axis=-1)
+                top = np.nonzero(peak >= np.percentile(peak, 98))[0]  # top 2% of the top 5%
+                ys, xs = ys[top], xs[top]
             j = int(rng.integers(len(ys)))
             cy, cx = int(ys[j]), int(xs[j])
             y0 = int(np.clip(cy - size_src // 2 + rng.integers(-size_src // 4, size_src // 4 + 1), 0, h - size_src))

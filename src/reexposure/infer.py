@@ -45,7 +45,7 @@ def receptive_radius(config: GeneratorConfig) -> int:
     """Theoretical receptive radius (pixels) of :class:`GatedUNet` plus the mask dilation."""
     d = config.depth
     down = sum(2**i + 2 ** (i + 1) for i in range(d))
-    bottleneck = 2 * 2**d + 2**d
+    bottleneck = 2 * 2**d + 2**d + sum(config.context_dilations) * 2**d
     up = sum(3 * 2**i for i in range(d))
     return 2 + down + bottleneck + up + 1
 
@@ -236,6 +236,12 @@ class RadianceMap:
             if a < z:
                 out[:, a - r0:z - r0, tx:tx + tw] += torch.from_numpy(b[:, a - ty:z - ty].astype(np.float32))
         return out
+
+    def network_boost(self) -> torch.Tensor:
+        """The network's log boost ``o`` on the whole working grid, (3, Hw, Ww) float32, before the
+        photo's mask is applied (0 in windows that had no clipped pixel; ``scale`` times coarser
+        than the photo)."""
+        return self._work_rows(0, self.work_shape[0]) if self.boosts else torch.zeros(3, *self.work_shape)
 
     def boost(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
         """Log boost ``mask * o`` for rows [y0, y1) as (1,3,h,W) float32 (0 where not clipped)."""

@@ -354,11 +354,15 @@ class Trainer:
             model, meta = load_generator(path)
         except ModelError as exc:
             raise ConfigError(f"init_from: {exc}") from None
-        if meta.get("arch", "gated_unet") != self.config.arch or \
-                json.loads(meta["config"]) != self.config.generator_config().to_dict():
+        have, want = model.config.to_dict(), self.config.generator_config().to_dict()
+        # a gated U-Net may gain context blocks: they start at zero, i.e. as the file's network
+        grows = (self.config.arch == "gated_unet" and have.get("context_blocks", 0) <= want.get("context_blocks", 0)
+                 and {**have, "context_blocks": 0} == {**want, "context_blocks": 0})
+        if meta.get("arch", "gated_unet") != self.config.arch or not (have == want or grows):
             raise ConfigError(f"init_from: {path} holds a {meta.get('arch', 'gated_unet')} {meta['config']}, "
-                              f"the config asks for {self.config.arch} {json.dumps(self.config.generator_config().to_dict())}")
-        self.G.load_state_dict(model.state_dict())
+                              f"the config asks for {self.config.arch} {json.dumps(want)}")
+        missing, unexpected = self.G.load_state_dict(model.state_dict(), strict=False)
+        assert not unexpected and all(k.startswith("context.") for k in missing), (missing, unexpected)
         try:
             return int(meta.get("trained_steps", 0))
         except ValueError:

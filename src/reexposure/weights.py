@@ -113,8 +113,10 @@ def average_generators(paths: list[str | Path]) -> tuple[nn.Module, dict[str, st
     total = {k: v.double().clone() for k, v in model.state_dict().items()}
     for p in paths[1:]:
         other, meta = load_generator(p)
-        arch = (meta.get("arch", "gated_unet"), meta.get("config"))
-        if arch != (first.get("arch", "gated_unet"), first.get("config")):
+        # compared as configs, not as metadata text: a file written before a config field existed
+        # (it loads with the field's default) is the same network as one that spells the default out
+        if (meta.get("arch", "gated_unet"), other.config.to_dict()) != (first.get("arch", "gated_unet"),
+                                                                      model.config.to_dict()):
             raise ModelError(f"{p} is a different network from {paths[0]}: cannot average them")
         for k, v in other.state_dict().items():
             total[k] += v.double()

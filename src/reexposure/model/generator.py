@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GatedConv2d", "GeneratorConfig", "GatedUNet", "compose_radiance"]
+__all__ = ["GatedConv2d", "ContextBlock", "GeneratorConfig", "GatedUNet", "compose_radiance"]
 
 
 class GatedConv2d(nn.Module):
@@ -50,6 +50,23 @@ class GatedConv2d(nn.Module):
         return feature * torch.sigmoid(gate)
 
 
+class ContextBlock(nn.Module):
+    """Residual dilated gated convolution at the bottleneck: ``x + proj(GatedConv(x, dilation))``.
+
+    ``proj`` (1x1) starts at zero, so a block added to a trained network leaves its output
+    unchanged until training moves it (fine-tuning with more context, not from scratch)."""
+
+    def __init__(self, ch: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = GatedConv2d(ch, ch, 3, dilation=dilation)
+        self.proj = nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.proj(self.conv(x))
+
+
 @dataclass(frozen=True)
 class GeneratorConfig:
     """Shape of :class:`GatedUNet`. Stored in every checkpoint and weights file."""
@@ -58,6 +75,12 @@ class GeneratorConfig:
     depth: int = 4  # number of stride-2 downsamplings (input is padded to a multiple of 2**depth)
     max_width: int = 96  # channel cap at the deep levels
     max_log_boost: float = 12.0  # exp(12) ~ 160,000x the clip level: brighter than the sun in our data
+    context_blocks: int = 0  # ContextBlocks after the bottleneck, dilations 2, 4, ... (0 = none)
+
+    @property
+    def context_dilations(self) -> tuple[int, ...]:
+        """Dilation of each :class:`ContextBlock` (at the bottleneck's resolution)."""
+        return tuple(2 ** (i + 1) for i in range(self.context_blocks))
 
     @property
     def multiple(self) -> int:
@@ -102,6 +125,7 @@ class GatedUNet(nn.Module):
                                            GatedConv2d(w[i + 1], w[i + 1], 3)))
         self.bottleneck = nn.Sequential(GatedConv2d(w[-1], w[-1], 3, dilation=2),
                                         GatedConv2d(w[-1], w[-1], 3))
+        self.context = nn.Sequential(*(ContextBlock(w[-1], d) for d in config.context_dilations))
         self.up = nn.ModuleList()
         for i in reversed(range(config.depth)):
             self.up.append(nn.ModuleList([GatedConv2d(w[i + 1], w[i], 3),  # after 2x upsampling
@@ -123,7 +147,7 @@ class GatedUNet(nn.Module):
         for block in self.down:
             skips.append(x)
             x = block(x)  # (B, w[i+1], H/2^(i+1), W/2^(i+1))
-        x = self.bottleneck(x)
+        x = self.context(self.bottleneck(x))
         for (up_conv, merge), skip in zip(self.up, reversed(skips)):
             x = up_conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
             x = merge(torch.cat([x, skip], dim=1))
