@@ -11,8 +11,11 @@ lights``: ours with the pixels whose true radiance is at least ``--light`` times
 that got only the light sources right would score; ``ours, convex A,T`` (per ``--convex``): the log
 boost ``b`` remapped to ``b + A * max(b - T, 0)``, a post-hoc push of the boosts the model already
 believes are large; ``ours, two-scale`` (``--two-scale``): the mean of the log boost of the photo
-and that of the photo upsampled 2x (bilinear; its radiance area-averaged back), a test-time
-average over two scales (the network sees objects twice as large, as in most training crops).
+and that of the photo upsampled 2x (bilinear; its boost area-averaged back), a test-time
+average over two scales (the network sees objects twice as large, as in most training crops);
+``ours at Fx`` (per ``--upscale F``): the model run on the photo resized by F alone; ``ours + W``
+(per ``--ensemble W[,W...]``): the mean log boost of the model and the listed weights, an
+output-space ensemble.
 
 Prints the means over cases of the clipped-region PSNR gain over naive at EV -2 and -3 and the
 texture ratio at EV -2 (markdown). With ``--crops N``, also how bright the model makes the clipped
@@ -36,6 +39,7 @@ from reexposure.camera import CRF, DEFAULT_CRF
 from reexposure.data import DataConfig, DataError, HDRPairs, find_hdr_files
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import evaluate_case
+from reexposure.infer import RadianceMap, Reconstructor
 from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
 from reexposure.weights import ModelError, load_generator
 
@@ -72,27 +76,38 @@ class Convex(Method):
         return lin * torch.exp(b + self.a * torch.relu(b - self.t))
 
 
-class TwoScale(Method):
-    """The mean of ``base``'s log boost at 1x and at 2x (photo upsampled bilinearly, the boost of
-    its radiance area-averaged back to 1x), applied through the photo's own per-channel mask."""
+def network_boost(rec: Reconstructor, photo: np.ndarray, crf: CRF, factor: float = 1.0) -> torch.Tensor:
+    """The network's log boost ``o`` (before the mask) for ``photo`` resized by ``factor``
+    (bilinear), brought back to the photo's grid (area-averaged when enlarged), (1,3,H,W)."""
+    from PIL import Image
 
-    def __init__(self, base: Method, rec: object) -> None:
-        self.base, self.rec, self.name = base, rec, "ours, two-scale"
+    h, w = photo.shape[:2]
+    img = photo if factor == 1 else np.asarray(
+        Image.fromarray(photo).resize((round(factor * w), round(factor * h)), Image.BILINEAR))
+    rec.crf = crf
+    rmap = rec(img)
+    if not rmap.boosts:
+        return torch.zeros(1, 3, h, w)
+    o = rmap.network_boost()[None]
+    if o.shape[-2:] != (h, w):
+        o = F.interpolate(o, size=(h, w), mode="area" if o.shape[-1] > w else "bilinear")
+    return o
+
+
+class TestTime(Method):
+    """The mean network boost ``o`` of several (reconstructor, resize factor) runs, composed as
+    the pipeline composes one (``RadianceMap``: the photo's per-channel mask, float16 storage):
+    an output-space ensemble and/or a test-time average over scales. One run at factor 1 is
+    exactly the model."""
+
+    def __init__(self, runs: list[tuple[Reconstructor, float]], name: str) -> None:
+        self.runs, self.name = runs, name
 
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
-        from PIL import Image
-
+        o = torch.stack([network_boost(rec, photo, crf, f) for rec, f in self.runs]).mean(0)[0]
         h, w = photo.shape[:2]
-        big = np.asarray(Image.fromarray(photo).resize((2 * w, 2 * h), Image.BILINEAR))
-        self.rec.crf = crf  # type: ignore[attr-defined]
-        rad2 = F.avg_pool2d(self.rec(big).to_tensor(), 2)  # type: ignore[operator]
-        lin2 = F.avg_pool2d(Naive().radiance(big, crf), 2)
-        lin = Naive().radiance(photo, crf)
-        b2 = torch.log(rad2.clamp_min(1e-12) / lin2.clamp_min(1e-12)).clamp_min(0.0)
-        est = self.base.radiance(photo, crf)
-        b1 = _log_boost(est, lin)
-        mask = camera.saturation_mask(torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255.0, per_channel=True)
-        return lin * torch.exp(mask * 0.5 * (b1 + b2))
+        rmap = RadianceMap(photo, crf, boosts={(0, 0): o.numpy().astype(np.float16)}, work_shape=(h, w))
+        return rmap.to_tensor()
 
 
 class Cached(Method):
@@ -147,6 +162,7 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
     if not cases:
         sys.exit(f"error_budget: error: none of the scenes {args.scenes} found under {args.data}")
     ours = Ours(args.weights, threads=args.threads)
+    others = {w: Ours(w, threads=args.threads).rec for spec in args.ensemble for w in spec.split(",")}
     scores: dict[str, list[tuple[float, float, float]]] = {}
     for case in tqdm(cases, desc="cases"):
         base = Cached(ours)
@@ -156,7 +172,12 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
             m = Convex(base, a, t)
             methods[m.name] = m
         if args.two_scale:
-            methods["ours, two-scale"] = TwoScale(base, ours.rec)
+            methods["ours, two-scale"] = TestTime([(ours.rec, 1.0), (ours.rec, 2.0)], "ours, two-scale")
+        for factor in args.upscale:
+            methods[f"ours at {factor:g}x"] = TestTime([(ours.rec, factor)], f"ours at {factor:g}x")
+        for spec in args.ensemble:
+            runs = [(ours.rec, 1.0)] + [(others[w], 1.0) for w in spec.split(",")]
+            methods[f"ours + {spec}"] = TestTime(runs, f"ours + {spec}")
         res, _ = evaluate_case(case["radiance"], case["photo"], methods, evs=(-2.0, -3.0))
         naive = res["naive"]["ev"]
         for label, r in res.items():
@@ -184,6 +205,10 @@ def main() -> int:
     ap.add_argument("--light", type=float, default=4.0, help="true radiance (x clip level) counted as a light")
     ap.add_argument("--convex", action="append", default=[], metavar="A,T", help="add a convex remap (repeatable)")
     ap.add_argument("--two-scale", action="store_true", help="add the two-scale test-time average")
+    ap.add_argument("--upscale", type=float, action="append", default=[], metavar="F",
+                    help="add the model run on the photo resized by F (repeatable)")
+    ap.add_argument("--ensemble", action="append", default=[], metavar="W[,W...]",
+                    help="add the mean log boost of the model and these weights (repeatable)")
     ap.add_argument("--crops", type=int, default=0, help="also the calibration on N training crops")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()

@@ -34,6 +34,22 @@ def test_error_budget_table_and_crop_calibration(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "none.safetensors" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_error_budget_ensemble_and_upscale_of_the_model_itself(tmp_path: Path) -> None:
+    """The model averaged with itself, and run at 1x through the resize path, score as the model."""
+    from reexposure.weights import default_model_path
+
+    data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
+    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--ensemble", str(default_model_path()),
+               "--upscale", "1", "--upscale", "2")
+    assert out.returncode == 0, out.stderr
+    rows = dict(re.findall(r"^\| (ours[^|]*?) \| ([^|]+ \| [^|]+ \| [^|]+) \|", out.stdout, re.MULTILINE))
+    assert set(rows) == {"ours", "ours + true lights", f"ours + {default_model_path()}", "ours at 1x", "ours at 2x"}
+    assert rows[f"ours + {default_model_path()}"] == rows["ours"] == rows["ours at 1x"]
+    assert rows["ours at 2x"] != rows["ours"]
+    bad = _run("--data", str(data), "--scenes", "v", "--side", "96", "--ensemble", str(tmp_path / "x.safetensors"))
+    assert bad.returncode == 1 and "x.safetensors" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_error_budget_bad_input_is_one_line(tmp_path: Path) -> None:
     out = _run("--data", str(tmp_path), "--scenes", "nope")
     assert out.returncode == 1 and out.stderr.strip().count("\n") == 0 and "nope" in out.stderr
