@@ -94,7 +94,7 @@ def network_boost(rec: Reconstructor, photo: np.ndarray, crf: CRF, factor: float
     return o
 
 
-class TestTime(Method):
+class MeanBoost(Method):
     """The mean network boost ``o`` of several (reconstructor, resize factor) runs, composed as
     the pipeline composes one (``RadianceMap``: the photo's per-channel mask, float16 storage):
     an output-space ensemble and/or a test-time average over scales. One run at factor 1 is
@@ -172,12 +172,12 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
             m = Convex(base, a, t)
             methods[m.name] = m
         if args.two_scale:
-            methods["ours, two-scale"] = TestTime([(ours.rec, 1.0), (ours.rec, 2.0)], "ours, two-scale")
+            methods["ours, two-scale"] = MeanBoost([(ours.rec, 1.0), (ours.rec, 2.0)], "ours, two-scale")
         for factor in args.upscale:
-            methods[f"ours at {factor:g}x"] = TestTime([(ours.rec, factor)], f"ours at {factor:g}x")
+            methods[f"ours at {factor:g}x"] = MeanBoost([(ours.rec, factor)], f"ours at {factor:g}x")
         for spec in args.ensemble:
             runs = [(ours.rec, 1.0)] + [(others[w], 1.0) for w in spec.split(",")]
-            methods[f"ours + {spec}"] = TestTime(runs, f"ours + {spec}")
+            methods[f"ours + {spec}"] = MeanBoost(runs, f"ours + {spec}")
         res, _ = evaluate_case(case["radiance"], case["photo"], methods, evs=(-2.0, -3.0))
         naive = res["naive"]["ev"]
         for label, r in res.items():
