@@ -29,9 +29,8 @@ from tqdm import tqdm
 from reexposure import camera
 from reexposure.camera import DEFAULT_CRF
 from reexposure.data import DataError, find_hdr_files
-from reexposure.eval.run import DEFAULT_CLIPS, EvalError, case_photo, load_scene
 from reexposure.infer import Reconstructor
-from reexposure.train import HOLDOUT_SCENES
+from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
 from reexposure.weights import ModelError
 
 FEATURES = ("model prediction", "distance to edge", "area size", "relative depth", "area depth", "ring brightness",
@@ -65,23 +64,18 @@ def case_features(photo: np.ndarray, truth: torch.Tensor, rec: Reconstructor) ->
     return x, np.log2(np.maximum(truth[0].amax(0).numpy()[ys, xs], 1e-3))
 
 
-def collect(files: list[Path], side: int, rec: Reconstructor, per_case: int, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Features and targets of every case of ``files`` (``per_case`` > 0: a random subset per case)."""
+def collect(cases: list[dict], rec: Reconstructor, per_case: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and targets of every case (``validation_scenes`` items; ``per_case`` > 0: a random
+    subset of each case's pixels)."""
     rng = np.random.default_rng(0)
     xs, ys = [], []
-    for path in tqdm(files, desc=what):
-        hdr, radiance = load_scene(path, side)
-        for share in DEFAULT_CLIPS:
-            try:
-                _, truth, photo = case_photo(hdr, radiance, share)
-            except EvalError:
-                continue
-            x, y = case_features(photo, truth, rec)
-            if per_case and len(y) > per_case:
-                keep = rng.choice(len(y), per_case, replace=False)
-                x, y = x[keep], y[keep]
-            xs.append(x)
-            ys.append(y)
+    for case in tqdm(cases, desc=what):
+        x, y = case_features(case["photo"], case["radiance"], rec)
+        if per_case and len(y) > per_case:
+            keep = rng.choice(len(y), per_case, replace=False)
+            x, y = x[keep], y[keep]
+        xs.append(x)
+        ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -102,14 +96,16 @@ def main() -> int:
     try:
         rec = Reconstructor(args.weights, threads=1)
         holdout = tuple(n for n in args.holdout.split(",") if n)
-        train_files = find_hdr_files(args.data, exclude=holdout)
-        held_files = [f for f in find_hdr_files(args.data) if f.stem in holdout]
-        if not train_files or not held_files:
+        training = tuple(f.stem for f in find_hdr_files(args.data, exclude=holdout))
+        # the evaluation's cases (eval.run.load_scene + case_photo), as error_budget scores them
+        train_cases = validation_scenes(TrainConfig(data=str(args.data), val_side=args.side, holdout=training))
+        held_cases = validation_scenes(TrainConfig(data=str(args.data), val_side=args.side, holdout=holdout))
+        if not train_cases or not held_cases:
             raise DataError(f"need training and held-out scenes under {args.data}")
     except (ModelError, DataError) as exc:
         ap.exit(1, f"light_features: error: {exc}\n")
-    x_train, y_train = collect(train_files, args.side, rec, args.per_case, "training scenes")
-    x_held, y_held = collect(held_files, args.side, rec, 0, "held-out scenes")
+    x_train, y_train = collect(train_cases, rec, args.per_case, "training cases")
+    x_held, y_held = collect(held_cases, rec, 0, "held-out cases")
     fits = {"model alone": x_held[:, 0]}
     for label, cols in (("regressor on the model's prediction", [0]), ("regressor on the area features", list(range(5))),
                         ("regressor on all features", list(range(len(FEATURES))))):
