@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reexposure.io import atomic_output, write_hdr
+from reexposure.io import ImageError, atomic_output, write_hdr
 
 VERSION = "1.7.0"
 URL = f"https://registry.npmjs.org/@pmndrs/assets/-/assets-{VERSION}.tgz"
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                 rgb, blocks = repair_dwab_blocks(read_exr_bytes(data, path.name))
                 repaired += blocks
                 write_hdr(path, rgb, half=True, force=args.force)
-    except FetchError as exc:
+    except (FetchError, ImageError) as exc:
         print(f"fetch_pmndrs_hdri: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

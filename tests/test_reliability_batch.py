@@ -95,7 +95,10 @@ def _hidden(out: Path) -> list[str]:
 def _cli(argv: list[str], cwd: Path, wrapper: str | None = None, **env_extra: str) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", **env_extra}
     cmd = [sys.executable, "-c", wrapper, *argv] if wrapper else [sys.executable, "-m", "reexposure", *argv]
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a shell starts background jobs (`pytest ... &`) with
+    # SIGINT ignored, children inherit that, and Python then never raises KeyboardInterrupt
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_outputs(proc: subprocess.Popen, out: Path, n: int, timeout: float = 180) -> None:
@@ -126,7 +129,7 @@ def _resume_and_check(photos: list[Path], out: Path, model: Path, before: dict[s
 
 
 def test_sigint_mid_batch_leaves_complete_outputs_and_resumes(tmp_path: Path, tiny_weights: Path) -> None:
-    # 12 photos: with 4, a loaded machine once let the batch finish before the signal landed
+    # 12 photos, so that the batch is still running when the signal lands
     photos = _photos(tmp_path / "in", n=12)
     out = tmp_path / "out"
     proc = _cli(_argv(photos, out, tiny_weights), tmp_path)
