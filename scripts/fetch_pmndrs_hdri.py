@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reexposure.io import ImageError, atomic_output, write_hdr
+from reexposure.io import ImageError, atomic_output, read_hdr, write_hdr
 
 VERSION = "1.7.0"
 URL = f"https://registry.npmjs.org/@pmndrs/assets/-/assets-{VERSION}.tgz"
@@ -134,18 +134,11 @@ def repair_dwab_blocks(rgb: np.ndarray, bright: float = 4.0) -> tuple[np.ndarray
 
 
 def read_exr_bytes(data: bytes, name: str) -> np.ndarray:
-    """The HxWx3 float32 RGB pixels of an in-memory OpenEXR file, negatives kept."""
-    import OpenEXR
-
+    """The HxWx3 float32 RGB pixels of an in-memory OpenEXR file (``read_hdr``), negatives kept."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
-        channels = OpenEXR.File(str(path)).channels()
-    if "RGB" in channels:
-        return np.asarray(channels["RGB"].pixels, dtype=np.float32)
-    if all(c in channels for c in "RGB"):
-        return np.stack([np.asarray(channels[c].pixels, dtype=np.float32) for c in "RGB"], -1)
-    raise FetchError(f"{name}: no RGB channels (found {', '.join(channels)})")
+        return read_hdr(path, keep_negative=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -815,6 +815,9 @@ def test_nan_inf_negative_sanitised_on_read(tmp_path: Path) -> None:
     (tmp_path / "bad.pfm").write_bytes(b"PF\n5 4\n-1.0\n" + x[::-1].astype("<f4").tobytes())
     with pytest.warns(ImageWarning, match="4 NaN"):
         assert (rio.read_hdr(tmp_path / "bad.pfm") >= 0).all()
+    with pytest.warns(ImageWarning, match="3 NaN/Inf values"):  # keep_negative: only NaN/Inf become 0
+        z = rio.read_hdr(tmp_path / "bad.exr", keep_negative=True)
+    assert z[2, 2, 2] == -1.0 and z[0, 0, 0] == z[1, 1, 1] == z[3, 3, 0] == 0
 
 
 def test_nan_sanitised_on_write(tmp_path: Path) -> None:

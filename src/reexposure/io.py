@@ -1178,13 +1178,16 @@ def _save_photo(
 # --------------------------------------------------------------------------------------------
 
 
-def _sanitize(arr: np.ndarray, name: str) -> np.ndarray:
-    """Replace NaN/Inf/negative values by 0 (in place on a float32 array), warning with the count."""
+def _sanitize(arr: np.ndarray, name: str, keep_negative: bool = False) -> np.ndarray:
+    """Replace NaN/Inf (and, unless ``keep_negative``, negative) values by 0 (in place on a float32
+    array), warning with the count."""
     bad = ~np.isfinite(arr)
-    bad |= arr < 0
+    if not keep_negative:
+        bad |= arr < 0
     n = int(np.count_nonzero(bad))
     if n:
-        _warn(f"{name}: {n} NaN/Inf/negative value{'s' if n != 1 else ''} set to 0")
+        what = "NaN/Inf" if keep_negative else "NaN/Inf/negative"
+        _warn(f"{name}: {n} {what} value{'s' if n != 1 else ''} set to 0")
         arr[bad] = 0.0
     return arr
 
@@ -1204,11 +1207,12 @@ def _hdr_source_checks(p: Path, name: str) -> bytes:
     return head
 
 
-def read_hdr(path: PathLike, max_pixels: int | None = None) -> np.ndarray:
+def read_hdr(path: PathLike, max_pixels: int | None = None, *, keep_negative: bool = False) -> np.ndarray:
     """Read an HDR radiance map: OpenEXR, Radiance ``.hdr`` (RGBE) or PFM, detected by content.
 
     Returns HxWx3 C-contiguous float32 linear RGB; NaN/Inf/negative values are set to 0 with an
-    :class:`ImageWarning` naming the count. Gray files are replicated to 3 channels; EXR alpha is
+    :class:`ImageWarning` naming the count (``keep_negative``: negative values are returned as they
+    are, for code that repairs what a lossy codec such as DWAB left below zero). Gray files are replicated to 3 channels; EXR alpha is
     dropped. The header's size is checked against the pixel limit (:func:`get_max_pixels`)
     before pixels are read. Raises :class:`ImageError` (one line) for unreadable files.
     """
@@ -1225,7 +1229,7 @@ def read_hdr(path: PathLike, max_pixels: int | None = None) -> np.ndarray:
             arr = _read_pfm(p, name, limit)
         else:
             raise ImageError(f"{name}: not an HDR image (expected OpenEXR, Radiance .hdr or PFM)")
-        return np.ascontiguousarray(_sanitize(arr, name))
+        return np.ascontiguousarray(_sanitize(arr, name, keep_negative))
     except MemoryError:
         raise ImageError(f"{name}: not enough memory to read this image") from None
     except OSError as exc:
