@@ -9,7 +9,7 @@ import torch
 import reexposure
 from reexposure import camera
 from reexposure.infer import Reconstructor, TileOptions, _axis_weights, _positions, receptive_radius
-from reexposure.model import GatedUNet, GeneratorConfig
+from reexposure.model import GatedUNet, GeneratorConfig, compose_radiance
 
 
 def _photo_512() -> np.ndarray:
@@ -25,7 +25,8 @@ def _photo_512() -> np.ndarray:
 
 
 @pytest.mark.parametrize("config,context", [(GeneratorConfig(), 64), (GeneratorConfig(width=8, depth=3), None),
-                                            (GeneratorConfig(width=8, depth=3, context_blocks=1), None)])
+                                            (GeneratorConfig(width=8, depth=3, context_blocks=1), None),
+                                            (GeneratorConfig(width=8, depth=3, head="guided"), None)])
 def test_tiled_equals_one_pass(config, context):
     torch.manual_seed(0)
     model = GatedUNet(config)
@@ -105,14 +106,17 @@ def test_reexpose_streaming_matches_tensor_path(tiny_model, highlight_photo):
     assert np.array_equal(r.reexpose(0)[outside.numpy()], highlight_photo[outside.numpy()])  # EV 0 gives the photo back
 
 
-def test_network_boost_is_the_boost_before_the_mask(tiny_model, highlight_photo):
+def test_network_output_goes_through_the_one_blend(tiny_model, highlight_photo):
+    """The map's radiance is compose_radiance of the photo, its undilated per-channel mask and the
+    network's output as it was (the blend, not the map, clamps the log boost at 0)."""
     r = Reconstructor(tiny_model)(highlight_photo)
     o = r.network_boost()
-    assert o.shape == (3, *highlight_photo.shape[:2]) and (o >= 0).all() and o.max() > 0
+    assert o.shape == (3, *highlight_photo.shape[:2]) and o.abs().max() > 0
     ldr = torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255
     mask = camera.saturation_mask(ldr, per_channel=True, dilate=r.blend_dilate)  # the photo's own, undilated
-    assert torch.allclose(r.boost(), mask * o[None], atol=1e-6)
-    # nothing clipped: no network pass, a zero boost of the working grid's shape
+    assert torch.allclose(r.output(), o[None], atol=1e-6)
+    assert torch.allclose(r.to_tensor(), compose_radiance(r.lin(), mask, o[None]), rtol=1e-5)
+    # nothing clipped: no network pass, a zero output of the working grid's shape
     flat = Reconstructor(tiny_model)(np.full((40, 48, 3), 100, np.uint8))
     assert not flat.boosts and not flat.network_boost().any()
 
@@ -175,7 +179,7 @@ def test_working_grid_for_large_photos(tiny_model):
     up = F.interpolate(o, scale_factor=3, mode="bilinear", align_corners=False)
     mask = camera.saturation_mask(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255, per_channel=True,
                                   dilate=0)
-    assert torch.allclose(r.boost(), mask * up, atol=1e-5)
+    assert torch.allclose(r.output(), up, atol=1e-5)
     assert torch.allclose(torch.cat([b for _, b in r.strips(rows=37)], dim=2), r.to_tensor())
     lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
     rad = r.to_tensor()

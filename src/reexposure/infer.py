@@ -1,10 +1,11 @@
 """Inference: photo -> relative radiance, in overlapping tiles with bounded memory.
 
-The generator predicts a log boost ``o`` and the radiance is ``lin * exp(mask * o)``
-(:func:`reexposure.model.compose_radiance`). Only the *boost field* ``mask * o`` needs the
-network, and it is zero wherever the photo is not clipped. So a :class:`RadianceMap` keeps the
-8-bit photo plus ``o`` of the tiles that had clipped pixels (float16), and renders radiance or
-re-exposed photos strip by strip. A photo with no highlights costs only the linearisation; peak
+The generator's output ``o`` (log boosts, or log brightness and colour strength) becomes radiance
+through the one blend, :func:`reexposure.model.compose_radiance`, which leaves every pixel that is
+not clipped exactly as the photo recorded it. So a :class:`RadianceMap` keeps the 8-bit photo plus
+``o`` of the tiles that had clipped pixels (float16) and, for the guided head, the colour of the
+surroundings (:func:`reexposure.model.ring_chroma`, computed once on the whole working grid so
+that tiles agree), and renders radiance or re-exposed photos strip by strip. A photo with no highlights costs only the linearisation; peak
 memory is a few bytes per pixel plus one tile's activations, whatever the image size.
 
 Large photos: the network costs ~0.1 GFLOP per pixel, so it runs on a working grid reduced by an
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 
 from . import camera
 from .camera import CRF, DEFAULT_CRF
-from .model import GatedUNet, GeneratorConfig
+from .model import GatedUNet, GeneratorConfig, compose_radiance, ring_chroma
 
 __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius", "reexpose_ldr",
            "ldr_to_uint8", "pad_to_multiple"]
@@ -192,15 +193,15 @@ def _linear_taps(n_out: int, n_in: int, k: int, start: int = 0) -> tuple[torch.T
 
 @dataclass
 class RadianceMap:
-    """Relative radiance of one photo: ``lin * exp(mask * o)``, stored compactly.
+    """Relative radiance of one photo, ``compose_radiance(lin, mask, o, chroma)``, stored compactly.
 
     ``photo`` is the HWC uint8 input and ``crf`` the curve it is linearised with. The network's
-    log boost ``o`` (>= 0) lives on a working grid ``scale`` times coarser than the photo
-    (``scale = 1`` for photos up to :attr:`TileOptions.max_work_pixels`): ``boosts`` holds, for each
-    processed window of that grid, ``weight * o`` (float16, CHW) keyed by its (y0, x0) origin. At
-    full resolution the boost is ``mask * upsample(o)`` with the photo's own per-channel mask
-    (undilated, ``blend_dilate``), so
-    well-exposed pixels (and unclipped channels) stay exact. Use :meth:`to_tensor` for the full
+    output ``o`` lives on a working grid ``scale`` times coarser than the photo (``scale = 1`` for
+    photos up to :attr:`TileOptions.max_work_pixels`): ``boosts`` holds, for each processed window
+    of that grid, ``weight * o`` (float16, CHW, 3 or 2 channels by the head) keyed by its (y0, x0)
+    origin; ``chroma`` (float16, 3 x working grid, guided head only) the surroundings' colour. At
+    full resolution both are up-sampled bilinearly and blended with the photo's own per-channel
+    mask (undilated, ``blend_dilate``), so well-exposed pixels (and unclipped channels) stay exact. Use :meth:`to_tensor` for the full
     float32 radiance, :meth:`reexpose` for an 8-bit rendition, :meth:`strips` to stream.
     """
 
@@ -214,6 +215,7 @@ class RadianceMap:
     # the photo itself is near the clip: boosting the valid pixels next to a clipped area cost
     # 12 dB at EV +1 and 0.4 dB at EV -2 on the held-out scenes (docs/benchmarks.md).
     blend_dilate: int = 0
+    chroma: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -227,9 +229,12 @@ class RadianceMap:
         rows = torch.from_numpy(self.photo[y0:y1])
         return self._lut()[rows.long()].permute(2, 0, 1)[None].contiguous()
 
+    def _channels(self) -> int:
+        return next(iter(self.boosts.values())).shape[0] if self.boosts else 3
+
     def _work_rows(self, r0: int, r1: int) -> torch.Tensor:
-        """The log boost o on working-grid rows [r0, r1), (3, r1-r0, Ww) float32."""
-        out = torch.zeros(3, r1 - r0, self.work_shape[1])
+        """The network output o on working-grid rows [r0, r1), (C, r1-r0, Ww) float32."""
+        out = torch.zeros(self._channels(), r1 - r0, self.work_shape[1])
         for (ty, tx), b in self.boosts.items():
             th, tw = b.shape[1:]
             a, z = max(ty, r0), min(ty + th, r1)
@@ -238,33 +243,44 @@ class RadianceMap:
         return out
 
     def network_boost(self) -> torch.Tensor:
-        """The network's log boost ``o`` on the whole working grid, (3, Hw, Ww) float32, before the
-        photo's mask is applied (0 in windows that had no clipped pixel; ``scale`` times coarser
-        than the photo)."""
+        """The network's output ``o`` on the whole working grid, (C, Hw, Ww) float32 (C = 3 log
+        boosts, or 2: log brightness and colour strength), before the blend (0 in windows that
+        had no clipped pixel; ``scale`` times coarser than the photo)."""
         return self._work_rows(0, self.work_shape[0]) if self.boosts else torch.zeros(3, *self.work_shape)
 
-    def boost(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
-        """Log boost ``mask * o`` for rows [y0, y1) as (1,3,h,W) float32 (0 where not clipped)."""
+    def _upsample_rows(self, rows_of: Callable[[int, int], torch.Tensor], y0: int, y1: int) -> torch.Tensor:
+        """Rows [y0, y1) at full resolution of a working-grid field (``rows_of(r0, r1)`` gives
+        its rows, (C, r1-r0, Ww)), bilinearly up-sampled: (C, y1-y0, W)."""
+        k = self.scale
+        if k == 1:
+            return rows_of(y0, y1)
+        hw, ww = self.work_shape
+        i0, i1, fy = _linear_taps(y1 - y0, hw, k, y0)
+        r0, r1 = int(i0.min()), int(i1.max()) + 1
+        block = rows_of(r0, r1)
+        rows = block[:, i0 - r0] * (1 - fy)[None, :, None] + block[:, i1 - r0] * fy[None, :, None]
+        j0, j1, fx = _linear_taps(self.shape[1], ww, k)
+        return rows[:, :, j0] * (1 - fx) + rows[:, :, j1] * fx
+
+    def output(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
+        """The network output ``o`` for rows [y0, y1) at full resolution, (1,C,h,W) float32."""
         h, w = self.shape
         y1 = h if y1 is None else y1
         if not self.boosts:
             return torch.zeros(1, 3, y1 - y0, w)
-        k = self.scale
-        if k == 1:
-            o = self._work_rows(y0, y1)
-        else:
-            hw, ww = self.work_shape
-            i0, i1, fy = _linear_taps(y1 - y0, hw, k, y0)
-            r0, r1 = int(i0.min()), int(i1.max()) + 1
-            block = self._work_rows(r0, r1)
-            rows = block[:, i0 - r0] * (1 - fy)[None, :, None] + block[:, i1 - r0] * fy[None, :, None]
-            j0, j1, fx = _linear_taps(w, ww, k)
-            o = rows[:, :, j0] * (1 - fx) + rows[:, :, j1] * fx
-        return _mask_rows(self.photo, y0, y1, self.blend_dilate) * o[None]
+        return self._upsample_rows(self._work_rows, y0, y1)[None]
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
         """Relative radiance rows [y0, y1), (1,3,h,W) float32 >= 0 (1.0 = clip level of the input)."""
-        return self.lin(y0, y1) * torch.exp(self.boost(y0, y1))
+        y1 = self.shape[0] if y1 is None else y1
+        lin = self.lin(y0, y1)
+        if not self.boosts:
+            return lin
+        chroma = None
+        if self.chroma is not None:
+            field = self.chroma
+            chroma = self._upsample_rows(lambda a, z: torch.from_numpy(field[:, a:z].astype(np.float32)), y0, y1)[None]
+        return compose_radiance(lin, _mask_rows(self.photo, y0, y1, self.blend_dilate), self.output(y0, y1), chroma)
 
     def to_tensor(self) -> torch.Tensor:
         """The whole radiance map, (1,3,H,W) float32."""
@@ -331,14 +347,11 @@ class Reconstructor:
         self.tile = max(int(math.ceil(self.tiles.tile / self.multiple) * self.multiple), 2 * self.overlap)
 
     def _run(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Network on one window, ``lin`` (1,3,h,w) and per-channel ``mask`` -> log boost ``o``
-        (1,3,h,w), >= 0. Pads to the network's multiple."""
+        """Network on one window, ``lin`` (1,3,h,w) and per-channel ``mask`` -> its output ``o``
+        (1,C,h,w). Pads to the network's multiple. (The blend clamps log boosts at 0.)"""
         h, w = lin.shape[2:]
         lin, mask = pad_to_multiple(self.multiple, lin, mask)
-        o = self.model(lin, mask)[:, :, :h, :w]
-        # Clipping only ever loses light: the recorded value is a lower bound of the radiance, so
-        # a negative boost is projected to 0 (it made clipped areas grey at EV +1 in evaluation).
-        return o.clamp_min(0.0)
+        return self.model(lin, mask)[:, :, :h, :w]
 
     def work_scale(self, h: int, w: int) -> int:
         """Integer factor by which the photo is reduced for the network (1 up to max_work_pixels)."""
@@ -413,6 +426,8 @@ class Reconstructor:
             lin, mask = self._work_inputs(u8, k)
             hw, ww = lin.shape[2:]
             result.scale, result.work_shape = k, (hw, ww)
+            if self.model.config.head == "guided":
+                result.chroma = ring_chroma(lin, mask)[0].numpy().astype(np.float16)
             starts = self._window_starts(hw, ww)
             if starts is None:
                 if on_window:

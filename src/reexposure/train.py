@@ -58,6 +58,10 @@ HOLDOUT_SCENES: tuple[str, ...] = (
     "GoldenGate", "Desk", "MtTamWest", "city", "forest", "streetlamp", "brightday", "nightlights",
     "leadenhall_market_1k", "wide_street_01_1k", "st_peters_square_night_1k", "noon_grass_1k",
     "chinese_garden_1k",
+    # v0.4: six of the 42 scenes of polyhaven_more, five with light sources (night square, sun over a
+    # river, street lamps, studio lamps, airport lights) and one without
+    "hansaplatz_1k", "shanghai_riverside_1k", "urban_street_01_1k", "studio_small_08_1k",
+    "rostock_laage_airport_1k", "spree_bank_1k",
 )
 
 #: Checkpoint format: 1 (no ``arch``, always the gated U-Net) and 2 (``arch`` key) both load.
@@ -76,6 +80,7 @@ class TrainConfig:
 
     data: str = "../shared/data/hdr"
     holdout: tuple[str, ...] = HOLDOUT_SCENES
+    exclude: tuple[str, ...] = ()  # scenes neither trained nor evaluated on (e.g. edited panoramas)
     out: str = "runs/default"
     arch: str = "gated_unet"  # generator: gated_unet (ours) | expandnet (baseline, Marnerides 2018)
     steps: int = 6000
@@ -270,8 +275,8 @@ class _Radiance(nn.Module):
         super().__init__()
         self.generator = generator
 
-    def forward(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.generator.radiance(lin, mask)
+    def forward(self, lin: torch.Tensor, mask: torch.Tensor, blend_mask: torch.Tensor) -> torch.Tensor:
+        return self.generator.radiance(lin, mask, blend_mask)
 
 
 def _write_checkpoint(path: Path, data: bytes, step: int) -> None:
@@ -355,13 +360,18 @@ class Trainer:
         except ModelError as exc:
             raise ConfigError(f"init_from: {exc}") from None
         have, want = model.config.to_dict(), self.config.generator_config().to_dict()
-        # a gated U-Net may gain context blocks: they start at zero, i.e. as the file's network
+        # a gated U-Net may gain context blocks (they start at zero, i.e. as the file's network) and
+        # turn its rgb head into a guided one (GatedUNet.adopt_rgb_head)
+        same = {"context_blocks": 0, "head": "rgb"}
         grows = (self.config.arch == "gated_unet" and have.get("context_blocks", 0) <= want.get("context_blocks", 0)
-                 and {**have, "context_blocks": 0} == {**want, "context_blocks": 0})
+                 and have.get("head", "rgb") in ("rgb", want.get("head", "rgb")) and {**have, **same} == {**want, **same})
         if meta.get("arch", "gated_unet") != self.config.arch or not (have == want or grows):
             raise ConfigError(f"init_from: {path} holds a {meta.get('arch', 'gated_unet')} {meta['config']}, "
                               f"the config asks for {self.config.arch} {json.dumps(want)}")
-        missing, unexpected = self.G.load_state_dict(model.state_dict(), strict=False)
+        state = model.state_dict()
+        if hasattr(self.G, "adopt_rgb_head"):
+            state = self.G.adopt_rgb_head(state)
+        missing, unexpected = self.G.load_state_dict(state, strict=False)
         assert not unexpected and all(k.startswith("context.") for k in missing), (missing, unexpected)
         try:
             return int(meta.get("trained_steps", 0))
@@ -397,6 +407,11 @@ class Trainer:
         mask = camera.saturation_mask(ldr, per_channel=True)
         return lin, mask, target
 
+    def blend_mask(self, lin: torch.Tensor) -> torch.Tensor:
+        """The blend's mask for a batch of linearised photos: per channel, undilated, from the
+        photo itself (as at inference; the network sees the dilated one)."""
+        return camera.saturation_mask(self.input_crf.forward(lin.clamp(0.0, 1.0)), per_channel=True, dilate=0)
+
     def gan_active(self) -> bool:
         return self.step >= self.config.gan_start and (self.config.w_adv > 0 or self.perceptual is not None)
 
@@ -414,7 +429,7 @@ class Trainer:
     def g_step(self, lin: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         with self.autocast():
-            pred = self.G_train(lin, mask)
+            pred = self.G_train(lin, mask, self.blend_mask(lin))
         pred = pred.float()
         region = mask if c.rec_weighting == "soft" else (mask > 0).to(mask.dtype)
         rec = log_mse(pred, target, region if self.rec_in_mask else None)
@@ -548,7 +563,7 @@ class Trainer:
             target = item["radiance"].to(self.device)
             lin = self.input_crf.inverse(ldr)
             mask = camera.saturation_mask(ldr, per_channel=True)
-            pred = G.radiance(lin, mask).float()
+            pred = G.radiance(lin, mask, self.blend_mask(lin)).float()
             sums["val_log_mse"] += float(log_mse(pred, target, mask))
             sums["val_log_mse_naive"] += float(log_mse(lin, target, mask))
             region = (mask > 0).float()
@@ -666,7 +681,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     ckpt = out / "last.pt"
     if not Path(c.data).is_dir():
         raise ConfigError(f"data folder {c.data} does not exist or is not a folder")
-    files = [p for p in find_hdr_files(c.data) if p.stem not in set(c.holdout)]
+    files = [p for p in find_hdr_files(c.data) if p.stem not in set(c.holdout) | set(c.exclude)]
     if not files:
         raise ConfigError(f"no HDR images (.exr, .hdr, .pfm) for training in {c.data}"
                           + (" (all of them are held out)" if find_hdr_files(c.data) else ""))

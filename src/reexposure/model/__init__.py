@@ -9,9 +9,10 @@ import torch.nn as nn
 
 from .discriminator import DiscriminatorConfig, SNPatchGAN
 from .expandnet import ExpandNet, ExpandNetConfig
-from .generator import GatedConv2d, GatedUNet, GeneratorConfig, compose_radiance
+from .blend import compose_radiance, ring_chroma
+from .generator import GatedConv2d, GatedUNet, GeneratorConfig
 
-__all__ = ["GatedConv2d", "GatedUNet", "GeneratorConfig", "compose_radiance",
+__all__ = ["GatedConv2d", "GatedUNet", "GeneratorConfig", "compose_radiance", "ring_chroma",
            "ExpandNet", "ExpandNetConfig", "DiscriminatorConfig", "SNPatchGAN",
            "ARCHITECTURES", "arch_of", "build_generator"]
 

@@ -104,7 +104,7 @@ class ExpandNet(nn.Module):
         glob = glob.expand(b, glob.shape[1], h, w)
         return self.end_net(torch.cat([local, mid, glob], dim=1))
 
-    def radiance(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def radiance(self, lin: torch.Tensor, mask: torch.Tensor, blend_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Relative radiance (B,3,H,W) >= 0: the prediction times one scale per image that matches
         it to ``lin`` on well-exposed pixels (geometric mean of ``lin / y``); without any such
         pixel the prediction's maximum is put at the clip level (1.0)."""

@@ -4,13 +4,11 @@ Reads top to bottom, leaf modules first: :class:`GatedConv2d`, :class:`Generator
 :class:`GatedUNet`.
 
 Output head (see ``docs/design-notes.md`` in the shared notes and ``docs/architecture.md``):
-the network predicts a per-pixel, per-channel log boost ``o`` and the radiance is
-
-    radiance = lin * exp(mask * o)
-
-a log-domain residual on the naive (linearised) estimate. ``o = 0`` means "naive", gradients never
-vanish, and large boosts (light sources are 100x to 60,000x the clip level) are one ``exp`` away.
-Pixels with ``mask = 0`` pass through exactly unchanged.
+the network predicts a per-pixel log boost (log-domain residual on the linearised photo: ``o = 0``
+means "naive", gradients never vanish, and large boosts, light sources are 100x to 60,000x the clip
+level, are one ``exp`` away) and, with the ``guided`` head, how much of the surroundings' colour a
+clipped area takes; :mod:`reexposure.model.blend` turns that into radiance. Pixels with
+``mask = 0`` pass through exactly unchanged.
 
 References
 ----------
@@ -26,7 +24,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["GatedConv2d", "ContextBlock", "GeneratorConfig", "GatedUNet", "compose_radiance"]
+from .blend import compose_radiance, head_channels, ring_chroma
+
+__all__ = ["GatedConv2d", "ContextBlock", "GeneratorConfig", "GatedUNet"]
 
 
 class GatedConv2d(nn.Module):
@@ -76,6 +76,12 @@ class GeneratorConfig:
     max_width: int = 96  # channel cap at the deep levels
     max_log_boost: float = 12.0  # exp(12) ~ 160,000x the clip level: brighter than the sun in our data
     context_blocks: int = 0  # ContextBlocks after the bottleneck, dilations 2, 4, ... (0 = none)
+    # Output head (reexposure.model.blend): "rgb" = a log boost per channel (v0.1-v0.3);
+    # "guided" = log brightness + colour strength, the hue taken from the photo (v0.4).
+    head: str = "rgb"
+
+    def __post_init__(self) -> None:
+        head_channels(self.head)  # ValueError for an unknown head
 
     @property
     def context_dilations(self) -> tuple[int, ...]:
@@ -91,23 +97,13 @@ class GeneratorConfig:
         return asdict(self)
 
 
-def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, log_boost: torch.Tensor) -> torch.Tensor:
-    """The soft mask blend in the log domain: ``lin * exp(mask * log_boost)``.
-
-    ``lin`` (B,3,H,W) linear in [0,1], ``mask`` (B,1,H,W) or per channel (B,3,H,W) in [0,1],
-    ``log_boost`` (B,3,H,W) natural log of the predicted radiance / lin ratio. Where ``mask == 0``
-    the result is exactly ``lin``.
-    """
-    return lin * torch.exp(mask * log_boost)
-
-
 class GatedUNet(nn.Module):
     """U-Net of gated convolutions with skip connections.
 
     ``forward(lin, mask)`` takes the linearised photo ``lin`` (B,3,H,W) in [0,1] and the saturation
     mask (B,1,H,W), or the per-channel mask (B,3,H,W) whose maximum over channels the network
-    sees, and returns the log boost ``o`` (B,3,H,W); :meth:`radiance` composes it with the mask as
-    given (a per-channel mask leaves the unclipped channels of a partly clipped pixel exact).
+    sees, and returns the head's output (B,3,H,W) log boosts (``rgb``) or (B,2,H,W) log brightness and
+    colour strength (``guided``); :meth:`radiance` blends it (:mod:`reexposure.model.blend`).
     H and W must be multiples of ``config.multiple``.
 
     The network sees ``sqrt(lin)`` (a fixed, perceptually even encoding of the linear photo; it is
@@ -130,7 +126,7 @@ class GatedUNet(nn.Module):
         for i in reversed(range(config.depth)):
             self.up.append(nn.ModuleList([GatedConv2d(w[i + 1], w[i], 3),  # after 2x upsampling
                                           GatedConv2d(2 * w[i], w[i], 3)]))  # after skip concat
-        self.head = nn.Conv2d(w[0], 3, 3, padding=1)
+        self.head = nn.Conv2d(w[0], head_channels(config.head), 3, padding=1)
         nn.init.zeros_(self.head.weight)  # start from the naive answer (o = 0)
         nn.init.zeros_(self.head.bias)
 
@@ -154,7 +150,21 @@ class GatedUNet(nn.Module):
         o = self.head(x)
         return o.clamp(-self.config.max_log_boost, self.config.max_log_boost)
 
-    def radiance(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Relative radiance (B,3,H,W) >= 0: ``lin * exp(mask * forward(lin, mask))``, ``mask``
-        (B,1,H,W) or per channel (B,3,H,W)."""
-        return compose_radiance(lin, mask, self(lin, mask))
+    def radiance(self, lin: torch.Tensor, mask: torch.Tensor, blend_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Relative radiance (B,3,H,W) >= 0: :func:`reexposure.model.blend.compose_radiance` of
+        ``forward(lin, mask)``, blended with ``blend_mask`` (per channel (B,3,H,W) or (B,1,H,W);
+        default ``mask``); the surroundings' colour is gathered outside ``mask`` (as at inference)."""
+        chroma = ring_chroma(lin, mask) if self.config.head == "guided" else None
+        return compose_radiance(lin, mask if blend_mask is None else blend_mask, self(lin, mask), chroma)
+
+    def adopt_rgb_head(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A state dict of an ``rgb``-head network, converted for this ``guided`` one: the log
+        brightness starts as the mean of the three per-channel boosts, the colour strength at
+        zero logit (half the surroundings' colour). Fine-tuning from v0.3 starts from its
+        brightness answer instead of from scratch."""
+        out = dict(state)
+        w, b = state["head.weight"], state["head.bias"]
+        if w.shape[0] == 3 and self.config.head == "guided":
+            out["head.weight"] = torch.cat([w.mean(0, keepdim=True), torch.zeros_like(w[:1])])
+            out["head.bias"] = torch.cat([b.mean(0, keepdim=True), torch.zeros_like(b[:1])])
+        return out

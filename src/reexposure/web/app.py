@@ -173,7 +173,7 @@ def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
         lin = rm.lin(y0, y1)
-        ours = lin * torch.exp(rm.boost(y0, y1))
+        ours = rm.radiance(y0, y1)
         a, z = max(0, y0 - 1), min(h, y1 + 1)  # the 1-pixel dilation sees the neighbouring rows
         ldr = photo_t[a:z].permute(2, 0, 1)[None].float() / 255.0
         mask = camera.saturation_mask(ldr, dilate=1)[:, :, y0 - a:y0 - a + (y1 - y0)]

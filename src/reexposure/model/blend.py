@@ -1,0 +1,116 @@
+"""The blend: the network's output + the photo -> relative radiance. Written once, used by training,
+validation, inference (tiled or not) and the web preview.
+
+Two output heads exist (:attr:`GeneratorConfig.head`):
+
+``"rgb"`` (v0.1-v0.3): a log boost per channel, ``radiance = lin * exp(mask * max(o, 0))``. Each
+clipped channel is boosted on its own, so the three boosts of a white lamp can disagree (a lavender
+lamp) and the clipped channels of a partly clipped pixel can be raised while the unclipped ones stay
+(a cyan sky): the network chooses the hue.
+
+``"guided"`` (v0.4): the colour comes from the photo and the network decides how bright.
+
+1. :func:`ring_chroma` propagates the colour of the unclipped pixels (brightest first: the glow
+   around a lamp, the sky next to a cloud) into the clipped regions, a push-pull pyramid of
+   normalised averages, so that a clipped pixel takes the colour of its nearest well-exposed
+   surroundings (larger holes from larger surroundings). It is a smooth field: no blotches.
+2. The network's second channel ``t`` sets how much of that colour to use,
+   ``ce = 1 - sigmoid(t) * (1 - chroma)``: 0 = neutral white, 1 = the surroundings' colour.
+   It changes saturation, never hue.
+3. A colour-consistent lower bound (like darktable's "inpaint opposed" highlight reconstruction,
+   RawTherapee's "color propagation"): the pixel's radiance is ``s * ce`` with the smallest ``s``
+   that (a) keeps every clipped channel at or above what it recorded and (b) matches the
+   unclipped channels, weighted by how unclipped they are. Unclipped channels pass through
+   exactly; clipped ones are raised to ``s * ce``.
+4. Where all three channels clipped (nothing is known but "at least the clip level"), the
+   network's log brightness ``o >= 0`` multiplies the pixel, the same factor on every channel.
+   A partly clipped pixel's brightness is fixed by its unclipped channels, so ``o`` does not
+   touch it (boosting only its clipped channels would invent a hue).
+
+Masks, chosen on purpose (the same in training and inference): the network *sees* the saturation
+mask dilated by one pixel (the JPEG-blurred edge of a clipped area is uncertain too); the blend
+uses the per-channel, undilated mask, so well-exposed pixels and unclipped channels stay exact.
+The log boost is clamped at 0 in training as at inference: clipping only ever loses light.
+
+References
+----------
+- darktable 4.4 highlight reconstruction, "inpaint opposed" and "segmentation based" modes
+  (documentation: darktable.org/usermanual, processing modules, highlight reconstruction).
+- RawTherapee "Color Propagation" highlight reconstruction (rawpedia.rawtherapee.com).
+- Burt, P. J. "Moment images, polynomial fit filters, and the problem of surface
+  interpolation." CVPR 1988 (push-pull / normalised-convolution pyramids).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["HEADS", "head_channels", "ring_chroma", "compose_radiance"]
+
+#: Output heads of the generator: name -> number of output channels.
+HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
+
+#: Confidence of a pyramid cell saturates when its mean weight (peak brightness squared of the
+#: unclipped pixels) reaches this; below, the coarser level's colour fills in.
+_RING_TAU = 0.05
+
+
+def head_channels(head: str) -> int:
+    """Number of output channels of ``head`` (``rgb``: 3, ``guided``: 2). ``ValueError`` otherwise."""
+    if head not in HEADS:
+        raise ValueError(f"unknown output head {head!r} (known: {', '.join(HEADS)})")
+    return HEADS[head]
+
+
+def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The colour of the well-exposed surroundings, propagated into the clipped regions.
+
+    ``lin`` (B,3,H,W) linear photo in [0,1]; ``mask`` (B,1|3,H,W) in [0,1] (1 = clipped). Returns
+    the chromaticity field (B,3,H,W) in (0,1], normalised so that its largest channel is 1 at
+    every pixel. Pixels with no channel near the clip vote with weight ``(1 - mask) * peak**2``
+    (bright pixels carry a highlight's colour: its glow, the unclipped part of a white wall; dark
+    ones mostly noise). A push-pull pyramid (2x2 averages down to one pixel, then back up, each
+    level's own average trusted in proportion to its weight) fills every pixel with the
+    weighted colour of its nearest voters. Smooth by construction; white where nothing votes."""
+    peak = lin.amax(dim=1, keepdim=True)
+    weight = (1.0 - mask.amax(dim=1, keepdim=True)).clamp(0.0, 1.0) * peak.square()
+    chroma = lin / peak.clamp_min(1e-4)
+    nums, dens = [weight * chroma], [weight]
+    while max(nums[-1].shape[-2:]) > 1:
+        nums.append(F.avg_pool2d(nums[-1], 2, ceil_mode=True))
+        dens.append(F.avg_pool2d(dens[-1], 2, ceil_mode=True))
+    est = torch.where(dens[-1] > 1e-8, nums[-1] / dens[-1].clamp_min(1e-8), torch.ones_like(nums[-1]))
+    for num, den in zip(reversed(nums[:-1]), reversed(dens[:-1])):
+        up = F.interpolate(est, size=num.shape[-2:], mode="bilinear", align_corners=False)
+        conf = (den / _RING_TAU).clamp(max=1.0)
+        est = conf * (num / den.clamp_min(1e-8)) + (1.0 - conf) * up
+    return est / est.amax(dim=1, keepdim=True).clamp_min(1e-4)
+
+
+def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
+                     chroma: torch.Tensor | None = None) -> torch.Tensor:
+    """Relative radiance (B,3,H,W) >= 0 from the linear photo and the network's output.
+
+    ``lin`` (B,3,H,W) in [0,1]; ``mask`` the blend mask, (B,3,H,W) per channel or (B,1,H,W), in
+    [0,1]; ``head`` the network's output: (B,3,H,W) log boosts (``rgb`` head) or (B,2,H,W) log
+    brightness and colour-strength logit (``guided`` head, see the module docstring); ``chroma``
+    (B,3,H,W) the :func:`ring_chroma` of the whole photo (computed from ``lin`` and ``mask`` if
+    ``None``; a tiled caller passes the whole photo's field so that tiles agree). Wherever
+    ``mask == 0`` the result is exactly ``lin``."""
+    if head.shape[1] == 3:
+        return lin * torch.exp(mask * head.clamp_min(0.0))
+    if head.shape[1] != 2:
+        raise ValueError(f"head output must have 2 or 3 channels, got {head.shape[1]}")
+    if mask.shape[1] == 1:
+        mask = mask.expand_as(lin)
+    if chroma is None:
+        chroma = ring_chroma(lin, mask)
+    log_bright = head[:, :1].clamp_min(0.0)
+    ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
+    known = 1.0 - mask
+    s_known = (known * lin).sum(1, keepdim=True) / (known * ce).sum(1, keepdim=True).clamp_min(1e-6)
+    s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
+    guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
+    all_clipped = mask.amin(1, keepdim=True)
+    return guide * torch.exp(all_clipped * log_bright)
