@@ -309,3 +309,56 @@ def test_self_supervised_pairs_need_usable_photos(tmp_path: Path) -> None:
         HDRPairs(find_hdr_files(hdr), DataConfig(crop=32, ldr_share=0.3), photos=blown)
     with pytest.raises(ConfigError, match="needs pairs.ldr_data"):
         check_config(tiny_config(hdr, tmp_path / "run", **{"pairs.ldr_share": 0.3}))
+
+
+def _camera(**kw) -> PairSynthesizer:
+    base = dict(camera_prob=1.0, crf_bank=("sqrt",), noise_prob=0.0, sharpen=(0.0, 0.0), camera_jpeg_prob=0.0,
+                desaturate=(0.0, 0.0), saturation=(0.0, 0.0), wb_gain=(1.0, 1.0))
+    return PairSynthesizer(DataConfig(**{**base, **kw}))
+
+
+def test_camera_shoulder_rolls_highlights_off_instead_of_clipping_at_one() -> None:
+    """A grey ramp 0..3x the clip level: the hard clip reaches 255 at 1.0; the shoulder (knee 0.7)
+    is linear below the knee, still below 255 at 1.0 and reaches it only near knee + 5 (1 - knee)."""
+    ramp = np.repeat(np.linspace(0, 3, 301, dtype=np.float32)[None, :, None], 3, axis=2).repeat(4, 0)
+    rng = np.random.default_rng(0)
+    hard, _ = _camera(shoulder_prob=0.0).camera_render(ramp, rng)
+    soft, _ = _camera(shoulder_prob=1.0, shoulder_knee=(0.7, 0.7)).camera_render(ramp, rng)
+    x = ramp[0, :, 0]
+    assert hard[0, np.searchsorted(x, 1.0), 0] == 1.0
+    assert soft[0, np.searchsorted(x, 1.0), 0] < 0.97
+    assert np.all(np.diff(soft[0, :, 0]) >= 0)  # monotone
+    first_white = x[np.argmax(soft[0, :, 0] >= 254 / 255)]
+    assert 1.6 < first_white < 2.3
+    below = x < 0.69
+    assert np.allclose(soft[0, below, 0], hard[0, below, 0], atol=1 / 255)  # linear below the knee
+
+
+def test_camera_white_balance_makes_one_channel_clip_first() -> None:
+    """A grey scene at 0.9x the clip level with a warm balance (red gain 1.25): only red clips,
+    and the target radiance carries the same gains (it is what the camera's colours mean)."""
+    syn = _camera(wb_gain=(1.25, 1.25), shoulder_prob=0.0)
+    rng = np.random.default_rng(0)
+    look = syn.camera_look(np.full((8, 8, 3), 0.9, np.float32), rng)
+    assert np.allclose(look[0, 0], [0.9 * 1.25, 0.9, 0.9 * 1.25])
+    ldr, _ = syn.camera_render(look, rng)
+    assert ldr[0, 0, 0] == 1.0 and ldr[0, 0, 1] < 1.0
+
+
+def test_camera_jpeg_subsamples_chroma() -> None:
+    """4:2:0: a one-pixel colour checkerboard loses its colour detail, its brightness pattern stays."""
+    syn = _camera(camera_jpeg_prob=1.0, camera_jpeg_quality=(97, 97), shoulder_prob=0.0)
+    yy, xx = np.mgrid[:32, :32]
+    board = np.where(((yy + xx) % 2 == 0)[..., None], [0.5, 0.1, 0.1], [0.1, 0.1, 0.5]).astype(np.float32)
+    ldr, _ = syn.camera_render(board, np.random.default_rng(0))
+    red_minus_blue = ldr[..., 0] - ldr[..., 2]
+    assert np.abs(red_minus_blue[8:24, 8:24]).mean() < 0.15  # the colours average out (input: +-0.35)
+
+
+def test_camera_pairs_are_reproducible_and_off_by_default(tmp_path: Path) -> None:
+    folder = make_hdr_folder(tmp_path, names=("a", "b"))
+    files = find_hdr_files(folder)
+    plain = HDRPairs(files, DataConfig(crop=32), seed=1)
+    cam = HDRPairs(files, DataConfig(crop=32, camera_prob=1.0), seed=1)
+    assert torch.equal(cam[3]["ldr"], HDRPairs(files, DataConfig(crop=32, camera_prob=1.0), seed=1)[3]["ldr"])
+    assert not torch.equal(plain[3]["ldr"], cam[3]["ldr"])

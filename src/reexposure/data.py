@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from . import camera
 from .io import PHOTO_EXTENSIONS, ImageError, read_hdr
@@ -138,6 +138,21 @@ class DataConfig:
     ldr_share: float = 0.0  # share of samples drawn from those photos
     ldr_max_clipped: float = 0.015  # photos with more pixels at the clip level (max channel >= 254) are skipped
     ldr_max_side: int = 1024  # photos are downscaled (area) to at most this long side when read
+    # Camera-like photos (PairSynthesizer.camera_look / camera_render): with this probability a
+    # sample is rendered as a camera's JPEG engine would write it instead of the plain
+    # clip-CRF-quantise camera: white-balance gains and a colour matrix before the clip (saturated
+    # colours clip in one or two channels), a highlight shoulder per channel with desaturation
+    # toward white, 4:2:0 JPEG after mild sharpening. Real photos look like this; the plain camera
+    # is what the held-out evaluation renders.
+    camera_prob: float = 0.0
+    wb_gain: tuple[float, float] = (0.8, 1.25)  # red and blue gains relative to green (log-uniform)
+    saturation: tuple[float, float] = (0.0, 0.4)  # colour-matrix saturation boost
+    shoulder_prob: float = 0.7  # share of camera-like photos with a highlight shoulder (else hard clip)
+    shoulder_knee: tuple[float, float] = (0.6, 0.9)  # linear level where the roll-off starts
+    desaturate: tuple[float, float] = (0.0, 0.8)  # pull toward white near the clip (0 = none)
+    sharpen: tuple[float, float] = (0.0, 80.0)  # unsharp-mask strength, percent
+    camera_jpeg_prob: float = 0.85
+    camera_jpeg_quality: tuple[int, int] = (75, 97)
 
 
 @dataclass
@@ -227,6 +242,59 @@ class PairSynthesizer:
             k = float(rng.uniform(lo, hi))
         return float(np.clip(k, lo, hi))
 
+    def camera_look(self, radiance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The scene as the camera's colour pipeline sees it before the clip: HWC radiance ->
+        HWC radiance >= 0, white-balance gains on red and blue (green fixed: a warm or cool
+        balance makes red or blue clip first) and a colour-matrix saturation boost (saturated
+        colours leave the gamut and clip in one or two channels). The target is this radiance."""
+        c = self.config
+        lo, hi = np.log(c.wb_gain[0]), np.log(c.wb_gain[1])
+        gains = np.exp(rng.uniform(lo, hi, 3)).astype(np.float32)
+        gains[1] = 1.0
+        x = radiance * gains
+        sat = float(rng.uniform(*c.saturation))
+        if sat > 0:
+            luma = x @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+            x = np.maximum((1.0 + sat) * x - sat * luma[..., None], 0.0)
+        return x.astype(np.float32)
+
+    def camera_render(self, radiance: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, camera.CRF]:
+        """8-bit photo (HWC float in [0,1]) of HWC ``radiance`` as a camera's JPEG engine writes it:
+        (shot and read noise), a highlight shoulder per channel (linear below ``knee``, rolling
+        off to white at about ``knee + 5 (1 - knee)``: 1.3-2.7x the clip level of a hard clip, so a
+        clipped pixel there held more light) or the hard clip, desaturation toward the brightest
+        channel near white, a camera curve, quantisation, mild unsharp masking, and JPEG with
+        4:2:0 chroma subsampling."""
+        c = self.config
+        x = np.maximum(radiance, 0.0)
+        if rng.random() < c.noise_prob:
+            sigma = float(rng.uniform(*c.noise_sigma))
+            noisy = x + rng.normal(0.0, 1.0, x.shape).astype(np.float32) * (np.sqrt(np.minimum(x, 1.0)) * sigma + sigma * 0.3)
+            x = np.where(x >= 1.0, x, np.maximum(noisy, 0.0))
+        if rng.random() < c.shoulder_prob:
+            knee = float(rng.uniform(*c.shoulder_knee))
+            over = np.maximum(x - knee, 0.0) / (1.0 - knee)
+            lin = np.where(x <= knee, x, knee + (1.0 - knee) * (1.0 - np.exp(-over)))
+        else:
+            lin = np.minimum(x, 1.0)
+        d = float(rng.uniform(*c.desaturate))
+        if d > 0:
+            peak = lin.max(axis=-1, keepdims=True)
+            t = np.clip((peak - 0.8) / 0.2, 0.0, 1.0)
+            lin = lin + d * t * t * (3.0 - 2.0 * t) * (peak - lin)
+        crf = self.pick_crf(rng)
+        ldr8 = np.round(np.asarray(crf(np.clip(lin, 0.0, 1.0).astype(np.float32))) * 255.0).astype(np.uint8)
+        img = Image.fromarray(ldr8)
+        amount = float(rng.uniform(*c.sharpen))
+        if amount >= 1.0:
+            img = img.filter(ImageFilter.UnsharpMask(radius=float(rng.uniform(0.6, 1.4)), percent=int(amount), threshold=1))
+        if rng.random() < c.camera_jpeg_prob:
+            q = int(rng.integers(c.camera_jpeg_quality[0], c.camera_jpeg_quality[1] + 1))
+            buf = _io.BytesIO()
+            img.save(buf, format="JPEG", quality=q, subsampling=2)  # 2 = 4:2:0
+            img = Image.open(_io.BytesIO(buf.getvalue())).convert("RGB")
+        return np.asarray(img, dtype=np.float32) / 255.0, crf
+
     def render(self, radiance: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, camera.CRF]:
         """8-bit photo (HWC float in [0,1], multiples of 1/255) of HWC ``radiance`` at EV 0."""
         c = self.config
@@ -252,7 +320,11 @@ class PairSynthesizer:
         patch = self.crop(image, rng, bright)
         k = self.exposure(patch, rng)
         radiance = patch * np.float32(2.0**k)
-        ldr, crf = self.render(radiance, rng)
+        if self.config.camera_prob > 0 and rng.random() < self.config.camera_prob:  # no draw when off
+            radiance = self.camera_look(radiance, rng)
+            ldr, crf = self.camera_render(radiance, rng)
+        else:
+            ldr, crf = self.render(radiance, rng)
         return Pair(ldr, radiance, k, crf)
 
     def pair(self, image: np.ndarray, rng: np.random.Generator,
