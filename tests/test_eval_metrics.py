@@ -196,3 +196,23 @@ def test_fit_pixels_excludes_region_and_dark() -> None:
     assert not sel[0, 0, 0, 0] and sel[0, 1, 0, 0]
     assert not sel[..., 3, 3].any()
     assert int(sel.sum()) == 3 * 16 - 3 - 1
+
+
+# --------------------------------------------------------------------------- lights kept bright
+
+
+def test_lights_kept_known_values() -> None:
+    gt = img(4, 4, value=0.5)
+    gt[0, 0, 0, :] = 8.0  # four lights, one channel at 8x the clip level is enough
+    gt[0, 2, 1, 0] = 7.9  # just below 8x: not a light
+    est = img(4, 4, value=0.5)
+    est[0, 1, 0, 0:3] = 4.0  # three of the four predicted at 4x (in another channel: largest channel)
+    est[0, 0, 0, 3] = 3.99
+    assert metrics.lights_kept(est, gt) == pytest.approx(0.75)
+    assert metrics.lights_kept(gt, gt) == 1.0
+    assert metrics.lights_kept(gt.clamp(max=1.0), gt) == 0.0  # naive: capped at the clip level
+    region = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    region[..., 0, 2:] = True  # lights 2 (kept) and 3 (not)
+    assert metrics.lights_kept(est, gt, region) == pytest.approx(0.5)
+    assert math.isnan(metrics.lights_kept(est, img(4, 4, value=7.0)))
+    assert metrics.lights_kept(est, gt, true_factor=0.4, pred_factor=0.5) == pytest.approx(1.0)

@@ -244,3 +244,42 @@ def test_cvvdp_optional(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
     gt, photo = tiny_case(0.08)
     assert jod(gt, gt) == pytest.approx(10.0, abs=1e-3)
     assert jod(Naive().radiance(photo), gt) < 9.5
+
+
+class Oracle(Method):
+    """Returns the ground truth (optionally capped): lights kept exactly when not capped."""
+
+    def __init__(self, gt: torch.Tensor, cap: float | None = None) -> None:
+        self.gt, self.cap = gt, cap
+
+    def radiance(self, photo, crf=camera.DEFAULT_CRF):  # type: ignore[no-untyped-def]
+        return self.gt if self.cap is None else self.gt.clamp(max=self.cap)
+
+
+def test_lights_kept_and_ev_minus_4(tmp_path: Path) -> None:
+    from reexposure.eval.run import DEFAULT_EVS
+
+    assert -4.0 in DEFAULT_EVS and -3.0 in DEFAULT_EVS
+    gt, photo = tiny_case(0.08, "aristea_sun.exr")
+    assert int((gt.amax(dim=1) >= 8).sum()) > 5  # the sun: pixels truly >= 8x the clip level
+    res, _ = evaluate_case(gt, photo, {"naive": Naive(), "oracle": Oracle(gt), "capped": Oracle(gt, 3.9)})
+    assert res["naive"]["lights_kept"] == 0.0
+    assert res["oracle"]["lights_kept"] == 1.0
+    assert res["capped"]["lights_kept"] == 0.0 and res["capped"]["scale"] == pytest.approx(1.0)
+    assert res["oracle"]["ev"]["-4"]["psnr_clipped"] > res["naive"]["ev"]["-4"]["psnr_clipped"] + 3
+    out = tmp_path / "r"
+    assert run_main("--data", str(DATA), "--method", "naive", "--clip", "0.08", "--out", str(out)) == 0
+    md = (out / "summary.md").read_text()
+    assert "PSNR clipped EV-3 | PSNR clipped EV-4 | lights kept |" in md
+    row = next(ln for ln in md.splitlines() if ln.startswith("| naive |"))
+    assert row.split("|")[7].strip() == "0.000"  # lights kept: naive never reaches 4x
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["means"]["all"]["naive"]["lights_kept"]["n"] == 1  # one image has lights >= 8x
+    assert "psnr_clipped@-4" in summary["means"]["all"]["naive"] and -4.0 in summary["evs"]
+
+
+def test_eval_needs_a_mode_and_method(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main("--data", str(DATA), "--out", str(tmp_path / "o")) == 2
+    assert "--method is required" in capsys.readouterr().err
+    assert run_main("--data", str(DATA), "--brackets", str(DATA), "--method", "naive", "--out", str(tmp_path / "o")) == 2
+    assert "exactly one of" in capsys.readouterr().err

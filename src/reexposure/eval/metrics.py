@@ -25,6 +25,11 @@ Definitions
 - :func:`fit_scale`: one global factor ``k`` minimising ``sum (log(k*e) - log(r))**2`` over a
   set of pixels (closed form: ``log k = mean(log r - log e)``); relative radiance has no absolute
   scale, so every estimate is put on the reference's scale with it before any metric.
+- :func:`lights_kept`: "lights kept bright". Among the pixels whose true radiance is at least
+  ``LIGHT_TRUE`` = 8x the clip level (largest channel of the reference; such pixels are clipped in
+  the input, which saturates at 1.0), optionally restricted to a region, the share that the
+  estimate (already on the reference's scale) puts at ``LIGHT_PRED`` = 4x or more (largest
+  channel). Naive, capped at 1.0, scores 0. NaN when the image has no such pixel.
 """
 
 from __future__ import annotations
@@ -38,13 +43,15 @@ from .. import camera
 
 __all__ = ["PSNR_CAP_MSE", "LOG_LO", "LOG_HI", "psnr", "ssim_map", "ssim", "SSIMReference", "log_psnr",
            "gradient_energy", "texture_ratio", "fit_scale", "clipped_region", "fit_pixels",
-           "REGION_DILATE", "FIT_FLOOR"]
+           "REGION_DILATE", "FIT_FLOOR", "lights_kept", "LIGHT_TRUE", "LIGHT_PRED"]
 
 PSNR_CAP_MSE = 1e-10
 LOG_LO = 5e-5
 LOG_HI = 100.0
 REGION_DILATE = 4  # pixels added around the saturation mask to make the "clipped region"
 FIT_FLOOR = 2.0**-10  # linear input values at or below this are too noisy to fit the scale on
+LIGHT_TRUE = 8.0  # lights_kept: pixels truly at least this many times the clip level ...
+LIGHT_PRED = 4.0  # ... count as kept when the estimate reaches this
 
 
 def _check(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -201,3 +208,18 @@ def fit_scale(estimate: torch.Tensor, reference: torch.Tensor, select: torch.Ten
     if not bool(sel.any()):
         return 1.0
     return float(torch.exp((torch.log(r[sel]) - torch.log(e[sel])).mean()))
+
+
+def lights_kept(estimate: torch.Tensor, reference: torch.Tensor, region: torch.Tensor | None = None,
+                true_factor: float = LIGHT_TRUE, pred_factor: float = LIGHT_PRED) -> float:
+    """Share of the pixels with ``max_c reference >= true_factor`` (inside ``region``, if given)
+    where ``max_c estimate >= pred_factor`` (see module docstring). NaN if there is no such pixel."""
+    _check(estimate, reference)
+    lights = reference.amax(dim=1, keepdim=True) >= true_factor
+    r = _region_weights(region, estimate)
+    if r is not None:
+        lights = lights & r
+    n = int(lights.sum())
+    if n == 0:
+        return float("nan")
+    return int(((estimate.amax(dim=1, keepdim=True) >= pred_factor) & lights).sum()) / n

@@ -13,8 +13,10 @@ With HDR files (.exr/.hdr/.pfm) in ``--data``, for every image and every target 
    well-exposed pixels (least squares in the log domain, :func:`metrics.fit_scale` over
    :func:`metrics.fit_pixels`), and applied to the estimate.
 4. Metrics (definitions in :mod:`reexposure.eval.metrics` and :mod:`reexposure.eval.pu21`):
-   log-PSNR and PU21-PSNR of the radiance (the clip level shown at 100 cd/m^2); at every EV of
-   ``--ev`` (default -1, -2, -3, +1), PSNR and SSIM of the method's 8-bit rendition against the
+   log-PSNR and PU21-PSNR of the radiance (the clip level shown at 100 cd/m^2); "lights kept
+   bright" (:func:`metrics.lights_kept`: of the clipped pixels truly >= 8x the clip level, the share
+   the method puts at >= 4x, largest channel of both); at every EV of
+   ``--ev`` (default -1, -2, -3, -4, +1), PSNR and SSIM of the method's 8-bit rendition against the
    ground truth's, over the whole image, the clipped region (the input's saturation mask dilated
    by 4 pixels) and outside it; and the texture ratio (gradient energy of the rendition inside the
    clipped region / that of the ground truth's).
@@ -26,6 +28,12 @@ scenes; columns: input, brightness, naive, the other methods and the ground trut
 
 With only ordinary photos (JPEG/PNG/TIFF/WebP/HEIC) in ``--data``, there is no ground truth: the
 harness writes ``sheet_ev-2.png`` and ``sheet_ev-3.png`` (input, brightness, naive, methods).
+
+Two more modes score ``ours`` against ``naive`` on real photos instead of ``--data``:
+``--photos DIR`` (no ground truth: colour fidelity against the unclipped ring around each clipped
+region, banding and blotches, with per-photo contact sheets; :mod:`reexposure.eval.photos`) and
+``--brackets DIR`` (real exposure brackets: the darker frame is the reference for the bright
+frame's clipped pixels; :mod:`reexposure.eval.brackets`).
 """
 
 from __future__ import annotations
@@ -56,7 +64,7 @@ __all__ = ["EvalOptions", "evaluate_case", "load_scene", "case_photo", "run_eval
            "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV", "PHOTO_EXTENSIONS"]
 
 DEFAULT_CLIPS: tuple[float, ...] = (0.02, 0.08, 0.20)
-DEFAULT_EVS: tuple[float, ...] = (-1.0, -2.0, -3.0, 1.0)
+DEFAULT_EVS: tuple[float, ...] = (-1.0, -2.0, -3.0, -4.0, 1.0)
 SHEET_EV = -2.0
 PHOTO_SHEET_EVS = (-2.0, -3.0)
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif")
@@ -173,7 +181,7 @@ def downscale(hdr: np.ndarray, max_side: int | None) -> np.ndarray:
 
 
 def load_scene(path: str | Path, max_side: int | None) -> tuple[np.ndarray, torch.Tensor]:
-    """An HDR file as the evaluation uses it: normalised so that 95% of pixels lie in [0, 1]
+    r"""An HDR file as the evaluation uses it: normalised so that 95% of pixels lie in [0, 1]
     (:func:`reexposure.data.normalize_95`), then :func:`downscale`\ d to ``max_side``. Returns the
     HxWx3 array and the same radiance as a (1,3,H,W) float32 tensor."""
     from ..data import normalize_95
@@ -242,7 +250,8 @@ def evaluate_case(gt: torch.Tensor, photo: np.ndarray, methods: Mapping[str, Met
 
     ``gt``: ground truth relative radiance (1,3,H,W), 1.0 = clip level; ``photo``: the 8-bit photo
     (HxWx3 uint8) the methods get. Returns ``(results, kept)``: ``results[label]`` holds ``scale``
-    (the fitted global factor), ``log_psnr``, ``pu21_psnr`` (and ``cvvdp_jod``), and ``ev[ev_key]``
+    (the fitted global factor), ``log_psnr``, ``pu21_psnr``, ``lights_kept`` (:func:`metrics.lights_kept`
+    in the clipped region; NaN without a pixel >= 8x the clip level) (and ``cvvdp_jod``), and ``ev[ev_key]``
     with ``psnr_{all,clipped,outside}``, ``ssim_{all,clipped,outside}``, ``texture_clipped``;
     ``kept[label]`` is the rendition at ``keep_ev`` (for contact sheets), ``kept['ground truth']``
     the ground truth's."""
@@ -262,7 +271,8 @@ def evaluate_case(gt: torch.Tensor, photo: np.ndarray, methods: Mapping[str, Met
         est = torch.nan_to_num(method.radiance(photo, crf).float(), nan=0.0, posinf=0.0).clamp_min(0.0)
         k = metrics.fit_scale(est, gt, select)
         est = (est.double() * k).float()  # float64 product: est*7 and est give the same renditions
-        res: dict[str, Any] = {"scale": k, "log_psnr": metrics.log_psnr(est, gt), "pu21_psnr": pu21_psnr(est, gt)}
+        res: dict[str, Any] = {"scale": k, "log_psnr": metrics.log_psnr(est, gt), "pu21_psnr": pu21_psnr(est, gt),
+                               "lights_kept": metrics.lights_kept(est, gt, region)}
         if cvvdp is not None:
             res["cvvdp_jod"] = cvvdp(est, gt)
         res["ev"] = {}
@@ -347,6 +357,9 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
              f"- PU21: relative radiance 1.0 (the clip level) shown at {NITS_AT_CLIP:g} cd/m^2; log-PSNR over "
              f"[{metrics.LOG_LO:g}, {metrics.LOG_HI:g}] x clip level. Clipped region: saturation mask "
              f"dilated by {metrics.REGION_DILATE} px. Means over images (and clip levels where pooled).",
+             f"- Lights kept: of the clipped-region pixels truly >= {metrics.LIGHT_TRUE:g}x the clip level (largest "
+             f"channel), the share the method puts at >= {metrics.LIGHT_PRED:g}x (largest channel, after the scale "
+             "fit); mean over the cases that have such pixels (naive: 0).",
              ]
     for label, info in infos.items():
         if info:
@@ -354,15 +367,16 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
                                                                           "arch", "threshold", "alpha"))
             if desc:
                 lines.append(f"- {label}: {desc}")
-    head = ("| method | PU21-PSNR dB | log-PSNR dB | PSNR clipped EV-2 | PSNR clipped EV-3 | texture EV-2 "
-            "| PSNR outside EV-2 | SSIM clipped EV-2 | scale k |")
-    sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    head = ("| method | PU21-PSNR dB | log-PSNR dB | PSNR clipped EV-2 | PSNR clipped EV-3 | PSNR clipped EV-4 "
+            "| lights kept | texture EV-2 | PSNR outside EV-2 | SSIM clipped EV-2 | scale k |")
+    sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
     def headline(ck: str) -> list[str]:
         rows = [head, sep]
         for m in labels:
             rows.append(f"| {m} | {_fmt(summary, ck, m, 'pu21_psnr')} | {_fmt(summary, ck, m, 'log_psnr')} "
                         f"| {_fmt(summary, ck, m, 'psnr_clipped@-2')} | {_fmt(summary, ck, m, 'psnr_clipped@-3')} "
+                        f"| {_fmt(summary, ck, m, 'psnr_clipped@-4')} | {_fmt(summary, ck, m, 'lights_kept', 3)} "
                         f"| {_fmt(summary, ck, m, 'texture_clipped@-2', 3)} "
                         f"| {_fmt(summary, ck, m, 'psnr_outside@-2')} "
                         f"| {_fmt(summary, ck, m, 'ssim_clipped@-2', 4)} | {_fmt(summary, ck, m, 'scale', 3)} |")
@@ -371,11 +385,11 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
     lines += ["", "## Headline (all clip levels pooled)", ""] + headline("all")
     if "naive" in labels:
         lines += ["", "Difference to `naive` (dB; positive = better than naive):", "",
-                  "| method | PU21-PSNR | PSNR clipped EV-2 | PSNR clipped EV-3 | PSNR outside EV-2 |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| method | PU21-PSNR | PSNR clipped EV-2 | PSNR clipped EV-3 | PSNR clipped EV-4 "
+                  "| PSNR outside EV-2 |", "|---|---:|---:|---:|---:|---:|"]
         for m in labels:
             cells = []
-            for key in ("pu21_psnr", "psnr_clipped@-2", "psnr_clipped@-3", "psnr_outside@-2"):
+            for key in ("pu21_psnr", "psnr_clipped@-2", "psnr_clipped@-3", "psnr_clipped@-4", "psnr_outside@-2"):
                 a = summary.get("all", {}).get(m, {}).get(key)
                 b = summary.get("all", {}).get("naive", {}).get(key)
                 cells.append("–" if a is None or b is None else f"{a['mean'] - b['mean']:+.2f}")
@@ -677,6 +691,8 @@ EPILOG = """examples:
   reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,ours --format jpeg --out eval/jpeg
   reexpose eval --data tests/data/eval --method naive,brightness --out /tmp/eval
   reexpose eval --data ../shared/data/demo --method ours --max-side 800 --out eval/demo   # photos: sheets only
+  reexpose eval --photos ../shared/data/demo --out eval/photos-demo       # colour fidelity, no ground truth
+  reexpose eval --brackets ../shared/data/brackets --out eval/brackets   # real brackets as reference
 
 methods: naive, brightness, kovaleski (classical iTMO, Kovaleski & Oliveira 2014), ours (shipped
 model, or --model PATH / ours=PATH), expandnet (needs --model PATH or expandnet=PATH).
@@ -692,20 +708,30 @@ def add_cli(subparsers: Any) -> None:
                     "texture in the clipped region, with per-image JSON, a Markdown summary and contact sheets. "
                     "On a folder of ordinary photos it writes comparison sheets only.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, type=Path, help="folder of HDR images (.exr/.hdr/.pfm, searched "
+    p.add_argument("--data", type=Path, default=None, help="folder of HDR images (.exr/.hdr/.pfm, searched "
                    "recursively) or of photos (JPEG/PNG/...)")
-    p.add_argument("--method", required=True, help="comma-separated methods, NAME or NAME=WEIGHTS "
-                   "(naive, brightness, kovaleski, ours, expandnet)")
+    p.add_argument("--photos", type=Path, default=None, help="instead of --data: folder of ordinary photos; "
+                   "scores ours against naive without ground truth (colour against the ring around each clipped "
+                   "region, banding, blotches) and writes per-photo contact sheets")
+    p.add_argument("--brackets", type=Path, default=None, help="instead of --data: folder of exposure bracket "
+                   "sets (each with info.json); scores ours against naive on the bright frames' clipped pixels "
+                   "with the darker frame as reference")
+    p.add_argument("--method", default=None, help="comma-separated methods, NAME or NAME=WEIGHTS "
+                   "(naive, brightness, kovaleski, ours, expandnet); required with --data; with --photos/--brackets "
+                   "only ours or ours=WEIGHTS (ours is always compared with naive)")
     p.add_argument("--model", default=None, help="weights file for ours/expandnet without their own =PATH")
     p.add_argument("--out", type=Path, default=Path("eval-out"), help="output folder (default: eval-out)")
     p.add_argument("--clip", default="0.02,0.08,0.20", help="target shares of clipped pixels (default 0.02,0.08,0.20)")
-    p.add_argument("--ev", default="-1,-2,-3,1",
-                   help="re-exposure EVs to score, written --ev=-1,-2 (default -1,-2,-3,1)")
+    p.add_argument("--ev", default="-1,-2,-3,-4,1",
+                   help="re-exposure EVs to score, written --ev=-1,-2 (default -1,-2,-3,-4,1)")
     p.add_argument("--crf", default="sqrt", help="camera response: sqrt (default), srgb, gammaG, emor:PATH")
     p.add_argument("--format", choices=("png", "jpeg"), default="png", help="input photo format (default png)")
     p.add_argument("--quality", type=int, default=90, help="JPEG quality for --format jpeg (default 90)")
-    p.add_argument("--max-side", type=int, default=None, help="downscale images to this long side first")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    p.add_argument("--max-side", type=int, default=None, help="downscale images to this long side first "
+                   "(default: none with --data, 1600 with --photos/--brackets)")
+    p.add_argument("--min-px", type=int, default=400, help="--photos: smallest clipped region scored, in pixels "
+                   "(default 400)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N images (bracket sets)")
     p.add_argument("--scenes", default=None, help="comma-separated scene names (file stems); 'holdout' = "
                    "the training hold-out list")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -741,9 +767,74 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
                        force=args.force, cvvdp=args.cvvdp, progress=not args.no_progress)
 
 
+def _real_model(args: argparse.Namespace, flag: str) -> str | None:
+    """The weights for ``ours`` in the --photos/--brackets modes: ``--method ours=PATH`` or ``--model``."""
+    if not args.method:
+        return args.model
+    specs = parse_methods(args.method)
+    if len(specs) != 1 or specs[0].partition("=")[0] != "ours":
+        raise EvalError(f"{flag} compares ours with naive: --method takes only ours or ours=WEIGHTS")
+    return specs[0].partition("=")[2] or args.model
+
+
+def real_options_from_args(args: argparse.Namespace) -> Any:
+    """``--photos``/``--brackets`` arguments -> :class:`~reexposure.eval.photos.PhotoEvalOptions` or
+    :class:`~reexposure.eval.brackets.BracketEvalOptions` (raises ``EvalError``)."""
+    modes = [f for f, v in (("--data", args.data), ("--photos", getattr(args, "photos", None)),
+                            ("--brackets", getattr(args, "brackets", None))) if v is not None]
+    if len(modes) != 1:
+        raise EvalError("give exactly one of --data, --photos and --brackets" + (f" (got {', '.join(modes)})"
+                                                                                if modes else ""))
+    flag = modes[0]
+    if args.max_side is not None and args.max_side < 16:
+        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
+    if args.limit is not None and args.limit < 1:
+        raise EvalError(f"--limit must be at least 1, got {args.limit}")
+    if args.threads is not None and args.threads < 1:
+        raise EvalError(f"--threads must be at least 1, got {args.threads}")
+    model = _real_model(args, flag)
+    max_side = args.max_side if args.max_side is not None else 1600
+    if flag == "--photos":
+        from .photos import PhotoEvalOptions
+
+        if args.min_px < 1:
+            raise EvalError(f"--min-px must be at least 1, got {args.min_px}")
+        return PhotoEvalOptions(photos=args.photos, out=args.out, model=model, max_side=max_side, min_px=args.min_px,
+                                crf=args.crf, threads=args.threads, limit=args.limit, force=args.force,
+                                progress=not args.no_progress)
+    from .brackets import BracketEvalOptions
+
+    return BracketEvalOptions(brackets=args.brackets, out=args.out, model=model, max_side=max_side,
+                              threads=args.threads, limit=args.limit, force=args.force, progress=not args.no_progress)
+
+
+def _real_handler(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    def echo(line: str) -> None:
+        tqdm.write(line, file=sys.stdout)
+        sys.stdout.flush()
+
+    opts = real_options_from_args(args)
+    if getattr(args, "photos", None) is not None:
+        from .photos import run_photos
+
+        run_photos(opts, echo)
+    else:
+        from .brackets import run_brackets
+
+        run_brackets(opts, echo)
+    print(f"wrote {Path(opts.out) / 'summary.md'} and summary.json")
+    return 0
+
+
 def handler(args: argparse.Namespace) -> int:
     """Run ``reexpose eval``; prints ``reexpose: error: ...`` and returns 2 on bad input."""
     try:
+        if args.data is None or getattr(args, "photos", None) is not None or getattr(args, "brackets", None) is not None:
+            return _real_handler(args)
+        if not args.method:
+            raise EvalError("--method is required with --data (e.g. --method naive,ours)")
         opts = options_from_args(args)
         doc = run_eval(opts)
     except (ValueError, OSError) as exc:  # ImageError, ModelError, EvalError are ValueErrors

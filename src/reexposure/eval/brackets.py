@@ -1,0 +1,356 @@
+"""``reexpose eval --brackets DIR``: highlight reconstruction scored against real exposure brackets.
+
+Each bracket set is a folder with an ``info.json`` (as in ``../shared/data/brackets``): ``frames``
+with their relative exposure ``ev_rel``, and ``highlight_test``: for every frame with >= 1% clipped
+pixels (``bright_frame``), the frame ``darker_2to3ev`` taken ``ev_diff`` stops darker (or null). For
+EVERY ``highlight_test`` entry with a darker frame, the bright frame is the input and the darker
+frame the reference:
+
+1. Both frames are read with :func:`reexposure.io.read_photo` and brought to one size: the smaller
+   of the two frames' sizes, then at most ``--max-side`` (default 1600) on the long side (Pillow,
+   Lanczos; a frame already at that size is left as it is).
+2. Both are linearised with the package's default inverse curve (square: ``camera.DEFAULT_CRF``);
+   the darker frame is multiplied by ``2**ev_diff``, which puts it in the bright frame's units
+   (relative radiance, 1.0 = the bright frame's clip level). ``naive`` is the linearised bright
+   frame; ``ours`` the model's reconstruction of it (:class:`reexposure.infer.Reconstructor`).
+3. Measures, inside the bright frame's clipped pixels (any channel at code >= 254):
+
+   - **colour** (degrees): per pixel, the angle between the reconstructed linear RGB and the darker
+     frame's, where the darker frame is itself unclipped (all channels < 250); ``colour_median`` and
+     ``colour_mean`` over those pixels. Angles do not depend on scale, so an error in ``ev_diff`` or
+     in the curve's exposure does not enter.
+   - **spearman**: Spearman rank correlation of luminance (Rec. 709 weights on linear RGB) between the
+     reconstruction and the darker frame over the same pixels (``scipy.stats.spearmanr``, ties get
+     average ranks). Does the reconstruction put the bright parts where they are? A prediction that
+     is constant over those pixels carries no rank information and scores 0 (naive is constant in
+     fully clipped pixels, but not on the partly clipped rim: a pixel with one or two channels
+     clipped is dimmer than one with three, so naive's ties still rank the brightest pixels last).
+     ``spearman_full``: the same over the pixels clipped in ALL channels only, where the photo holds no
+     brightness information at all (naive: near 0; only codes 254 and 255 still differ there).
+   - **lights** (share, 0..1): of the clipped pixels that are STILL clipped in the darker frame (any
+     channel >= 254 there, so truly at least ``2**ev_diff`` times the clip level), the share that the
+     method predicts at least half that bright: largest channel of the reconstruction
+     ``>= 0.5 * 2**ev_diff``. Naive, capped at 1.0, scores 0 whenever ``ev_diff > 1``. NaN when no
+     pixel is still clipped.
+   - ``brightness_ratio``: median over the colour pixels of the reconstruction's luminance over the
+     darker frame's (1 = right on average; naive is below 1), for context.
+
+Per set, the entries are averaged with equal weight (NaNs left out). Outputs in ``--out``:
+``summary.json`` (every number per entry) and ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from .. import camera
+from ..camera import CRF
+
+__all__ = ["CLIP_CODE", "REF_MAX_CODE", "LUMA", "BracketEvalOptions", "find_sets", "load_pair", "bracket_scores",
+           "spearman", "run_brackets", "set_line"]
+
+CLIP_CODE = 254
+REF_MAX_CODE = 250  # the darker frame counts as unclipped below this code in every channel
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+LIGHT_FRACTION = 0.5  # "lights": predicted at least this fraction of 2**ev_diff
+MAX_SIDE = 1600
+METHODS = ("ours", "naive")
+
+
+def _angles(px: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    px, ref = px.astype(np.float64), ref.astype(np.float64)
+    n = np.linalg.norm(px, axis=-1) * np.linalg.norm(ref, axis=-1) + 1e-12
+    return np.degrees(np.arccos(np.clip((px * ref).sum(-1) / n, -1, 1)))
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (average ranks for ties); 0 when either side is constant (no rank
+    information), NaN with fewer than 3 pixels."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if a.size < 3:
+        return float("nan")
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = spearmanr(a, b)
+    return float(getattr(r, "statistic", r[0]))
+
+
+def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: dict[str, np.ndarray],
+                   crf: CRF = camera.DEFAULT_CRF) -> dict[str, Any]:
+    """The measures of one pair (module docstring). ``bright``/``dark``: HxWx3 uint8 of one size;
+    ``preds[label]``: HxWx3 float relative radiance of ``bright`` (1.0 = its clip level). Returns
+    pixel counts and ``{measure: {label: value}}``."""
+    if bright.shape != dark.shape:
+        raise ValueError(f"frames differ in size: {bright.shape} and {dark.shape}")
+    clipped = np.any(bright >= CLIP_CODE, -1)
+    valid = clipped & np.all(dark < REF_MAX_CODE, -1)
+    full = np.all(bright >= CLIP_CODE, -1)[valid]  # among the reference pixels: clipped in every channel
+    still = clipped & np.any(dark >= CLIP_CODE, -1)
+    gain = 2.0 ** float(ev_diff)
+    ref = crf.inverse(torch.from_numpy(dark.astype(np.float32) / 255.0)).numpy().astype(np.float64) * gain
+    ref_v = ref[valid]
+    ref_lum = ref_v @ LUMA
+    res: dict[str, Any] = {"ev_diff": float(ev_diff), "clipped_share": float(clipped.mean()),
+                           "n_clipped": int(clipped.sum()), "n_reference": int(valid.sum()),
+                           "n_still_clipped": int(still.sum()), "light_threshold": LIGHT_FRACTION * gain,
+                           "n_reference_full": int(full.sum()), "colour_median": {}, "colour_mean": {},
+                           "spearman": {}, "spearman_full": {}, "lights": {}, "brightness_ratio": {}}
+    for label, pred in preds.items():
+        p = np.asarray(pred, dtype=np.float64)
+        pv = p[valid]
+        if pv.shape[0]:
+            ang = _angles(pv, ref_v)
+            res["colour_median"][label] = float(np.median(ang))
+            res["colour_mean"][label] = float(ang.mean())
+            lum = pv @ LUMA
+            res["spearman"][label] = spearman(lum, ref_lum)
+            res["spearman_full"][label] = spearman(lum[full], ref_lum[full])
+            res["brightness_ratio"][label] = float(np.median(lum / np.maximum(ref_lum, 1e-12)))
+        else:
+            for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "brightness_ratio"):
+                res[k][label] = float("nan")
+        res["lights"][label] = (float((p[still].max(-1) >= LIGHT_FRACTION * gain).mean()) if still.any()
+                                else float("nan"))
+    return res
+
+
+# --------------------------------------------------------------------------- data
+
+
+def find_sets(root: str | Path) -> list[Path]:
+    """Bracket set folders: ``root`` itself when it has an ``info.json``, else its sub-folders that
+    have one (sorted)."""
+    root = Path(root)
+    if (root / "info.json").is_file():
+        return [root]
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / "info.json").is_file())
+
+
+def _read_u8(path: Path) -> np.ndarray:
+    from ..io import read_photo, to_uint8
+
+    return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
+
+
+def load_pair(bright_path: str | Path, dark_path: str | Path,
+              max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames as HxWx3 uint8 of one size: the smaller frame's size, capped at ``max_side``
+    (Pillow Lanczos). Raises ``EvalError`` when their aspect ratios differ by more than 2%."""
+    from PIL import Image
+
+    from .run import EvalError
+
+    a, b = _read_u8(Path(bright_path)), _read_u8(Path(dark_path))
+    (ha, wa), (hb, wb) = a.shape[:2], b.shape[:2]
+    if abs(wa / ha - wb / hb) > 0.02 * (wa / ha):
+        raise EvalError(f"{Path(bright_path).name} ({wa}x{ha}) and {Path(dark_path).name} ({wb}x{hb}) differ in "
+                        "aspect ratio")
+    w, h = (wa, ha) if wa * ha <= wb * hb else (wb, hb)
+    if max_side and max(w, h) > max_side:
+        f = max_side / max(w, h)
+        w, h = max(2, round(w * f)), max(2, round(h * f))
+
+    def fit(u8: np.ndarray) -> np.ndarray:
+        if u8.shape[:2] == (h, w):
+            return u8
+        return np.array(Image.fromarray(u8).resize((w, h), Image.Resampling.LANCZOS), dtype=np.uint8)
+
+    return fit(a), fit(b)
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass
+class BracketEvalOptions:
+    """``reexpose eval --brackets``: what one run needs."""
+
+    brackets: Path
+    out: Path
+    model: str | None = None
+    max_side: int | None = MAX_SIDE
+    threads: int | None = None
+    limit: int | None = None
+    force: bool = False
+    progress: bool = True
+    model_object: Any = field(default=None, repr=False)  # a GatedUNet in memory (tests, API)
+
+    def command(self) -> str:
+        parts = ["reexpose", "eval", "--brackets", str(self.brackets)]
+        if self.model:
+            parts += ["--model", str(self.model)]
+        if self.max_side != MAX_SIDE:
+            parts += ["--max-side", str(self.max_side)]
+        if self.limit:
+            parts += ["--limit", str(self.limit)]
+        return " ".join(parts + ["--out", str(self.out)])
+
+
+def _mean(vals: Sequence[float]) -> float:
+    v = [x for x in vals if x is not None and math.isfinite(x)]
+    return float(np.mean(v)) if v else float("nan")
+
+
+MEASURES = ("colour_median", "colour_mean", "spearman", "spearman_full", "lights", "brightness_ratio")
+
+
+def _aggregate(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    scored = [e for e in entries if "skipped" not in e]
+    out: dict[str, Any] = {"entries": len(scored)}
+    for k in MEASURES:
+        out[k] = {m: _mean([e[k][m] for e in scored]) for m in METHODS}
+    out["clipped_share"] = _mean([e["clipped_share"] for e in scored])
+    out["n_still_clipped"] = sum(e["n_still_clipped"] for e in scored)
+    return out
+
+
+def _f(x: Any, spec: str = ".2f") -> str:
+    return "–" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def set_line(name: str, agg: dict[str, Any], flag: str = "") -> str:
+    """One line per set (means over its entries)."""
+    if not agg["entries"]:
+        return f"{name:28s} no entry with a darker frame"
+    c, cm, s, sf, li = (agg[k] for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "lights"))
+    return (f"{name:28s} pairs {agg['entries']}  clipped {100 * agg['clipped_share']:5.2f}%  colour median ours "
+            f"{_f(c['ours']):>5s} naive {_f(c['naive']):>5s} deg (mean {_f(cm['ours'])} / {_f(cm['naive'])})  "
+            f"spearman ours {_f(s['ours'], '.3f')} naive {_f(s['naive'], '.3f')} (all-channel clipped: "
+            f"{_f(sf['ours'], '.3f')} / {_f(sf['naive'], '.3f')})  lights ours {_f(li['ours'], '.3f')} "
+            f"naive {_f(li['naive'], '.3f')} ({agg['n_still_clipped']} px){flag}")
+
+
+def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, Any], info: dict[str, Any],
+              seconds: float) -> str:
+    lines = ["# Highlight reconstruction against real exposure brackets", "",
+             f"- Command: `{opts.command()}`",
+             f"- Model: {info.get('path', '?')}",
+             f"- {len(sets)} sets from {opts.brackets}; every `highlight_test` entry with a darker frame; frames "
+             f"at the smaller frame's size, long side <= {opts.max_side} px; wall time {seconds:.0f} s",
+             "- In the bright frame's clipped pixels (any channel >= 254): colour = angle (deg) between the "
+             "reconstruction and the darker frame (x 2^ev_diff, square-law linearised) where that frame is "
+             "unclipped (all channels < 250), median and mean; spearman = rank correlation of luminance there "
+             "(spearman full: only where all three channels are clipped); "
+             "lights = of the pixels still clipped in the darker frame, the share predicted at >= 0.5 x 2^ev_diff "
+             "(largest channel, relative radiance); ratio = median predicted / reference luminance. "
+             "Definitions: `reexposure.eval.brackets`.",
+             "", "| set | bright | darker | ev diff | clipped % | ref px | colour med ours | naive | colour mean ours "
+             "| naive | spearman ours | naive | spearman full ours | naive | lights ours | naive | still clipped px "
+             "| ratio ours | naive |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, st in sets.items():
+        for e in st["entries"]:
+            if "skipped" in e:
+                lines.append(f"| {name} | {e['bright_frame']} | – | | | | skipped: {e['skipped']} "
+                             "| | | | | | | | | | | | |")
+                continue
+            lines.append(
+                f"| {name} | {e['bright_frame']} | {e['darker_frame']} | {e['ev_diff']:.2f} "
+                f"| {100 * e['clipped_share']:.2f} | {e['n_reference']} "
+                f"| {_f(e['colour_median']['ours'])} | {_f(e['colour_median']['naive'])} "
+                f"| {_f(e['colour_mean']['ours'])} | {_f(e['colour_mean']['naive'])} "
+                f"| {_f(e['spearman']['ours'], '.3f')} | {_f(e['spearman']['naive'], '.3f')} "
+                f"| {_f(e['spearman_full']['ours'], '.3f')} | {_f(e['spearman_full']['naive'], '.3f')} "
+                f"| {_f(e['lights']['ours'], '.3f')} | {_f(e['lights']['naive'], '.3f')} | {e['n_still_clipped']} "
+                f"| {_f(e['brightness_ratio']['ours'], '.3f')} | {_f(e['brightness_ratio']['naive'], '.3f')} |")
+    lines += ["", "## Per set (mean over its pairs)", "", "```"]
+    lines += [set_line(n, st["means"], st.get("flag", "")) for n, st in sets.items()]
+    lines += [set_line("ALL (mean over pairs)", total), "```", ""]
+    flagged = [f"- {n}: alignment {st['alignment']}" for n, st in sets.items() if st.get("flag")]
+    if flagged:
+        lines += ["Alignment warnings from info.json (colour and spearman are pixelwise, so motion lowers them):",
+                  ""] + flagged + [""]
+    return "\n".join(lines)
+
+
+def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Score every bracket set of ``opts.brackets`` (module docstring); writes ``summary.json`` and
+    ``summary.md`` in ``opts.out`` and returns the summary dict. ``echo`` gets one line per set."""
+    from tqdm import tqdm
+
+    from ..infer import Reconstructor
+    from .photos import check_out
+    from .run import EvalError, _jsonable, _write
+
+    root = Path(opts.brackets)
+    if not root.is_dir():
+        raise EvalError(f"bracket folder {root} does not exist or is not a folder")
+    if opts.max_side is not None and opts.max_side < 16:
+        raise EvalError(f"--max-side must be at least 16, got {opts.max_side}")
+    set_dirs = find_sets(root)
+    if opts.limit:
+        set_dirs = set_dirs[: opts.limit]
+    if not set_dirs:
+        raise EvalError(f"no bracket set (a folder with info.json) in {root}")
+    plans: list[tuple[Path, dict[str, Any], list[dict[str, Any]]]] = []
+    for d in set_dirs:
+        try:
+            info = json.loads((d / "info.json").read_text())
+            tests = list(info.get("highlight_test") or [])
+        except (OSError, ValueError, AttributeError) as exc:
+            raise EvalError(f"{d / 'info.json'}: cannot read ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+        plans.append((d, info, tests))
+    check_out(opts.out, root, opts.force, ["summary.json", "summary.md"])
+    crf = camera.DEFAULT_CRF
+    rec = Reconstructor(opts.model_object if opts.model_object is not None else opts.model, crf=crf,
+                        threads=opts.threads)
+    minfo = {k: str(v) for k, v in rec.info.items() if k != "config" and len(str(v)) < 300}
+    say = echo or (lambda s: None)
+    start = time.time()
+    n_pairs = sum(1 for _, _, t in plans for e in t if e.get("darker_2to3ev"))
+    bar = tqdm(total=n_pairs, desc="brackets", unit="pair", disable=not opts.progress, file=sys.stderr)
+    sets: dict[str, Any] = {}
+    all_entries: list[dict[str, Any]] = []
+    for d, info, tests in plans:
+        name = str(info.get("set_name") or d.name)
+        verdict = str((info.get("alignment") or {}).get("verdict", "?"))
+        entries: list[dict[str, Any]] = []
+        for t in tests:
+            bright_name, dark_name = t.get("bright_frame"), t.get("darker_2to3ev")
+            if not dark_name:
+                entries.append({"bright_frame": bright_name, "skipped": "no frame 2-3 EV darker"})
+                continue
+            try:
+                ev_diff = float(t["ev_diff"])
+            except (KeyError, TypeError, ValueError):
+                raise EvalError(f"{d / 'info.json'}: highlight_test entry for {bright_name} has no ev_diff") from None
+            bar.set_postfix_str(f"{name[:20]} {bright_name}")
+            bright, dark = load_pair(d / bright_name, d / dark_name, opts.max_side)
+            rmap = rec(bright)
+            preds = {"ours": rmap.to_tensor()[0].permute(1, 2, 0).numpy(),
+                     "naive": rmap.lin()[0].permute(1, 2, 0).numpy()}
+            e = {"bright_frame": bright_name, "darker_frame": dark_name, "size": [bright.shape[1], bright.shape[0]],
+                 "clip_frac_info": t.get("clip_frac"), **bracket_scores(bright, dark, ev_diff, preds, crf)}
+            entries.append(e)
+            all_entries.append(e)
+            bar.update(1)
+        flag = "" if verdict.startswith("aligned") and "?" not in verdict else f"  [alignment: {verdict}]"
+        sets[name] = {"folder": str(d), "alignment": verdict, "flag": flag, "entries": entries,
+                      "means": _aggregate(entries)}
+        say(set_line(name, sets[name]["means"], flag))
+    bar.close()
+    total = _aggregate(all_entries)
+    seconds = time.time() - start
+    doc = {"command": opts.command(), "mode": "brackets", "data": str(root), "max_side": opts.max_side,
+           "crf": "sqrt", "model": minfo, "seconds": seconds,
+           "definitions": {"clip_code": CLIP_CODE, "reference_max_code": REF_MAX_CODE, "luma": LUMA.tolist(),
+                           "light_fraction": LIGHT_FRACTION, "light_statistic": "max over channels"},
+           "sets": sets, "means": total}
+    _write(Path(opts.out) / "summary.json", json.dumps(_jsonable(doc), indent=1).encode())
+    _write(Path(opts.out) / "summary.md", _markdown(opts, sets, total, minfo, seconds).encode())
+    say(set_line("ALL (mean over pairs)", total))
+    return doc
