@@ -105,3 +105,15 @@ def test_unknown_head_is_refused():
         head_channels("hsv")
     with pytest.raises(ValueError):
         GeneratorConfig(head="hsv")
+
+
+def test_a_jpeg_dip_inside_a_clipped_lamp_is_not_a_dark_speckle():
+    """One pixel of a fully clipped disc has its blue channel pulled below the clip ramp (JPEG
+    ringing): it still gets the lamp's brightness; a pixel with no channel near the clip never does."""
+    lin, mask = _disc_photo(WARM)
+    lin[0, 2, 24, 24], mask[0, 2, 24, 24] = 0.9, 0.0
+    out = compose_radiance(lin, mask, _head(2.0, 0.0, lin))
+    ratio = out[0, :, 24, 24] / compose_radiance(lin, mask, _head(0.0, 0.0, lin))[0, :, 24, 24]
+    assert torch.allclose(ratio, torch.full((3,), float(torch.exp(torch.tensor(2.0)))), rtol=1e-5)
+    outside = mask.amax(1)[0] == 0
+    assert torch.equal(out[0][:, outside], lin[0][:, outside])

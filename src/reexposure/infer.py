@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from . import camera
 from .camera import CRF, DEFAULT_CRF
 from .model import GatedUNet, GeneratorConfig, compose_radiance, ring_chroma
+from .model.blend import BLEND_RADIUS
 
 __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius", "reexpose_ldr",
            "ldr_to_uint8", "pad_to_multiple"]
@@ -66,6 +67,10 @@ class TileOptions:
     # Larger photos are reduced so that the working grid holds about this many pixels: the same
     # network memory for a 12 MP and a 48 MP photo (4x and 8x reduction: 1000x750 both).
     work_pixels: int = 800_000
+    # Mirror this many pixels (rounded up to a multiple of 2**depth) around each window before the
+    # network: a lamp cut by the image border then continues past it instead of ending at the
+    # convolutions' zero padding, which drew a frame of bands inside it.
+    border_pad: int = 32
 
 
 def ldr_to_uint8(ldr: torch.Tensor) -> np.ndarray:
@@ -271,16 +276,20 @@ class RadianceMap:
         return self._upsample_rows(self._work_rows, y0, y1)[None]
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
-        """Relative radiance rows [y0, y1), (1,3,h,W) float32 >= 0 (1.0 = clip level of the input)."""
-        y1 = self.shape[0] if y1 is None else y1
-        lin = self.lin(y0, y1)
+        """Relative radiance rows [y0, y1), (1,3,h,W) float32 >= 0 (1.0 = clip level of the input).
+        The blend sees :data:`~reexposure.model.blend.BLEND_RADIUS` rows around the strip, so that
+        strips agree with the whole image."""
+        h = self.shape[0]
+        y1 = h if y1 is None else y1
         if not self.boosts:
-            return lin
+            return self.lin(y0, y1)
+        a, z = max(0, y0 - BLEND_RADIUS), min(h, y1 + BLEND_RADIUS)
         chroma = None
         if self.chroma is not None:
             field = self.chroma
-            chroma = self._upsample_rows(lambda a, z: torch.from_numpy(field[:, a:z].astype(np.float32)), y0, y1)[None]
-        return compose_radiance(lin, _mask_rows(self.photo, y0, y1, self.blend_dilate), self.output(y0, y1), chroma)
+            chroma = self._upsample_rows(lambda r0, r1: torch.from_numpy(field[:, r0:r1].astype(np.float32)), a, z)[None]
+        out = compose_radiance(self.lin(a, z), _mask_rows(self.photo, a, z, self.blend_dilate), self.output(a, z), chroma)
+        return out[:, :, y0 - a:y1 - a].contiguous()
 
     def to_tensor(self) -> torch.Tensor:
         """The whole radiance map, (1,3,H,W) float32."""
@@ -345,13 +354,18 @@ class Reconstructor:
         self.context = int(math.ceil(ctx / self.multiple) * self.multiple)
         self.overlap = 2 * self.context + int(math.ceil(self.tiles.feather / self.multiple) * self.multiple)
         self.tile = max(int(math.ceil(self.tiles.tile / self.multiple) * self.multiple), 2 * self.overlap)
+        self.border_pad = int(math.ceil(self.tiles.border_pad / self.multiple) * self.multiple)
 
     def _run(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Network on one window, ``lin`` (1,3,h,w) and per-channel ``mask`` -> its output ``o``
         (1,C,h,w). Pads to the network's multiple. (The blend clamps log boosts at 0.)"""
         h, w = lin.shape[2:]
+        p = self.border_pad
+        if p:
+            mode = "reflect" if min(h, w) > p else "replicate"
+            lin, mask = F.pad(lin, (p, p, p, p), mode=mode), F.pad(mask, (p, p, p, p), mode=mode)
         lin, mask = pad_to_multiple(self.multiple, lin, mask)
-        return self.model(lin, mask)[:, :, :h, :w]
+        return self.model(lin, mask)[:, :, p:p + h, p:p + w]
 
     def work_scale(self, h: int, w: int) -> int:
         """Integer factor by which the photo is reduced for the network (1 up to max_work_pixels)."""

@@ -25,7 +25,10 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
 4. Where all three channels clipped (nothing is known but "at least the clip level"), the
    network's log brightness ``o >= 0`` multiplies the pixel, the same factor on every channel.
    A partly clipped pixel's brightness is fixed by its unclipped channels, so ``o`` does not
-   touch it (boosting only its clipped channels would invent a hue).
+   touch it (boosting only its clipped channels would invent a hue). "All clipped" is closed
+   morphologically (:data:`BLEND_RADIUS`): a pixel inside a clipped lamp whose one channel JPEG
+   ringing pulled a few codes below the clip is still part of the lamp, not a dark speckle in it;
+   a pixel with no channel near the clip is never touched.
 
 Masks, chosen on purpose (the same in training and inference): the network *sees* the saturation
 mask dilated by one pixel (the JPEG-blurred edge of a clipped area is uncertain too); the blend
@@ -46,7 +49,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["HEADS", "head_channels", "ring_chroma", "compose_radiance"]
+__all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -54,6 +57,21 @@ HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
 #: Confidence of a pyramid cell saturates when its mean weight (peak brightness squared of the
 #: unclipped pixels) reaches this; below, the coarser level's colour fills in.
 _RING_TAU = 0.05
+
+
+#: Pixels of context the blend needs around a pixel (the closing of the all-clipped weight, see
+#: :func:`compose_radiance`); a caller that blends in strips gives it this many extra rows.
+BLEND_RADIUS = 4
+_FILL = BLEND_RADIUS // 2
+
+
+def _close(x: torch.Tensor) -> torch.Tensor:
+    """Morphological closing (dilation then erosion, square of side ``2 * _FILL + 1``) of
+    (B,1,H,W): fills holes and notches up to about ``2 * _FILL`` pixels wide, never grows a region
+    beyond its outline."""
+    k = 2 * _FILL + 1
+    grown = F.max_pool2d(x, k, stride=1, padding=_FILL)
+    return -F.max_pool2d(-grown, k, stride=1, padding=_FILL)
 
 
 def head_channels(head: str) -> int:
@@ -112,5 +130,5 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     s_known = (known * lin).sum(1, keepdim=True) / (known * ce).sum(1, keepdim=True).clamp_min(1e-6)
     s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
     guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
-    all_clipped = mask.amin(1, keepdim=True)
+    all_clipped = torch.minimum(_close(mask.amin(1, keepdim=True)), mask.amax(1, keepdim=True))
     return guide * torch.exp(all_clipped * log_bright)
