@@ -191,3 +191,24 @@ def test_run_photos_api_with_model_in_memory(tmp_path: Path, tiny_model, highlig
                                                   progress=False))
     assert doc["means"]["colour"]["naive"] == pytest.approx(doc["photos"]["a"]["colour"]["naive"])
     assert torch.get_num_threads() >= 1
+
+
+def test_demo_photo_agrees_with_the_checker(shared: Path) -> None:
+    """A real photo, the shipped model, 400 px: the checker's numbers on the same pixels."""
+    tool = _load_tool(shared)
+    path = shared / "data" / "demo" / "Kleiber_by_Lukas_Baubkus.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    from reexposure.infer import Reconstructor
+
+    u8 = photos.prepare_photo(path, 400)
+    rec = Reconstructor(None, threads=1)
+    scores, extras = photos.evaluate_photo(u8, rec, min_px=100)
+    pred = rec(u8).to_tensor()[0].permute(1, 2, 0).numpy()
+    k = photos.tool_scale(u8, pred, lin(u8))
+    so, sn, band, area = tool.photo_scores(u8, pred * k, 100)
+    assert scores["n_regions"] >= 1 and area > 0
+    assert scores["colour"]["ours"] == pytest.approx(so, abs=1e-6)
+    assert scores["colour"]["naive"] == pytest.approx(sn, abs=1e-6)
+    assert scores["banding"]["ours"] == pytest.approx(band, abs=1e-9)
+    assert set(extras["renders"]) == {("naive", -2.0), ("ours", -2.0), ("naive", -3.0), ("ours", -3.0)}
