@@ -11,7 +11,7 @@ from reexposure.model.blend import head_channels
 WARM = torch.tensor([1.0, 0.8, 0.5])  # the colour of a warm lamp's glow, max-normalised
 
 
-def _disc_photo(ring_colour: torch.Tensor, size: int = 48, radius: int = 10, level: float = 0.6):
+def _disc_photo(ring_colour: torch.Tensor, size: int = 64, radius: int = 20, level: float = 0.6):
     """lin (1,3,S,S): a clipped disc (all channels 1.0) on a background of ``ring_colour * level``,
     and its per-channel mask (1 inside the disc)."""
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
@@ -41,8 +41,8 @@ def test_ring_chroma_of_a_uniform_surround_is_its_colour():
     lin, mask = _disc_photo(WARM)
     chroma = ring_chroma(lin, mask)
     assert chroma.shape == lin.shape
-    assert torch.allclose(chroma[0, :, 24, 24], WARM, atol=1e-4)  # the disc's centre takes the surround's colour
-    assert torch.allclose(chroma.amax(1), torch.ones(1, 48, 48))
+    assert torch.allclose(chroma[0, :, 32, 32], WARM, atol=1e-4)  # the disc's centre takes the surround's colour
+    assert torch.allclose(chroma.amax(1), torch.ones(1, 64, 64))
 
 
 def test_ring_chroma_is_white_when_nothing_votes():
@@ -52,7 +52,7 @@ def test_ring_chroma_is_white_when_nothing_votes():
 
 def test_fully_clipped_colour_follows_the_surround_or_stays_neutral():
     lin, mask = _disc_photo(WARM)
-    c = (24, 24)
+    c = (32, 32)
     full = compose_radiance(lin, mask, _head(0.0, 30.0, lin))[0, :, c[0], c[1]]  # sigmoid(30) = 1: the surround's colour
     assert torch.allclose(full / full.max(), WARM, atol=1e-3)
     assert full.min() == pytest.approx(1.0, abs=1e-3)  # the smallest radiance that keeps every channel >= 1
@@ -62,10 +62,10 @@ def test_fully_clipped_colour_follows_the_surround_or_stays_neutral():
 
 def test_brightness_scales_all_channels_of_a_clipped_pixel_alike():
     lin, mask = _disc_photo(WARM)
-    base = compose_radiance(lin, mask, _head(0.0, 0.0, lin))[0, :, 24, 24]
-    bright = compose_radiance(lin, mask, _head(2.0, 0.0, lin))[0, :, 24, 24]
+    base = compose_radiance(lin, mask, _head(0.0, 0.0, lin))[0, :, 32, 32]
+    bright = compose_radiance(lin, mask, _head(2.0, 0.0, lin))[0, :, 32, 32]
     assert torch.allclose(bright / base, torch.full((3,), float(torch.exp(torch.tensor(2.0)))), rtol=1e-5)
-    negative = compose_radiance(lin, mask, _head(-3.0, 0.0, lin))[0, :, 24, 24]
+    negative = compose_radiance(lin, mask, _head(-3.0, 0.0, lin))[0, :, 32, 32]
     assert torch.equal(negative, base)  # log boosts are clamped at 0
 
 
@@ -75,10 +75,10 @@ def test_partly_clipped_pixel_takes_its_clipped_channel_from_the_unclipped_ones(
     surround = torch.tensor([1.0, 2 / 3, 0.3])
     lin, _ = _disc_photo(surround, radius=0, level=0.9)
     mask = torch.zeros_like(lin)
-    lin[0, :, 20:28, 20:28] = torch.tensor([1.0, 0.8, 0.36]).view(3, 1, 1)
-    mask[0, 0, 20:28, 20:28] = 1.0
+    lin[0, :, 28:36, 28:36] = torch.tensor([1.0, 0.8, 0.36]).view(3, 1, 1)
+    mask[0, 0, 28:36, 28:36] = 1.0
     for o in (0.0, 3.0):
-        px = compose_radiance(lin, mask, _head(o, 30.0, lin))[0, :, 24, 24]
+        px = compose_radiance(lin, mask, _head(o, 30.0, lin))[0, :, 32, 32]
         assert px[0] == pytest.approx(1.2, rel=1e-3) and px[1] == pytest.approx(0.8) and px[2] == pytest.approx(0.36)
 
 
@@ -111,9 +111,9 @@ def test_a_jpeg_dip_inside_a_clipped_lamp_is_not_a_dark_speckle():
     """One pixel of a fully clipped disc has its blue channel pulled below the clip ramp (JPEG
     ringing): it still gets the lamp's brightness; a pixel with no channel near the clip never does."""
     lin, mask = _disc_photo(WARM)
-    lin[0, 2, 24, 24], mask[0, 2, 24, 24] = 0.9, 0.0
+    lin[0, 2, 32, 32], mask[0, 2, 32, 32] = 0.9, 0.0
     out = compose_radiance(lin, mask, _head(2.0, 0.0, lin))
-    ratio = out[0, :, 24, 24] / compose_radiance(lin, mask, _head(0.0, 0.0, lin))[0, :, 24, 24]
+    ratio = out[0, :, 32, 32] / compose_radiance(lin, mask, _head(0.0, 0.0, lin))[0, :, 32, 32]
     assert torch.allclose(ratio, torch.full((3,), float(torch.exp(torch.tensor(2.0)))), rtol=1e-5)
     outside = mask.amax(1)[0] == 0
     assert torch.equal(out[0][:, outside], lin[0][:, outside])

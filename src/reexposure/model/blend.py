@@ -25,10 +25,13 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
 4. Where all three channels clipped (nothing is known but "at least the clip level"), the
    network's log brightness ``o >= 0`` multiplies the pixel, the same factor on every channel.
    A partly clipped pixel's brightness is fixed by its unclipped channels, so ``o`` does not
-   touch it (boosting only its clipped channels would invent a hue). "All clipped" is closed
-   morphologically (:data:`BLEND_RADIUS`): a pixel inside a clipped lamp whose one channel JPEG
-   ringing pulled a few codes below the clip is still part of the lamp, not a dark speckle in it;
-   a pixel with no channel near the clip is never touched.
+   touch it (boosting only its clipped channels would invent a hue). The "all clipped" weight
+   is closed morphologically and then smoothed over a few pixels (:data:`BLEND_RADIUS`): a
+   pixel inside a clipped lamp whose one channel JPEG ringing pulled below the clip is still part
+   of the lamp (no dark speckle), and a white-blue sky whose red channel flickers around the clip
+   from one JPEG block to the next gets a smooth brightness, not blotches; near a fully clipped
+   area the recorded channels of partly clipped pixels rise with it. A pixel with no channel
+   near the clip is never touched.
 
 Masks, chosen on purpose (the same in training and inference): the network *sees* the saturation
 mask dilated by one pixel (the JPEG-blurred edge of a clipped area is uncertain too); the blend
@@ -59,10 +62,13 @@ HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
 _RING_TAU = 0.05
 
 
-#: Pixels of context the blend needs around a pixel (the closing of the all-clipped weight, see
-#: :func:`compose_radiance`); a caller that blends in strips gives it this many extra rows.
-BLEND_RADIUS = 4
-_FILL = BLEND_RADIUS // 2
+#: The all-clipped weight is closed (holes up to about 2 * _FILL px) and then smoothed by two box
+#: filters of side 2 * _SMOOTH + 1 (about a Gaussian of 3.7 px).
+_FILL = 2
+_SMOOTH = 4
+#: Pixels of context the blend needs around a pixel (see :func:`compose_radiance`); a caller that
+#: blends in strips gives it this many extra rows.
+BLEND_RADIUS = 2 * _FILL + 2 * _SMOOTH
 
 
 def _close(x: torch.Tensor) -> torch.Tensor:
@@ -72,6 +78,15 @@ def _close(x: torch.Tensor) -> torch.Tensor:
     k = 2 * _FILL + 1
     grown = F.max_pool2d(x, k, stride=1, padding=_FILL)
     return -F.max_pool2d(-grown, k, stride=1, padding=_FILL)
+
+
+def _smooth(x: torch.Tensor) -> torch.Tensor:
+    """Two box filters of side ``2 * _SMOOTH + 1`` over (B,1,H,W), border pixels averaged over what
+    exists (no darkening at the image border)."""
+    k = 2 * _SMOOTH + 1
+    for _ in range(2):
+        x = F.avg_pool2d(x, k, stride=1, padding=_SMOOTH, count_include_pad=False)
+    return x
 
 
 def head_channels(head: str) -> int:
@@ -130,5 +145,5 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     s_known = (known * lin).sum(1, keepdim=True) / (known * ce).sum(1, keepdim=True).clamp_min(1e-6)
     s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
     guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
-    all_clipped = torch.minimum(_close(mask.amin(1, keepdim=True)), mask.amax(1, keepdim=True))
+    all_clipped = torch.minimum(_smooth(_close(mask.amin(1, keepdim=True))), mask.amax(1, keepdim=True))
     return guide * torch.exp(all_clipped * log_bright)
