@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reexposure.model import GatedUNet, GeneratorConfig, compose_radiance, ring_chroma
-from reexposure.model.blend import head_channels
+from reexposure.model.blend import COLOUR_LOGIT_INIT, head_channels
 
 WARM = torch.tensor([1.0, 0.8, 0.5])  # the colour of a warm lamp's glow, max-normalised
 
@@ -75,8 +75,8 @@ def test_partly_clipped_pixel_takes_its_clipped_channel_from_the_unclipped_ones(
     surround = torch.tensor([1.0, 2 / 3, 0.3])
     lin, _ = _disc_photo(surround, radius=0, level=0.9)
     mask = torch.zeros_like(lin)
-    lin[0, :, 28:36, 28:36] = torch.tensor([1.0, 0.8, 0.36]).view(3, 1, 1)
-    mask[0, 0, 28:36, 28:36] = 1.0
+    lin[0, :, 12:52, 12:52] = torch.tensor([1.0, 0.8, 0.36]).view(3, 1, 1)
+    mask[0, 0, 12:52, 12:52] = 1.0
     for o in (0.0, 3.0):
         px = compose_radiance(lin, mask, _head(o, 30.0, lin))[0, :, 32, 32]
         assert px[0] == pytest.approx(1.2, rel=1e-3) and px[1] == pytest.approx(0.8) and px[2] == pytest.approx(0.36)
@@ -97,7 +97,7 @@ def test_guided_network_adopts_an_rgb_head():
     lin, mask = torch.rand(1, 3, 16, 16), torch.ones(1, 3, 16, 16)
     o_rgb, o_guided = rgb(lin, mask), guided(lin, mask)
     assert torch.allclose(o_guided[:, 0], o_rgb.mean(1), atol=1e-6)
-    assert torch.equal(o_guided[:, 1], torch.zeros_like(o_guided[:, 1]))
+    assert torch.equal(o_guided[:, 1], torch.full_like(o_guided[:, 1], COLOUR_LOGIT_INIT))
 
 
 def test_unknown_head_is_refused():

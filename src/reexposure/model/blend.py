@@ -20,8 +20,10 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
 3. A colour-consistent lower bound (like darktable's "inpaint opposed" highlight reconstruction,
    RawTherapee's "color propagation"): the pixel's radiance is ``s * ce`` with the smallest ``s``
    that (a) keeps every clipped channel at or above what it recorded and (b) matches the
-   unclipped channels, weighted by how unclipped they are. Unclipped channels pass through
-   exactly; clipped ones are raised to ``s * ce``.
+   unclipped channels in its neighbourhood (a normalised average over the same few pixels as
+   the smoothing below, so that JPEG noise in an unclipped channel is not multiplied into the
+   clipped ones), weighted by how unclipped they are. Unclipped channels pass through exactly;
+   clipped ones are raised to ``s * ce``.
 4. Where all three channels clipped (nothing is known but "at least the clip level"), the
    network's log brightness ``o >= 0`` multiplies the pixel, the same factor on every channel.
    A partly clipped pixel's brightness is fixed by its unclipped channels, so ``o`` does not
@@ -57,9 +59,16 @@ __all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "compose_rad
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
 
-#: Confidence of a pyramid cell saturates when its mean weight (peak brightness squared of the
-#: unclipped pixels) reaches this; below, the coarser level's colour fills in.
-_RING_TAU = 0.05
+#: Voters' weight grows as their peak brightness to this power: the colour of a clipped area is
+#: taken from the brightest unclipped pixels around it (its glow, the pale unclipped part of the
+#: same surface), not from darker, more saturated things beside it (measured on a cream wall next
+#: to brown brushes: with the square, the wall turned orange).
+_RING_POWER = 4
+#: Confidence of a pyramid cell saturates when its mean weight reaches this; below, the coarser
+#: level's colour fills in.
+_RING_TAU = 0.02
+#: The colour strength ``sigmoid(t)`` a new guided head starts at: sigmoid(-1) = 0.27.
+COLOUR_LOGIT_INIT = -1.0
 
 
 #: The all-clipped weight is closed (holes up to about 2 * _FILL px) and then smoothed by two box
@@ -101,13 +110,13 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     ``lin`` (B,3,H,W) linear photo in [0,1]; ``mask`` (B,1|3,H,W) in [0,1] (1 = clipped). Returns
     the chromaticity field (B,3,H,W) in (0,1], normalised so that its largest channel is 1 at
-    every pixel. Pixels with no channel near the clip vote with weight ``(1 - mask) * peak**2``
+    every pixel. Pixels with no channel near the clip vote with weight ``(1 - mask) * peak**4``
     (bright pixels carry a highlight's colour: its glow, the unclipped part of a white wall; dark
-    ones mostly noise). A push-pull pyramid (2x2 averages down to one pixel, then back up, each
+    ones are often another surface). A push-pull pyramid (2x2 averages down to one pixel, then back up, each
     level's own average trusted in proportion to its weight) fills every pixel with the
     weighted colour of its nearest voters. Smooth by construction; white where nothing votes."""
     peak = lin.amax(dim=1, keepdim=True)
-    weight = (1.0 - mask.amax(dim=1, keepdim=True)).clamp(0.0, 1.0) * peak.square()
+    weight = (1.0 - mask.amax(dim=1, keepdim=True)).clamp(0.0, 1.0) * peak**_RING_POWER
     chroma = lin / peak.clamp_min(1e-4)
     nums, dens = [weight * chroma], [weight]
     while max(nums[-1].shape[-2:]) > 1:
@@ -142,7 +151,7 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     log_bright = head[:, :1].clamp_min(0.0)
     ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
     known = 1.0 - mask
-    s_known = (known * lin).sum(1, keepdim=True) / (known * ce).sum(1, keepdim=True).clamp_min(1e-6)
+    s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
     guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
     all_clipped = torch.minimum(_smooth(_close(mask.amin(1, keepdim=True))), mask.amax(1, keepdim=True))

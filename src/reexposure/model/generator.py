@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blend import compose_radiance, head_channels, ring_chroma
+from .blend import COLOUR_LOGIT_INIT, compose_radiance, head_channels, ring_chroma
 
 __all__ = ["GatedConv2d", "ContextBlock", "GeneratorConfig", "GatedUNet"]
 
@@ -129,6 +129,8 @@ class GatedUNet(nn.Module):
         self.head = nn.Conv2d(w[0], head_channels(config.head), 3, padding=1)
         nn.init.zeros_(self.head.weight)  # start from the naive answer (o = 0)
         nn.init.zeros_(self.head.bias)
+        if config.head == "guided":
+            nn.init.constant_(self.head.bias[1:], COLOUR_LOGIT_INIT)
 
     def forward(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, c, h, w = lin.shape
@@ -160,11 +162,11 @@ class GatedUNet(nn.Module):
     def adopt_rgb_head(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A state dict of an ``rgb``-head network, converted for this ``guided`` one: the log
         brightness starts as the mean of the three per-channel boosts, the colour strength at
-        zero logit (half the surroundings' colour). Fine-tuning from v0.3 starts from its
+        ``COLOUR_LOGIT_INIT`` (a quarter of the surroundings' colour). Fine-tuning from v0.3 starts from its
         brightness answer instead of from scratch."""
         out = dict(state)
         w, b = state["head.weight"], state["head.bias"]
         if w.shape[0] == 3 and self.config.head == "guided":
             out["head.weight"] = torch.cat([w.mean(0, keepdim=True), torch.zeros_like(w[:1])])
-            out["head.bias"] = torch.cat([b.mean(0, keepdim=True), torch.zeros_like(b[:1])])
+            out["head.bias"] = torch.cat([b.mean(0, keepdim=True), torch.full_like(b[:1], COLOUR_LOGIT_INIT)])
         return out
