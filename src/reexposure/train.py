@@ -84,6 +84,10 @@ class TrainConfig:
     out: str = "runs/default"
     arch: str = "gated_unet"  # generator: gated_unet (ours) | expandnet (baseline, Marnerides 2018)
     steps: int = 6000
+    # wall-clock budget in minutes, counted from the first step (0 = off): the run then stops at the first
+    # step past it and ends as if `steps` were reached (log, last validation, checkpoint, model.safetensors).
+    # The learning-rate schedule still runs over `steps`, so a run stopped early ends above lr_min_ratio.
+    max_minutes: float = 0.0
     batch: int = 8  # per process
     seed: int = 0
     threads: int = 2  # torch CPU threads (per process)
@@ -166,6 +170,8 @@ def check_config(c: TrainConfig) -> None:
                           f"(got {c.pairs.ldr_data!r})")
     if c.keep_every < 0:
         raise ConfigError(f"keep_every must be >= 0, got {c.keep_every}")
+    if not (c.max_minutes >= 0 and math.isfinite(c.max_minutes)):
+        raise ConfigError(f"max_minutes must be >= 0 (0 = no time limit), got {c.max_minutes}")
     if c.init_from and not Path(c.init_from).is_file():
         raise ConfigError(f"init_from: weights file {c.init_from} not found")
     if c.ldr_loss not in ("mse", "log"):
@@ -749,23 +755,29 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     t_load = t_total = 0.0
     n_window = 0
     t0 = time.perf_counter()
+    deadline: float | None = None  # max_minutes: set when the first step starts
     try:
         if rank == 0 and val and trainer.step == 0:
             validate(0)  # the untrained model: the "before" of every run
         it = iter(loader)
         while trainer.step < c.steps and not _any_rank(stop["flag"], device, distributed):
             ta = time.perf_counter()
+            if c.max_minutes > 0 and deadline is None:
+                deadline = ta + 60.0 * c.max_minutes
             batch = next(it)
             tb = time.perf_counter()
             metrics = trainer.train_step(batch)
             tc = time.perf_counter()
+            # the last step: `steps` reached, or the time budget spent (agreed by all ranks)
+            timed_out = deadline is not None and _any_rank(tc >= deadline, device, distributed)
+            last = trainer.step == c.steps or timed_out
             t_load += tb - ta
             t_total += tc - ta
             n_window += 1
             s = trainer.step
             if on_step is not None:
                 on_step(trainer, batch, metrics)
-            if rank == 0 and (s % c.log_every == 0 or s == c.steps):
+            if rank == 0 and (s % c.log_every == 0 or last):
                 metrics["loader_share"] = t_load / max(t_total, 1e-9)
                 metrics["samples_per_s"] = c.batch * world * n_window / max(t_total, 1e-9)
                 metrics["lr_g"] = trainer.opt_g.param_groups[0]["lr"]
@@ -777,15 +789,19 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
                     for k, v in metrics.items():
                         writer.add_scalar(f"train/{k}", v, s)
                 _append_jsonl(out / "log.jsonl", {"step": s, "time": time.perf_counter() - t0, **metrics})
-            if rank == 0 and (s % c.val_every == 0 or s == c.steps) and val:
+            if rank == 0 and (s % c.val_every == 0 or last) and val:
                 validate(s)
-            if s % c.ckpt_every == 0 or s == c.steps:
+            if s % c.ckpt_every == 0 or last:
                 trainer.save(ckpt)
                 if rank == 0:
                     _export(trainer, out / "model.safetensors")
             if rank == 0 and c.keep_every and s % c.keep_every == 0:
                 _export(trainer, out / f"model_{s:06d}.safetensors")
             bar.update(1)
+            if timed_out:
+                if rank == 0:
+                    log.info("max_minutes=%g reached: stopping at step %d of %d", c.max_minutes, s, c.steps)
+                break
     except KeyboardInterrupt:
         stop["flag"] = True
     finally:
