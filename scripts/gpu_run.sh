@@ -20,7 +20,7 @@
 #   GPU_RUN_SCENES          evaluation scenes (default holdout)
 #   GPU_RUN_MAX_SIDE        evaluation long side, px (default 512)
 #   GPU_RUN_EVAL_ARGS       more `reexpose eval` flags, e.g. "--clip 0.08"
-#   GPU_RUN_EVAL_PROCS      parallel evaluation processes over disjoint scene sets (default: cores / 4)
+#   GPU_RUN_EVAL_PROCS      parallel evaluation processes over disjoint scene sets (default: cores / 2)
 #   GPU_RUN_EVAL_THREADS    torch threads of each (default: cores / processes)
 #   GPU_RUN_BUDGET_S        wall-clock seconds for the whole script (default 585; the device call has 600)
 #   GPU_RUN_EVAL_RESERVE_S  seconds kept for the evaluation: training is stopped (SIGTERM: it saves
@@ -29,7 +29,7 @@
 #
 # OUT_DIR gets at most 7 flat files (the device returns 8, 16 MiB each): run.log (everything printed),
 # model.safetensors (EMA weights), log.jsonl, config.yaml (the effective config), summary.md and
-# summary.json (the evaluation), extras.tar.gz (per-scene eval JSONs, contact sheets, nvidia-smi
+# summary.json (the evaluation), extras.tar.gz (per-scene eval JSONs, the 8% contact sheets, nvidia-smi
 # samples, the data manifest). Exit status: 0 when the weights and the evaluation summary are there.
 set -uo pipefail
 
@@ -130,7 +130,7 @@ if [ -f "$RUN/model.safetensors" ]; then
     eval_limit=$(( BUDGET - $(elapsed) ))
     [ "$eval_limit" -lt 30 ] && eval_limit=30
     cores=$(nproc 2>/dev/null || echo 4)
-    procs=${GPU_RUN_EVAL_PROCS:-$(( cores / 4 > 0 ? cores / 4 : 1 ))}
+    procs=${GPU_RUN_EVAL_PROCS:-$(( cores / 2 > 0 ? cores / 2 : 1 ))}
     threads=${GPU_RUN_EVAL_THREADS:-$(( cores / procs > 0 ? cores / procs : 1 ))}
     read -r -a eval_extra <<< "${GPU_RUN_EVAL_ARGS:-}"
     eval_args=(--data "$ROOT/hdr" --max-side "$MAX_SIDE" --threads "$threads" --no-progress --force
@@ -230,7 +230,7 @@ done
 extras="$WORK/extras"
 mkdir -p "$extras"
 [ -d "$EVAL/images" ] && cp -r "$EVAL/images" "$extras/eval_images"
-cp "$EVAL"/sheet_*.png "$EVAL"/part*_sheet_*.png "$extras/" 2>/dev/null
+cp "$EVAL"/sheet_clip08.png "$EVAL"/part*_sheet_clip08.png "$extras/" 2>/dev/null  # the middle clip level
 last_sheet=$(ls "$RUN"/sheet_*.png 2>/dev/null | tail -n 1)
 [ -n "$last_sheet" ] && cp "$last_sheet" "$extras/train_$(basename "$last_sheet")"
 [ -f "$WORK/nvidia-smi.csv" ] && cp "$WORK/nvidia-smi.csv" "$extras/"
