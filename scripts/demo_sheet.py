@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from reexposure.infer import Reconstructor, reexpose_ldr
-from reexposure.io import read_photo
-from reexposure.viz import contact_sheet
-from reexposure.weights import atomic_write_bytes
+from reexposure.core.infer import Reconstructor, reexpose_ldr
+from reexposure.formats.io import read_photo
+from reexposure.formats.viz import contact_sheet
+from reexposure.core.weights import atomic_write_bytes
 
 
 def main() -> None:

@@ -34,14 +34,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from reexposure import camera
-from reexposure.camera import CRF, DEFAULT_CRF
-from reexposure.data import DataConfig, DataError, HDRPairs, find_hdr_files
+from reexposure.core import camera
+from reexposure.core.camera import CRF, DEFAULT_CRF
+from reexposure.training.data import DataConfig, DataError, HDRPairs, find_hdr_files
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import evaluate_case
-from reexposure.infer import RadianceMap, Reconstructor
-from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
-from reexposure.weights import ModelError, load_generator
+from reexposure.core.infer import RadianceMap, Reconstructor
+from reexposure.training.trainer import HOLDOUT_SCENES, TrainConfig, validation_scenes
+from reexposure.core.weights import ModelError, load_generator
 
 
 def _log_boost(radiance: torch.Tensor, lin: torch.Tensor) -> torch.Tensor:

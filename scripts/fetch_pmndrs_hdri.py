@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reexposure.io import ImageError, atomic_output, read_hdr, write_hdr
+from reexposure.formats.io import ImageError, atomic_output, read_hdr, write_hdr
 
 VERSION = "1.7.0"
 URL = f"https://registry.npmjs.org/@pmndrs/assets/-/assets-{VERSION}.tgz"

@@ -26,12 +26,12 @@ import torch
 from scipy import ndimage
 from tqdm import tqdm
 
-from reexposure import camera
-from reexposure.camera import DEFAULT_CRF
-from reexposure.data import DataError, find_hdr_files
-from reexposure.infer import Reconstructor
-from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
-from reexposure.weights import ModelError
+from reexposure.core import camera
+from reexposure.core.camera import DEFAULT_CRF
+from reexposure.training.data import DataError, find_hdr_files
+from reexposure.core.infer import Reconstructor
+from reexposure.training.trainer import HOLDOUT_SCENES, TrainConfig, validation_scenes
+from reexposure.core.weights import ModelError
 
 FEATURES = ("model prediction", "distance to edge", "area size", "relative depth", "area depth", "ring brightness",
             "local mean 31 px", "local mean 95 px", "scene mean", "scene clipped share", "clipped areas")

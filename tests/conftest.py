@@ -31,7 +31,7 @@ def shared_hdr(shared: Path) -> Path:
 @pytest.fixture()
 def tiny_model():
     """A tiny generator with a non-zero (random) head, so its output is not the naive answer."""
-    from reexposure.model import GatedUNet, GeneratorConfig
+    from reexposure.core.model import GatedUNet, GeneratorConfig
 
     torch.manual_seed(0)
     model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16))

@@ -1,6 +1,6 @@
 """The ``reexpose`` command line: every subcommand, batches, clobbering rules and bad input.
 
-Most runs call :func:`reexposure.cli.main` in-process (same code path as the console script; a
+Most runs call :func:`reexposure.apps.cli.main` in-process (same code path as the console script; a
 fresh Python process costs seconds of torch import on a 2-core machine); a few run
 ``python -m reexposure`` in a subprocess to check the real entry point, exit codes and stderr.
 """
@@ -17,9 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
-from reexposure import cli
+from reexposure.apps import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- fixtures and helpers
@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:
     """A tiny generator with a random head (so its output is not the naive answer), as a file."""
-    from reexposure.model import GatedUNet, GeneratorConfig
-    from reexposure.weights import save_weights
+    from reexposure.core.model import GatedUNet, GeneratorConfig
+    from reexposure.core.weights import save_weights
 
     torch.manual_seed(0)
     model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16))
@@ -189,7 +189,7 @@ def test_quiet_prints_nothing_and_skip_existing_with_nothing_to_do(capsys, tmp_p
 
 
 def test_hdr_formats(capsys, tmp_path, photo, model_file):
-    from reexposure.io import read_hdr
+    from reexposure.formats.io import read_hdr
 
     for ext in ("exr", "hdr", "pfm"):
         out = tmp_path / f"rad.{ext}"
@@ -390,7 +390,7 @@ def test_interrupt_exits_130(capsys, photo, model_file, monkeypatch):
 
 
 def test_bench_markdown_section_is_replaced_in_place(tmp_path):
-    from reexposure.bench import update_markdown
+    from reexposure.apps.bench import update_markdown
 
     md = tmp_path / "benchmarks.md"
     md.write_text("# Benchmarks\n\n## Training\n\nkeep me\n\n## Inference\n\nold\n\n## Quality\n\nkeep too\n")
@@ -403,7 +403,7 @@ def test_bench_markdown_section_is_replaced_in_place(tmp_path):
 
 
 def test_bench_synthetic_photos_hit_their_clipped_share(tmp_path):
-    from reexposure.bench import Case, synthesize
+    from reexposure.apps.bench import Case, synthesize
 
     for frac in (0.05, 0.30, 0.0):
         share = synthesize(tmp_path / "p.npy", Case(0.2, frac))

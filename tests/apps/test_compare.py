@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reexposure import compare
-from reexposure.camera import SRGBCRF
-from reexposure.infer import Reconstructor
+from reexposure.apps import compare
+from reexposure.core.camera import SRGBCRF
+from reexposure.core.infer import Reconstructor
 
 
 def test_naive_reexpose_is_a_brightness_slider():

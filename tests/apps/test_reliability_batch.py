@@ -27,7 +27,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reexposure import io as rio
+from reexposure.formats import io as rio
 
 EVS = ("-2", "1")
 N_PHOTOS = 4
@@ -35,8 +35,8 @@ N_PHOTOS = 4
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory) -> Path:
-    from reexposure.model import GatedUNet, GeneratorConfig
-    from reexposure.weights import save_weights
+    from reexposure.core.model import GatedUNet, GeneratorConfig
+    from reexposure.core.weights import save_weights
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
@@ -169,7 +169,7 @@ def test_sigkill_mid_batch_leaves_complete_outputs_and_resumes(tmp_path: Path, t
 _KILL_DURING_WRITE = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
-    import reexposure.io as rio
+    import reexposure.formats.io as rio
     original = rio._save_photo
     calls = []
 
@@ -183,7 +183,7 @@ _KILL_DURING_WRITE = textwrap.dedent("""
             time.sleep(600)
 
     rio._save_photo = slow_save
-    from reexposure.cli import main
+    from reexposure.apps.cli import main
     sys.exit(main(sys.argv[1:]))
 """)
 
@@ -219,7 +219,7 @@ def test_sigkill_while_writing_an_output_leaves_only_a_hidden_temp_file(tmp_path
 
 
 def test_skip_existing_resumes_a_photo_interrupted_between_its_evs(tmp_path: Path, tiny_weights: Path) -> None:
-    from reexposure.cli import main
+    from reexposure.apps.cli import main
 
     photos = _photos(tmp_path / "in", n=2, size=(48, 64))
     out = tmp_path / "out"
@@ -250,7 +250,7 @@ def test_full_disk_keeps_earlier_outputs_and_leaves_no_partial_file(tmp_path: Pa
     """The disk fills up while the third output is written (or renamed into place): the run
     reports it on one line and goes on with the other photos, which are written; the earlier
     outputs are untouched; no partial or temporary file is left."""
-    from reexposure.cli import main
+    from reexposure.apps.cli import main
 
     photos = _photos(tmp_path / "in", n=3, size=(48, 64))
     out = tmp_path / "out"
@@ -294,7 +294,7 @@ def test_full_disk_keeps_earlier_outputs_and_leaves_no_partial_file(tmp_path: Pa
 def test_output_folder_that_cannot_exist_is_one_line_and_writes_nothing(tmp_path: Path, tiny_weights: Path) -> None:
     """A folder under a regular file (what a read-only folder is to root: unwritable whatever
     the permissions)."""
-    from reexposure.cli import main
+    from reexposure.apps.cli import main
 
     photos = _photos(tmp_path / "in", n=1, size=(48, 64))
     blocker = tmp_path / "file.txt"
@@ -315,7 +315,7 @@ def test_output_folder_that_cannot_exist_is_one_line_and_writes_nothing(tmp_path
 def test_failing_checkpoint_write_keeps_the_previous_last_pt(tmp_path: Path, monkeypatch, failure: str) -> None:
     from _train_helpers import make_hdr_folder, tiny_config
 
-    from reexposure.train import Trainer
+    from reexposure.training.trainer import Trainer
 
     data = make_hdr_folder(tmp_path / "data")
     out = tmp_path / "run"

@@ -1,8 +1,8 @@
 """Resource limits: the pixel limit in every entry point, giant declared sizes refused before any
 allocation (under an address-space limit), and peak memory bounded by tiled inference.
 
-Entry points covered: reexposure.io.read_photo / read_hdr (argument, set_max_pixels,
-REEXPOSE_MAX_PIXELS), reexposure.ultrahdr.read_ultrahdr, the CLI (``--max-pixels`` and the
+Entry points covered: reexposure.formats.io.read_photo / read_hdr (argument, set_max_pixels,
+REEXPOSE_MAX_PIXELS), reexposure.formats.ultrahdr.read_ultrahdr, the CLI (``--max-pixels`` and the
 default for expose, hdr, sweep, compare, ultrahdr), ``reexpose eval`` on ordinary photos, and web
 uploads (413). The server's own limits are tested against a real server in
 tests/test_reliability_server.py.
@@ -25,10 +25,10 @@ import pytest
 import torch
 from PIL import Image
 
-from reexposure import io as rio
-from reexposure.io import ImageError
+from reexposure.formats import io as rio
+from reexposure.formats.io import ImageError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "fuzz"))
 import seeds as fuzz_seeds  # noqa: E402  (fuzz/seeds.py)
 
@@ -45,8 +45,8 @@ def _default_limit(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory) -> Path:
-    from reexposure.model import GatedUNet, GeneratorConfig
-    from reexposure.weights import save_weights
+    from reexposure.core.model import GatedUNet, GeneratorConfig
+    from reexposure.core.weights import save_weights
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
@@ -62,7 +62,7 @@ def _photo(h: int = 24, w: int = 32) -> np.ndarray:
 
 
 def _run_cli(*argv: str) -> tuple[int, str]:
-    from reexposure.cli import main
+    from reexposure.apps.cli import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -97,7 +97,7 @@ def test_read_photo_and_read_hdr_refuse_above_the_limit(tmp_path: Path, monkeypa
 
 
 def test_read_ultrahdr_applies_the_pixel_limit() -> None:
-    from reexposure.ultrahdr import read_ultrahdr
+    from reexposure.formats.ultrahdr import read_ultrahdr
 
     seed = next(s for s in fuzz_seeds.seeds() if s.name == "ultrahdr_rgb_map")
     read_ultrahdr(seed.data)  # 24x32: fine under the default limit
@@ -109,7 +109,7 @@ def test_read_ultrahdr_applies_the_pixel_limit() -> None:
 def test_default_limit_refuses_giant_declared_sizes_quickly(tmp_path: Path) -> None:
     """In-process, default limit: every format's giant header (100000x100000 declared) is refused
     at once, before its pixels are decoded."""
-    from reexposure.ultrahdr import read_ultrahdr
+    from reexposure.formats.ultrahdr import read_ultrahdr
 
     assert rio.get_max_pixels() == rio.DEFAULT_MAX_PIXELS
     for name, (target, ext, data) in fuzz_seeds.giant_headers().items():
@@ -129,8 +129,8 @@ _GIANT_SCRIPT = textwrap.dedent("""
     import json, os, resource, sys, tempfile, time, warnings
     sys.path.insert(0, sys.argv[1])
     import seeds
-    from reexposure import io as rio
-    from reexposure.ultrahdr import read_ultrahdr
+    from reexposure.formats import io as rio
+    from reexposure.formats.ultrahdr import read_ultrahdr
 
     cases = {f"{k}@100000": v for k, v in seeds.giant_headers(100_000, 100_000).items()}
     # within the default limit (195 MP), 2.7 kB: the decoder must fail cleanly when memory runs out
@@ -175,7 +175,7 @@ def test_giant_declared_sizes_under_an_address_space_limit(tmp_path: Path) -> No
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(rio.MAX_PIXELS_ENV, None)
     # measure the interpreter's size after imports, then allow 1 GiB more
-    probe = subprocess.run([sys.executable, "-c", "import reexposure.io, reexposure.ultrahdr;"
+    probe = subprocess.run([sys.executable, "-c", "import reexposure.formats.io, reexposure.formats.ultrahdr;"
                             "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmSize')))"],
                            capture_output=True, text=True, env=env, timeout=120)
     vm_mb = int(probe.stdout.split()[-1]) // 1024
@@ -251,7 +251,7 @@ def test_web_upload_applies_the_limit(tiny_model) -> None:
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from reexposure.web.app import WebSettings, create_app
+    from reexposure.apps.web.app import WebSettings, create_app
 
     buf = io.BytesIO()
     Image.fromarray(_photo()).save(buf, format="PNG")

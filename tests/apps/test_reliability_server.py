@@ -35,7 +35,7 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 pytest.importorskip("fastapi")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OK_STATUSES = {200, 202, 204}
 
 
@@ -168,8 +168,8 @@ def _listening_addresses(port: int) -> set[str]:
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    from reexposure.model import GatedUNet, GeneratorConfig
-    from reexposure.weights import save_weights
+    from reexposure.core.model import GatedUNet, GeneratorConfig
+    from reexposure.core.weights import save_weights
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"

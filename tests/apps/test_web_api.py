@@ -26,10 +26,10 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image, ImageCms  # noqa: E402
 
-from reexposure.infer import Reconstructor  # noqa: E402
-from reexposure.model import GatedUNet, GeneratorConfig  # noqa: E402
-from reexposure.web import app as webapp  # noqa: E402
-from reexposure.web.app import WebSettings, create_app, decode_preview, encode_preview  # noqa: E402
+from reexposure.core.infer import Reconstructor  # noqa: E402
+from reexposure.core.model import GatedUNet, GeneratorConfig  # noqa: E402
+from reexposure.apps.web import app as webapp  # noqa: E402
+from reexposure.apps.web.app import WebSettings, create_app, decode_preview, encode_preview  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -140,7 +140,7 @@ def test_config_lists_whitelisted_samples_and_limits(tiny_model: GatedUNet, samp
 
 
 def test_default_samples_are_the_shipped_ones(tiny_model: GatedUNet) -> None:
-    shipped = sorted(p.stem for p in (Path(webapp.__file__).parents[1] / "samples").glob("*.jpg"))
+    shipped = sorted(p.stem for p in (Path(webapp.__file__).parents[2] / "samples").glob("*.jpg"))
     with client_for(tiny_model) as c:
         names = [s["name"] for s in c.get("/api/config").json()["samples"]]
         assert names == shipped
@@ -278,7 +278,7 @@ def test_ev_outside_the_slider_range_is_rejected(client: TestClient, done_job) -
 
 def test_exr_download_is_the_full_resolution_radiance(client: TestClient, done_job, tiny_model: GatedUNet,
                                                       tmp_path: Path) -> None:
-    from reexposure.io import read_hdr
+    from reexposure.formats.io import read_hdr
 
     s, jpeg, _ = done_job
     r = client.get(f"/api/jobs/{s['id']}/radiance.exr")
@@ -326,7 +326,7 @@ def test_ultrahdr_download_when_available(client: TestClient, done_job) -> None:
         assert r.status_code == 404 and "ultrahdr" not in s["downloads"]
         return
     assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
-    from reexposure.ultrahdr import is_ultrahdr
+    from reexposure.formats.ultrahdr import is_ultrahdr
 
     assert is_ultrahdr(r.content)
 
@@ -565,7 +565,7 @@ def test_serve_with_a_missing_model_is_a_one_line_error(tmp_path: Path, capsys: 
 
 
 def test_serve_is_registered_in_the_main_cli(capsys: pytest.CaptureFixture) -> None:
-    cli = pytest.importorskip("reexposure.cli")
+    cli = pytest.importorskip("reexposure.apps.cli")
     try:
         code = cli.main(["serve", "--help"])
     except SystemExit as exc:

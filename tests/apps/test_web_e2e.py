@@ -37,13 +37,13 @@ pytest.importorskip("uvicorn")
 
 from PIL import Image  # noqa: E402
 
-from reexposure.model import GatedUNet, GeneratorConfig  # noqa: E402
-from reexposure.weights import save_weights  # noqa: E402
+from reexposure.core.model import GatedUNet, GeneratorConfig  # noqa: E402
+from reexposure.core.weights import save_weights  # noqa: E402
 
 CHROMIUM = os.environ.get("REEXPOSE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 if not Path(CHROMIUM).is_file():
     pytest.skip(f"chromium not found at {CHROMIUM} (apt-get install -y chromium; .ci/run does this)",
@@ -76,7 +76,7 @@ def free_port() -> int:
 def serving(settings):
     import uvicorn
 
-    from reexposure.web.app import create_app
+    from reexposure.apps.web.app import create_app
 
     app = create_app(settings)
     port = free_port()
@@ -132,7 +132,7 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server(model_path: Path, photos: dict[str, Path]):
-    from reexposure.web.app import WebSettings
+    from reexposure.apps.web.app import WebSettings
 
     settings = WebSettings(model=str(model_path), samples_dir=photos["samples"], max_upload_bytes=2_000_000,
                            max_pixels=2_100_000, sweep_seconds=1.0, sweep_fps=10)
@@ -293,7 +293,7 @@ def test_divider_outline_and_histogram(page, server) -> None:
 
 
 def test_upload_downloads_arrive_and_open(page, server, photos, tmp_path: Path) -> None:
-    from reexposure.io import read_hdr
+    from reexposure.formats.io import read_hdr
 
     page.goto(server)
     page.set_input_files("#file", str(photos["upload"]))
@@ -414,7 +414,7 @@ def test_reexpose_serve_command_starts_the_app(model_path: Path) -> None:
 @pytest.mark.skipif(not os.environ.get("REEXPOSE_WEB_SCREENSHOT"), reason="set REEXPOSE_WEB_SCREENSHOT=PATH to "
                     "write the README screenshot (shipped model and sample)")
 def test_screenshot_for_readme(browser) -> None:
-    from reexposure.web.app import WebSettings
+    from reexposure.apps.web.app import WebSettings
 
     out = Path(os.environ["REEXPOSE_WEB_SCREENSHOT"])
     sample = os.environ.get("REEXPOSE_WEB_SAMPLE", "free_by_Peter_Nerlich")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from reexposure import camera
-from reexposure.camera import GammaCRF, SRGBCRF, TabulatedCRF
+from reexposure.core import camera
+from reexposure.core.camera import GammaCRF, SRGBCRF, TabulatedCRF
 
 
 def test_sqrt_crf_known_values():

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reexposure import camera
-from reexposure.model import ExpandNet, ExpandNetConfig, GatedUNet, GeneratorConfig, arch_of, build_generator
-from reexposure.weights import FORMAT, ModelError, load_generator, save_weights
+from reexposure.core import camera
+from reexposure.core.model import ExpandNet, ExpandNetConfig, GatedUNet, GeneratorConfig, arch_of, build_generator
+from reexposure.core.weights import FORMAT, ModelError, load_generator, save_weights
 
 
 def _convs(module: nn.Module) -> list[nn.Conv2d]:

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import reexposure
-from reexposure import camera
-from reexposure.infer import Reconstructor, TileOptions, _axis_weights, _positions, receptive_radius
-from reexposure.model import GatedUNet, GeneratorConfig
+from reexposure.core import camera
+from reexposure.core.infer import Reconstructor, TileOptions, _axis_weights, _positions, receptive_radius
+from reexposure.core.model import GatedUNet, GeneratorConfig
 
 
 def _photo_512() -> np.ndarray:
@@ -123,7 +123,7 @@ def test_deterministic(tiny_model, highlight_photo):
 
 
 def test_public_api(tiny_model, tmp_path, highlight_photo):
-    from reexposure.weights import save_weights
+    from reexposure.core.weights import save_weights
 
     p = tmp_path / "m.safetensors"
     save_weights(tiny_model, p)

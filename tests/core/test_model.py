@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reexposure.model import GatedConv2d, GatedUNet, GeneratorConfig, SNPatchGAN, compose_radiance
-from reexposure.weights import ModelError, average_generators, load_generator, save_weights
+from reexposure.core.model import GatedConv2d, GatedUNet, GeneratorConfig, SNPatchGAN, compose_radiance
+from reexposure.core.weights import ModelError, average_generators, load_generator, save_weights
 
 
 def test_gated_conv_is_elu_times_sigmoid():

@@ -1,4 +1,4 @@
-"""The evaluation harness end to end on two tiny HDR images (tests/data/eval), baselines, CLI."""
+"""The evaluation harness end to end on two tiny HDR images (tests/eval/data), baselines, CLI."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pytest
 import torch
 from PIL import Image
 
-from reexposure import camera
-from reexposure.data import normalize_95
+from reexposure.core import camera
+from reexposure.training.data import normalize_95
 from reexposure.eval.baselines import Brightness, Kovaleski, Method, Naive, cross_bilateral_grid, make_method
 from reexposure.eval.run import encode_photo, evaluate_case, exposure_for_share, main
-from reexposure.io import read_hdr
+from reexposure.formats.io import read_hdr
 
-DATA = Path(__file__).parent / "data" / "eval"
-REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tiny_case(clip: float = 0.08, name: str = "aristea_sun.exr", fmt: str = "png") -> tuple[torch.Tensor, np.ndarray]:
@@ -148,8 +148,8 @@ def test_report_on_two_tiny_images(tmp_path: Path) -> None:
 
 
 def test_model_methods_jpeg_and_scenes(tmp_path: Path, tiny_model) -> None:  # type: ignore[no-untyped-def]
-    from reexposure.model import ExpandNet, ExpandNetConfig
-    from reexposure.weights import save_weights
+    from reexposure.core.model import ExpandNet, ExpandNetConfig
+    from reexposure.core.weights import save_weights
 
     ours = tmp_path / "tiny.safetensors"
     save_weights(tiny_model, ours)
@@ -198,7 +198,7 @@ def test_photos_without_ground_truth_give_sheets_only(tmp_path: Path) -> None:
 
 
 def test_cli_subprocess(tmp_path: Path) -> None:
-    pytest.importorskip("reexposure.cli", reason="the reexpose CLI dispatcher is not available")
+    pytest.importorskip("reexposure.apps.cli", reason="the reexpose CLI dispatcher is not available")
     out = tmp_path / "tmp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "-m", "reexposure", "eval", "--data", str(DATA), "--method", "naive,brightness",

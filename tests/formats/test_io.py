@@ -19,8 +19,8 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from reexposure import io as rio
-from reexposure.io import ImageError, ImageWarning, OutputExistsError, Photo
+from reexposure.formats import io as rio
+from reexposure.formats.io import ImageError, ImageWarning, OutputExistsError, Photo
 
 RNG = np.random.default_rng(1234)
 
@@ -1146,7 +1146,7 @@ def test_photo_dataclass() -> None:
 
 
 def test_to_uint8_known_values() -> None:
-    from reexposure.io import to_uint8
+    from reexposure.formats.io import to_uint8
 
     u8 = np.array([[[0, 128, 255]]], dtype=np.uint8)
     assert np.array_equal(to_uint8(u8), u8) and to_uint8(u8).dtype == np.uint8

@@ -29,8 +29,8 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from reexposure import ultrahdr as U
-from reexposure.camera import DEFAULT_CRF, SRGBCRF, saturation_mask
+from reexposure.formats import ultrahdr as U
+from reexposure.core.camera import DEFAULT_CRF, SRGBCRF, saturation_mask
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 K = U.OFFSET
@@ -124,7 +124,7 @@ def _check_within_quantisation(rad: np.ndarray, back: np.ndarray, rgb: np.ndarra
 @pytest.fixture()
 def jpeg_photo(tmp_path):
     """A JPEG with EXIF, an sRGB ICC profile and its Photo as read_photo gives it."""
-    from reexposure.io import read_photo
+    from reexposure.formats.io import read_photo
 
     exif = Image.Exif()
     exif[0x010F] = "TestCam"
@@ -198,7 +198,7 @@ def test_round_trip_gamma_and_downscaled_map(tmp_path):
     xx = (np.arange(w) + 0.5)[None, :, None] * np.ones((h, 1, 3))
     rad = (2.0 ** (0.03 * xx)).astype(np.float32)  # log2 gain ~ linear in x, 0..2.9 stops
     path = _save_jpeg(tmp_path / "white.jpg", rgb, quality=100)
-    from reexposure.io import read_photo
+    from reexposure.formats.io import read_photo
 
     photo = read_photo(path)
     assert (photo.rgb == 255).all()
@@ -231,7 +231,7 @@ def test_headroom_caps_the_boost_and_no_highlights_means_no_boost(jpeg_photo, tm
 
     dark = (_photo() // 2).astype(np.uint8)  # nothing clipped: R = L everywhere
     p2 = _save_jpeg(tmp_path / "dark.jpg", dark)
-    from reexposure.io import read_photo
+    from reexposure.formats.io import read_photo
 
     photo2 = read_photo(p2)
     lin = _lut(DEFAULT_CRF)[photo2.rgb]
@@ -250,8 +250,8 @@ def test_headroom_caps_the_boost_and_no_highlights_means_no_boost(jpeg_photo, tm
 
 def test_radiance_map_from_tiny_model(tmp_path, tiny_model):
     """The RadianceMap path (network boost field) round-trips like a plain tensor."""
-    from reexposure.infer import Reconstructor
-    from reexposure.io import read_photo
+    from reexposure.core.infer import Reconstructor
+    from reexposure.formats.io import read_photo
 
     path = _save_jpeg(tmp_path / "p.jpg", _photo(seed=3))
     photo = read_photo(path)
@@ -314,7 +314,7 @@ def test_base_is_the_input_jpeg_byte_for_byte(jpeg_photo):
                                      {"progressive": True, "restart_marker_blocks": 1}])
 def test_progressive_and_restart_marker_jpegs_are_kept(tmp_path, options):
     """Several scans and RST markers in the entropy-coded data: the primary still ends at its EOI."""
-    from reexposure.io import read_photo
+    from reexposure.formats.io import read_photo
 
     path = _save_jpeg(tmp_path / "p.jpg", _photo(), **options)
     original = path.read_bytes()
@@ -334,7 +334,7 @@ def test_progressive_and_restart_marker_jpegs_are_kept(tmp_path, options):
 
 
 def test_rewriting_a_gain_map_jpeg_replaces_its_map_and_keeps_other_xmp(tmp_path):
-    from reexposure.io import read_photo
+    from reexposure.formats.io import read_photo
 
     xmp = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
            b'22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"'
@@ -356,7 +356,7 @@ def test_rewriting_a_gain_map_jpeg_replaces_its_map_and_keeps_other_xmp(tmp_path
 
 
 def test_exif_orientation_keeps_bytes_and_stores_the_map_unrotated(tmp_path):
-    from reexposure.io import read_photo
+    from reexposure.formats.io import read_photo
 
     upright = _photo(h=64, w=96)
     stored = np.ascontiguousarray(np.rot90(upright, 1))  # orientation 6 displays it rotated back
@@ -391,7 +391,7 @@ def test_orientation_helpers_are_inverse_and_match_pillow(orientation):
 
 
 def test_non_jpeg_input_is_encoded_as_the_base(tmp_path):
-    from reexposure.io import read_photo
+    from reexposure.formats.io import read_photo
 
     rgb = _photo()
     exif = Image.Exif()
@@ -451,7 +451,7 @@ def test_reader_rejects_what_it_cannot_read(tmp_path):
 
 
 def test_writer_validates_and_refuses_to_clobber(tmp_path, jpeg_photo):
-    from reexposure.io import ImageError
+    from reexposure.formats.io import ImageError
 
     path, photo = jpeg_photo
     rad = _synthetic_radiance(photo.rgb)
@@ -477,8 +477,8 @@ def test_writer_validates_and_refuses_to_clobber(tmp_path, jpeg_photo):
 
 
 def test_cli_writes_a_gain_map_jpeg(tmp_path, tiny_model, capsys):
-    from reexposure import cli
-    from reexposure.weights import save_weights
+    from reexposure.apps import cli
+    from reexposure.core.weights import save_weights
 
     model = tmp_path / "tiny.safetensors"
     save_weights(tiny_model, model, description="tiny")
@@ -502,9 +502,9 @@ def test_reexpose_hdr_reads_the_radiance_back(tmp_path, tiny_model, jpeg_photo, 
     """``reexpose hdr out.jpg -o out.exr`` recovers the radiance the file was made from."""
     import inspect
 
-    from reexposure import cli
-    from reexposure.io import read_hdr
-    from reexposure.weights import save_weights
+    from reexposure.apps import cli
+    from reexposure.formats.io import read_hdr
+    from reexposure.core.weights import save_weights
 
     if "ultrahdr" not in inspect.getsource(cli._cmd_hdr):
         pytest.skip("reexpose hdr has no gain-map hook yet (cli._cmd_hdr must call "
@@ -534,11 +534,11 @@ def _node_ready() -> Path:
     if not (JS_DIR / "node_modules" / "@monogrid" / "gainmap-js").is_dir():
         npm = shutil.which("npm")
         if npm is None:
-            pytest.skip("npm is not installed and tests/js/node_modules is missing")
+            pytest.skip("npm is not installed and tests/formats/js/node_modules is missing")
         proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(JS_DIR)],
                               capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
-            pytest.skip(f"npm ci failed in tests/js (offline?): {proc.stderr.strip()[-300:]}")
+            pytest.skip(f"npm ci failed in tests/formats/js (offline?): {proc.stderr.strip()[-300:]}")
     return Path(node)
 
 
@@ -671,7 +671,7 @@ def test_chromium_shows_the_base_and_gainmap_js_webgl_decodes_it(tmp_path, jpeg_
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    _node_ready()  # installs tests/js/node_modules (three, gainmap-js) if needed
+    _node_ready()  # installs tests/formats/js/node_modules (three, gainmap-js) if needed
     path, photo = jpeg_photo
     data = U.ultrahdr_bytes(photo, _synthetic_radiance(photo.rgb), headroom=4)
     base, hdr, meta = U.read_ultrahdr(data)

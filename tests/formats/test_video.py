@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reexposure import video
-from reexposure.infer import Reconstructor
+from reexposure.formats import video
+from reexposure.core.infer import Reconstructor
 
 
 @pytest.fixture()
@@ -83,7 +83,7 @@ def test_write_gif(rmap, tmp_path: Path):
 
 
 def test_refuses_to_clobber_and_cleans_up(rmap, tmp_path: Path):
-    from reexposure.io import ImageError
+    from reexposure.formats.io import ImageError
 
     out = tmp_path / "sweep.mp4"
     out.write_bytes(b"keep me")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from _train_helpers import make_hdr_folder
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "error_budget.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "error_budget.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +36,7 @@ def test_error_budget_table_and_crop_calibration(tmp_path: Path) -> None:
 
 def test_error_budget_ensemble_and_upscale_of_the_model_itself(tmp_path: Path) -> None:
     """The model averaged with itself, and run at 1x through the resize path, score as the model."""
-    from reexposure.weights import default_model_path
+    from reexposure.core.weights import default_model_path
 
     data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
     out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--ensemble", str(default_model_path()),

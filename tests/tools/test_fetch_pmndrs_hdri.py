@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "fetch_pmndrs_hdri.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_pmndrs_hdri.py"
 _spec = importlib.util.spec_from_file_location("fetch_pmndrs_hdri", SCRIPT)
 assert _spec is not None and _spec.loader is not None
 fetch = importlib.util.module_from_spec(_spec)
@@ -30,7 +30,7 @@ def _tarball(modules: dict[str, str]) -> bytes:
 
 
 def _exr_bytes(tmp_path: Path) -> bytes:
-    from reexposure.io import write_hdr
+    from reexposure.formats.io import write_hdr
 
     path = tmp_path / "x.exr"
     write_hdr(path, np.full((4, 6, 3), 2.5, np.float32))
@@ -62,7 +62,7 @@ def test_main_checks_the_tarball_hash_and_refuses_to_clobber(tmp_path: Path, cap
     written as pmndrs_<name>.exr readable by read_hdr, and a second run needs --force."""
     import hashlib
 
-    from reexposure.io import read_hdr
+    from reexposure.formats.io import read_hdr
 
     exr = _exr_bytes(tmp_path)
     blob = _tarball({"package/hdri/night.exr.js":

@@ -6,7 +6,7 @@ Radiance .hdr, PFM, Ultra HDR gain-map JPEG; with EXIF orientation, ICC profiles
 blocks, NaN/Inf/negative HDR values), applies one to four mutations (truncation, bit flips, byte
 insertions and deletions, overwrites, lying 16/32-bit integers, duplicated ranges, zeroed tails)
 and feeds the result to the decoder. The property: every input ends, within a time bound, either
-in a well-formed result or in :class:`reexposure.io.ImageError` with a one-line message; anything
+in a well-formed result or in :class:`reexposure.formats.io.ImageError` with a one-line message; anything
 else (another exception type escaping, a hang, a malformed result) fails the test and hypothesis
 shrinks it to a minimal file.
 
@@ -38,11 +38,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reexposure import io as rio
-from reexposure.io import ImageError, Photo
-from reexposure.ultrahdr import read_ultrahdr
+from reexposure.formats import io as rio
+from reexposure.formats.io import ImageError, Photo
+from reexposure.formats.ultrahdr import read_ultrahdr
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "fuzz"))
 import seeds as fuzz_seeds  # noqa: E402  (fuzz/seeds.py)
 
@@ -216,8 +216,8 @@ def test_random_bytes_behind_a_valid_signature(target: str, data) -> None:
 def tiny_weights(tmp_path_factory) -> Path:
     import torch
 
-    from reexposure.model import GatedUNet, GeneratorConfig
-    from reexposure.weights import save_weights
+    from reexposure.core.model import GatedUNet, GeneratorConfig
+    from reexposure.core.weights import save_weights
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
@@ -232,7 +232,7 @@ def tiny_weights(tmp_path_factory) -> Path:
 def test_cli_on_mutated_photos_exits_cleanly(fmt: str, data, tiny_weights: Path) -> None:
     """``reexpose PHOTO --ev -1`` on a mutated photo: exit 0 with a complete output, or exit 2 with
     exactly one ``reexpose: error:`` line and no traceback; never a partial or temporary file."""
-    from reexposure.cli import ev_tag, main
+    from reexposure.apps.cli import ev_tag, main
 
     seed = data.draw(st.sampled_from(BY_FORMAT[fmt]), label="seed")
     blob = fuzz_seeds.mutate(seed.data, data.draw(MUTATION_OPS, label="mutations"))

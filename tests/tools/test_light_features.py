@@ -9,7 +9,7 @@ from pathlib import Path
 
 from _train_helpers import make_hdr_folder
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "light_features.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "light_features.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,7 +1,7 @@
 """One rank of the 2-process DDP test (run by torchrun from test_train_ddp.py).
 
 Usage: python -m torch.distributed.run --standalone --nproc_per_node=2 _ddp_worker.py REPORT_DIR key=value ...
-Trains with reexposure.train.train and writes REPORT_DIR/rank<R>.pt: the sample numbers and image
+Trains with reexposure.training.trainer.train and writes REPORT_DIR/rank<R>.pt: the sample numbers and image
 indices this rank saw, every file it wrote through the training code, and its final weights."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-import reexposure.train as T
+import reexposure.training.trainer as T
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from _train_helpers import make_hdr_folder, scene, write_exr
-from reexposure import camera
-from reexposure.data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, normalize_95
+from reexposure.core import camera
+from reexposure.training.data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, normalize_95
 
 PLAIN = dict(jpeg_prob=0.0, noise_prob=0.0)
 
@@ -175,7 +175,7 @@ def test_dataset_skips_unreadable_file_with_a_warning(tmp_path: Path, caplog: py
     (root / "broken.exr").write_bytes(b"this is not an EXR file")
     files = find_hdr_files(root)
     assert len(files) == 3
-    with caplog.at_level(logging.WARNING, logger="reexposure.data"):
+    with caplog.at_level(logging.WARNING, logger="reexposure.training.data"):
         ds = HDRPairs(files, DataConfig(crop=32), seed=0)
     assert any("broken.exr" in r.getMessage() for r in caplog.records)
     assert ds.names == ["a", "b"]
@@ -222,17 +222,17 @@ def test_lazy_cache_gives_the_same_samples_and_survives_a_file_going_bad(
     victim = next(n for n in range(3) if lazy2.image_index(n) == 1)
     lazy2.cache.clear()
     files[1].write_bytes(b"truncated")
-    with caplog.at_level(logging.WARNING, logger="reexposure.data"):
+    with caplog.at_level(logging.WARNING, logger="reexposure.training.data"):
         item = lazy2[victim]
     assert int(item["image"]) != 1
     assert any("b.exr" in r.getMessage() for r in caplog.records)
 
 
 def test_hdr_and_pfm_files_train_too(tmp_path: Path) -> None:
-    from reexposure import io
+    from reexposure.formats import io
 
     if not hasattr(io, "write_hdr"):
-        pytest.skip("reexposure.io.write_hdr (.hdr/.pfm support) has not landed yet")
+        pytest.skip("reexposure.formats.io.write_hdr (.hdr/.pfm support) has not landed yet")
     img = scene(3, 40, 56)
     io.write_hdr(tmp_path / "x.hdr", img)
     io.write_hdr(tmp_path / "y.pfm", img)
@@ -258,7 +258,7 @@ def _photo(path: Path, clipped_rows: int = 0, h: int = 64, w: int = 80, seed: in
 
 
 def test_photo_radiance_inverts_srgb_and_counts_clipped_pixels() -> None:
-    from reexposure.data import photo_radiance
+    from reexposure.training.data import photo_radiance
 
     rgb = np.array([[[255, 128, 0], [254, 10, 10]], [[0, 0, 0], [60, 60, 60]]], dtype=np.uint8)
     lin, clipped = photo_radiance(rgb)
@@ -270,7 +270,7 @@ def test_photo_radiance_inverts_srgb_and_counts_clipped_pixels() -> None:
 
 
 def test_self_supervised_pairs_render_a_brighter_photo(tmp_path: Path) -> None:
-    from reexposure.data import find_ldr_files
+    from reexposure.training.data import find_ldr_files
 
     hdr = make_hdr_folder(tmp_path / "hdr", names=("a", "b"))
     photos = [_photo(tmp_path / "ldr" / f"p{i}.png", seed=i) for i in range(2)]
@@ -299,9 +299,9 @@ def test_self_supervised_pairs_render_a_brighter_photo(tmp_path: Path) -> None:
 
 
 def test_self_supervised_pairs_need_usable_photos(tmp_path: Path) -> None:
-    from reexposure.config import ConfigError
+    from reexposure.training.config import ConfigError
     from _train_helpers import tiny_config
-    from reexposure.train import check_config
+    from reexposure.training.trainer import check_config
 
     hdr = make_hdr_folder(tmp_path / "hdr", names=("a",))
     blown = [_photo(tmp_path / "ldr" / "blown.png", clipped_rows=20)]

@@ -55,7 +55,7 @@ def test_two_process_gloo_ddp(tmp_path: Path) -> None:
 
 def _fresh_generator(out: Path) -> dict[str, torch.Tensor]:
     """The untrained generator of the run's config (same seed): training really moved it."""
-    from reexposure.train import Trainer, load_train_config
+    from reexposure.training.trainer import Trainer, load_train_config
 
     torch.set_num_threads(1)
     return Trainer(load_train_config(str(out / "config.yaml"), []), torch.device("cpu")).G.state_dict()

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from _train_helpers import make_hdr_folder, tiny_config, tiny_overrides
-from reexposure.config import ConfigError
-from reexposure.train import PAUSE_FILE_ENV, PAUSE_STEP_ENV, TrainConfig, load_train_config, main, train
+from reexposure.training.config import ConfigError
+from reexposure.training.trainer import PAUSE_FILE_ENV, PAUSE_STEP_ENV, TrainConfig, load_train_config, main, train
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOSS_KEYS = ("g_rec", "boost_in_mask", "g_adv", "d_loss", "d_real", "d_fake")
 STATE_KEYS = ("generator", "discriminator", "generator_ema", "opt_g", "opt_d")
 
@@ -111,7 +111,7 @@ def test_version1_checkpoint_resumes(straight_run: Path, tiny_data: Path, tmp_pa
 
 def _cli(args: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:  # noqa: ANN003
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src"), **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "reexposure.train", *args, "--no-progress", "-q"],
+    return subprocess.Popen([sys.executable, "-m", "reexposure.training.trainer", *args, "--no-progress", "-q"],
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -149,8 +149,8 @@ def test_run_folder_logs_sheets_tensorboard_and_weights(straight_run: Path) -> N
     from PIL import Image
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from reexposure.model import GatedUNet
-    from reexposure.weights import load_generator
+    from reexposure.core.model import GatedUNet
+    from reexposure.core.weights import load_generator
 
     names = sorted(p.name for p in straight_run.iterdir())
     assert {"config.yaml", "last.pt", "log.jsonl", "model.safetensors", "tb"} <= set(names)
@@ -180,8 +180,8 @@ def test_run_folder_logs_sheets_tensorboard_and_weights(straight_run: Path) -> N
 
 def test_tensorboard_images_are_the_ev_minus_2_renditions(tiny_data: Path, tmp_path: Path) -> None:
     """The logged rows are the input photo and naive / prediction / target at EV -2."""
-    from reexposure import camera
-    from reexposure.train import Trainer, validation_set
+    from reexposure.core import camera
+    from reexposure.training.trainer import Trainer, validation_set
 
     config = tiny_config(tiny_data, tmp_path / "x")
     val = validation_set(config)
@@ -202,8 +202,8 @@ def test_tensorboard_images_are_the_ev_minus_2_renditions(tiny_data: Path, tmp_p
 
 
 def test_expandnet_trains_through_the_same_loop(tiny_data: Path, tmp_path: Path) -> None:
-    from reexposure.model import ExpandNet
-    from reexposure.weights import load_generator
+    from reexposure.core.model import ExpandNet
+    from reexposure.core.weights import load_generator
 
     out = tmp_path / "expandnet"
     seen: list[dict[str, float]] = []
@@ -218,7 +218,7 @@ def test_command_line_prints_the_config_and_reports_bad_input(
         tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
     import argparse
 
-    from reexposure.train import add_cli
+    from reexposure.training.trainer import add_cli
 
     parser = argparse.ArgumentParser(prog="reexpose")
     add_cli(parser.add_subparsers(dest="command"))
@@ -254,14 +254,14 @@ def test_command_line_prints_the_config_and_reports_bad_input(
     # an unreadable file among good ones: a warning, and training goes on
     mixed = make_hdr_folder(tmp_path / "mixed", ("a", "b", "v"))
     (mixed / "broken.exr").write_bytes(b"nope")
-    with caplog.at_level("WARNING", logger="reexposure.data"):
+    with caplog.at_level("WARNING", logger="reexposure.training.data"):
         assert main(tiny_overrides(mixed, tmp_path / "mixed-run", steps=2, val_every=100) + ["-q"]) == 0
     assert any("broken.exr" in r.getMessage() for r in caplog.records)
     assert (tmp_path / "mixed-run" / "model.safetensors").exists()
 
 
 def test_checked_in_configs_are_valid() -> None:
-    from reexposure.train import check_config
+    from reexposure.training.trainer import check_config
 
     small = load_train_config(str(REPO / "configs" / "cpu-small.yaml"), [])
     full = load_train_config(str(REPO / "configs" / "full.yaml"), [])
@@ -279,7 +279,7 @@ def test_checked_in_configs_are_valid() -> None:
     # (runs/ is not in a clone); they must fit its generator
     tune = load_train_config(str(REPO / "configs" / "cpu-finetune.yaml"), [])
     assert tune.lr_schedule == "cosine" and tune.init_from and tune.generator == small.generator
-    from reexposure.weights import default_model_path
+    from reexposure.core.weights import default_model_path
     check_config(load_train_config(str(REPO / "configs" / "cpu-finetune.yaml"), [f"init_from={default_model_path()}"]))
     # the baseline's stage 2 is the same recipe
     base2 = load_train_config(str(REPO / "configs" / "expandnet-finetune.yaml"), [])
@@ -315,7 +315,7 @@ def test_bf16_autocast_only_on_cuda(tiny_data: Path, tmp_path: Path) -> None:
     """``bf16: true`` turns on bf16 autocast for CUDA devices and is a no-op on the CPU."""
     import contextlib
 
-    from reexposure.train import Trainer
+    from reexposure.training.trainer import Trainer
 
     trainer = Trainer(tiny_config(tiny_data, tmp_path / "bf", bf16=True), torch.device("cpu"))
     assert isinstance(trainer.autocast(), contextlib.nullcontext)
@@ -328,7 +328,7 @@ def test_bf16_autocast_only_on_cuda(tiny_data: Path, tmp_path: Path) -> None:
 
 
 def test_cosine_schedule_reaches_the_floor_and_is_applied(tiny_data: Path, tmp_path: Path) -> None:
-    from reexposure.train import Trainer
+    from reexposure.training.trainer import Trainer
 
     c = tiny_config(tiny_data, tmp_path / "cos", steps=10, lr_schedule="cosine", lr_decay_start=4, lr_min_ratio=0.1)
     t = Trainer(c, torch.device("cpu"))
@@ -343,8 +343,8 @@ def test_cosine_schedule_reaches_the_floor_and_is_applied(tiny_data: Path, tmp_p
 
 def test_init_from_fine_tunes_a_weights_file_and_counts_its_steps(straight_run: Path, tiny_data: Path,
                                                                   tmp_path: Path) -> None:
-    from reexposure.train import Trainer
-    from reexposure.weights import load_generator
+    from reexposure.training.trainer import Trainer
+    from reexposure.core.weights import load_generator
 
     start, meta0 = load_generator(straight_run / "model.safetensors")
     c = tiny_config(tiny_data, tmp_path / "ft", steps=4, init_from=str(straight_run / "model.safetensors"),
@@ -363,8 +363,8 @@ def test_init_from_fine_tunes_a_weights_file_and_counts_its_steps(straight_run: 
 
 def test_init_from_grows_context_blocks(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     """A file without context blocks starts a config with them: its weights, new blocks at zero."""
-    from reexposure.train import Trainer
-    from reexposure.weights import load_generator
+    from reexposure.training.trainer import Trainer
+    from reexposure.core.weights import load_generator
 
     start, _ = load_generator(straight_run / "model.safetensors")
     c = tiny_config(tiny_data, tmp_path / "grow", init_from=str(straight_run / "model.safetensors"),
@@ -384,7 +384,7 @@ def test_init_from_grows_context_blocks(straight_run: Path, tiny_data: Path, tmp
 
 
 def test_init_from_refuses_another_architecture(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
-    from reexposure.train import Trainer
+    from reexposure.training.trainer import Trainer
 
     c = tiny_config(tiny_data, tmp_path / "bad", init_from=str(straight_run / "model.safetensors"),
                     **{"generator.width": 6})
@@ -404,7 +404,7 @@ def test_numbers_without_a_dot_are_numbers() -> None:
 
 
 def test_texture_term_is_trained_and_logged(tiny_data: Path, tmp_path: Path) -> None:
-    from reexposure.train import check_config
+    from reexposure.training.trainer import check_config
 
     c = tiny_config(tiny_data, tmp_path / "tex", steps=2, w_tex=0.5)
     seen: list[dict[str, float]] = []
@@ -417,7 +417,7 @@ def test_texture_term_is_trained_and_logged(tiny_data: Path, tmp_path: Path) -> 
 def test_whole_scene_validation_scores_like_eval(tiny_data: Path, tmp_path: Path) -> None:
     """The scene cases are eval's (2/8/20% clipped); a network that predicts no boost is naive,
     so its gain is exactly 0 dB; a boosting one is not."""
-    from reexposure.train import Trainer, validation_scenes
+    from reexposure.training.trainer import Trainer, validation_scenes
 
     config = tiny_config(tiny_data, tmp_path / "vs", val_side=64)
     cases = validation_scenes(config)

@@ -12,8 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from _train_helpers import make_hdr_folder, tiny_config
-from reexposure.config import ConfigError
-from reexposure.losses import (VGG19, VGG_CONV3_4, PerceptualLoss, hinge_d_loss, hinge_g_loss, log_mse,
+from reexposure.training.config import ConfigError
+from reexposure.training.losses import (VGG19, VGG_CONV3_4, PerceptualLoss, hinge_d_loss, hinge_g_loss, log_mse,
                                tonemap_for_d)
 
 #: torchvision.models.vgg19().features: conv layers sit at these indices (ReLU after each,
@@ -114,8 +114,8 @@ def test_tonemap_and_hinge_losses() -> None:
 def test_discriminator_sees_tone_mapped_ldr(tmp_path: Path) -> None:
     """Spy on D's forward inputs during a Trainer step after gan_start: every image D gets is
     sqrt(clip(radiance * 2**ev)) of the generated or the real radiance, in [0,1]."""
-    from reexposure.data import DataConfig, HDRPairs, find_hdr_files
-    from reexposure.train import Trainer
+    from reexposure.training.data import DataConfig, HDRPairs, find_hdr_files
+    from reexposure.training.trainer import Trainer
 
     data = make_hdr_folder(tmp_path / "d", ("a", "b"))
     config = tiny_config(data, tmp_path / "run", gan_start=0, w_adv=0.5)
@@ -151,7 +151,7 @@ def test_discriminator_sees_tone_mapped_ldr(tmp_path: Path) -> None:
 
 def test_missing_vgg_weights_stop_training_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture) -> None:
-    from reexposure.train import main, train
+    from reexposure.training.trainer import main, train
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     hub = tmp_path / "torch" / "hub" / "checkpoints"
@@ -178,7 +178,7 @@ def test_missing_vgg_weights_stop_training_at_start(tmp_path: Path, monkeypatch:
 
 
 def test_log_ldr_loss_is_the_mean_of_per_crop_log_mse() -> None:
-    from reexposure.losses import ldr_loss
+    from reexposure.training.losses import ldr_loss
 
     sq = torch.zeros(2, 3, 4, 4)
     sq[0] = 0.01  # a hard crop
@@ -197,7 +197,7 @@ def test_log_ldr_loss_is_the_mean_of_per_crop_log_mse() -> None:
 
 
 def test_texture_loss_counts_missing_texture_inside_the_region_only() -> None:
-    from reexposure.losses import texture_loss
+    from reexposure.training.losses import texture_loss
 
     g = torch.Generator().manual_seed(0)
     real = 0.5 + 0.2 * torch.rand(1, 3, 32, 32, generator=g)  # textured truth

@@ -5,7 +5,7 @@ as a raw ``.npy`` file, and runs in a **fresh Python process** so that its peak 
 (``getrusage(RUSAGE_SELF).ru_maxrss``) belongs to that case alone. The child loads the photo and
 the model, then times:
 
-* ``reconstruct``: :class:`~reexposure.infer.Reconstructor` on the uint8 photo (linearisation,
+* ``reconstruct``: :class:`~reexposure.core.infer.Reconstructor` on the uint8 photo (linearisation,
   saturation mask, the generator on every tile that has clipped pixels, feathered blending);
 * ``render``: :meth:`RadianceMap.reexpose` at EV -2 to an 8-bit image (strip by strip).
 
@@ -146,7 +146,7 @@ def _child(spec: dict) -> dict:
     """Runs inside the fresh process: load, time, measure. Returns the result dict."""
     import torch
 
-    from .infer import Reconstructor
+    from ..core.infer import Reconstructor
 
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
@@ -196,7 +196,7 @@ def run_case(case: Case, model: str | None = None, threads: int | None = None, w
         env = dict(os.environ)
         if threads:
             env["OMP_NUM_THREADS"] = str(threads)
-        proc = subprocess.run([sys.executable, "-m", "reexposure.bench", "--child", json.dumps(spec)],
+        proc = subprocess.run([sys.executable, "-m", "reexposure.apps.bench", "--child", json.dumps(spec)],
                               capture_output=True, text=True, timeout=timeout, env=env)
         if proc.returncode != 0:
             lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
@@ -328,7 +328,7 @@ Targets (issue 2):
 
 def update_markdown(path: str | Path, section: str) -> None:
     """Replace (or append) the ``## Inference`` section of a markdown file, atomically."""
-    from .weights import atomic_write_bytes
+    from ..core.weights import atomic_write_bytes
 
     path = Path(path)
     old = path.read_text() if path.exists() else "# Benchmarks\n"
@@ -369,7 +369,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if not cases:
             raise UsageError("no benchmark cases selected")
     if args.model is not None and not Path(args.model).is_file():
-        from .weights import ModelError
+        from ..core.weights import ModelError
 
         raise ModelError(f"model file {args.model} not found")
     machine = machine_info()
@@ -442,7 +442,7 @@ examples:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m reexposure.bench --child SPEC`` (internal) or the same as ``reexpose bench``."""
+    """``python -m reexposure.apps.bench --child SPEC`` (internal) or the same as ``reexpose bench``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) == 2 and argv[0] == "--child":
         print(json.dumps(_child(json.loads(argv[1]))))

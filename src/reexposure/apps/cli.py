@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 if TYPE_CHECKING:  # heavy imports (torch) stay out of `reexpose --help`
     import numpy as np
 
-    from .infer import RadianceMap, Reconstructor
+    from ..core.infer import RadianceMap, Reconstructor
 
 __all__ = ["main", "build_parser", "UsageError", "add_model_options", "add_output_options",
            "add_log_options", "collect_inputs", "plan_outputs", "load_reconstructor", "report",
@@ -43,8 +43,8 @@ HDR_EXTS = (".exr", ".hdr", ".pfm")
 VIDEO_EXTS = (".mp4", ".gif")
 EV_LIMIT = 10.0
 #: subcommands owned by other modules, imported only when needed
-LAZY_COMMANDS = (("train", "reexposure.train"), ("eval", "reexposure.eval.run"),
-                 ("serve", "reexposure.web.app"), ("ultrahdr", "reexposure.ultrahdr"))
+LAZY_COMMANDS = (("train", "reexposure.training.trainer"), ("eval", "reexposure.eval.run"),
+                 ("serve", "reexposure.apps.web.app"), ("ultrahdr", "reexposure.formats.ultrahdr"))
 BUILTIN_COMMANDS = ("expose", "hdr", "sweep", "compare", "bench")
 # stems of files this tool writes; skipped when a folder is given as input
 _OUTPUT_STEM = re.compile(r"_(ev(0|[+-]\d+(\.\d+)?)|sweep|compare)$")
@@ -165,7 +165,7 @@ def collect_inputs(items: Sequence[str]) -> list[Path]:
     """Expand the positional inputs: files as given, folders to their photos (sorted, not
     recursive, hidden files and this tool's own outputs skipped). Raises ImageError for a missing
     path or a folder without photos."""
-    from .io import ImageError
+    from ..formats.io import ImageError
 
     found: list[Path] = []
     for item in items:
@@ -197,7 +197,7 @@ def _is_file_target(output: str) -> bool:
 
 
 def _make_folder(folder: Path) -> None:
-    from .io import ImageError
+    from ..formats.io import ImageError
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -213,7 +213,7 @@ def plan_outputs(args: argparse.Namespace, inputs: list[Path], names: Callable[[
     the current folder); ``-o FILE`` is allowed when there is exactly one output in all. Checks the
     extensions against ``allowed``, duplicates, inputs that would be overwritten and existing outputs
     (``--force``, ``--skip-existing``). Returns ``[(input, [outputs])]`` of the inputs to process."""
-    from .io import ImageError, check_output_path
+    from ..formats.io import ImageError, check_output_path
 
     output = getattr(args, "output", None)
     if output and _is_file_target(output):
@@ -262,7 +262,7 @@ def plan_outputs(args: argparse.Namespace, inputs: list[Path], names: Callable[[
 
 
 def _remove_stale_temp_files(out: Path) -> None:
-    """Delete the hidden temp files that :func:`reexposure.io.atomic_output` leaves for ``out``
+    """Delete the hidden temp files that :func:`reexposure.formats.io.atomic_output` leaves for ``out``
     when a run is killed (SIGKILL, power loss) in the middle of writing it:
     ``.<stem>.<8 random characters>.tmp<suffix>`` in the same folder."""
     import glob
@@ -288,8 +288,8 @@ def describe_model(info: dict[str, str]) -> str:
 def load_reconstructor(args: argparse.Namespace) -> "Reconstructor":
     """The generator named by ``--model`` (default: shipped), with ``--crf`` and ``--threads``;
     reports which model it is."""
-    from .camera import crf_from_name
-    from .infer import Reconstructor
+    from ..core.camera import crf_from_name
+    from ..core.infer import Reconstructor
 
     crf = crf_from_name(args.crf)
     rec = Reconstructor(args.model, crf=crf, threads=args.threads)
@@ -331,7 +331,7 @@ def run_batch(args: argparse.Namespace, plan: list[tuple[Path, list[Path]]],
             _error_line(str(_with_path(src, exc)))
     bar.close()
     if failures:
-        from .io import ImageError
+        from ..formats.io import ImageError
 
         raise ImageError(f"{failures} of {len(plan)} {what}s failed (see the lines above); "
                          "the others were written")
@@ -352,7 +352,7 @@ def _check_pixels(args: argparse.Namespace, src: Path) -> None:
     """Refuse a file above the pixel limit from its header alone (for readers other than read_photo)."""
     from PIL import Image
 
-    from .io import ImageError, get_max_pixels
+    from ..formats.io import ImageError, get_max_pixels
 
     limit = get_max_pixels(args.max_pixels)
     with Image.open(src) as im:
@@ -362,7 +362,7 @@ def _check_pixels(args: argparse.Namespace, src: Path) -> None:
 
 
 def _read(args: argparse.Namespace, src: Path):
-    from .io import read_photo
+    from ..formats.io import read_photo
 
     return read_photo(src, max_pixels=args.max_pixels)
 
@@ -389,7 +389,7 @@ def _cmd_expose(args: argparse.Namespace) -> int:
     if not plan:
         report(args, "nothing to do")
         return 0
-    from .io import write_photo
+    from ..formats.io import write_photo
 
     rec = load_reconstructor(args)
 
@@ -424,10 +424,10 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
     if not plan:
         report(args, "nothing to do")
         return 0
-    from .io import write_hdr
+    from ..formats.io import write_hdr
 
     try:  # gain-map JPEGs (Ultra HDR) already hold the radiance: read it instead of reconstructing
-        from . import ultrahdr
+        from ..formats import ultrahdr
     except Exception:  # the module is optional
         ultrahdr = None  # type: ignore[assignment]
     loaded: list[Reconstructor] = []
@@ -454,7 +454,7 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from . import video
+    from ..formats import video
 
     _check_common(args)
     ev_from = check_ev(args.ev_from, "--from")
@@ -494,7 +494,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if not plan:
         report(args, "nothing to do")
         return 0
-    from .io import write_photo
+    from ..formats.io import write_photo
 
     rec = load_reconstructor(args)
 
@@ -652,7 +652,7 @@ def _register_lazy(sub: argparse._SubParsersAction, names: Iterable[str]) -> dic
 def build_parser(lazy: Iterable[str] = ()) -> tuple[ArgumentParser, dict[str, str]]:
     """The argument parser. ``lazy``: which of the lazily registered commands to import
     (``train``, ``eval``, ``serve``, ``ultrahdr``). Returns (parser, {unavailable command: reason})."""
-    from . import __version__
+    from .. import __version__
 
     parser = ArgumentParser(
         prog=PROG, formatter_class=_Formatter,
@@ -720,9 +720,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error_line("interrupted")
         return 130
     except Exception as exc:
-        from .config import ConfigError
-        from .io import ImageError
-        from .weights import ModelError
+        from ..training.config import ConfigError
+        from ..formats.io import ImageError
+        from ..core.weights import ModelError
 
         if verbose:
             traceback.print_exc()

@@ -3,7 +3,7 @@
 *Naive brightness* is what a brightness slider does: the photo is linearised with the same camera
 curve, scaled by ``2**ev`` and rendered again, without reconstructing anything, so clipped
 highlights stay flat (at negative EV they turn a uniform grey). *Reconstructed* is the
-:class:`~reexposure.infer.RadianceMap` of the generator rendered at the same EV. Below the three
+:class:`~reexposure.core.infer.RadianceMap` of the generator rendered at the same EV. Below the three
 panels, the same three images zoomed into the largest clipped region (8-connected component of
 pixels whose brightest channel is at or above :data:`CLIP_LEVEL`), marked by a frame above.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from . import camera
-from .camera import CRF, DEFAULT_CRF
-from .infer import RadianceMap
+from ..core import camera
+from ..core.camera import CRF, DEFAULT_CRF
+from ..core.infer import RadianceMap
 
 __all__ = ["CLIP_LEVEL", "naive_reexpose", "clipped_mask", "largest_clipped_box", "compare_image"]
 

@@ -357,7 +357,7 @@ def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MAS
     0.995, codes up to 244 give 0 and codes 254 and 255 give 1). A pixel with any channel at the clip level has lost information, so
     the maximum is the right statistic. The ramp is then dilated by a ``(2*dilate+1)`` square max
     filter so that the band just outside a clipped region, where demosaicing and JPEG blur the
-    edge, counts as uncertain too. Input must be NCHW (see :func:`reexposure.io.to_tensor`).
+    edge, counts as uncertain too. Input must be NCHW (see :func:`reexposure.formats.io.to_tensor`).
     """
     t, was_numpy = _as_tensor(ldr)
     if t.ndim != 4:

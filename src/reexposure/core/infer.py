@@ -1,7 +1,7 @@
 """Inference: photo -> relative radiance, in overlapping tiles with bounded memory.
 
 The generator predicts a log boost ``o`` and the radiance is ``lin * exp(mask * o)``
-(:func:`reexposure.model.compose_radiance`). Only the *boost field* ``mask * o`` needs the
+(:func:`reexposure.core.model.compose_radiance`). Only the *boost field* ``mask * o`` needs the
 network, and it is zero wherever the photo is not clipped. So a :class:`RadianceMap` keeps the
 8-bit photo plus ``o`` of the tiles that had clipped pixels (float16), and renders radiance or
 re-exposed photos strip by strip. A photo with no highlights costs only the linearisation; peak
@@ -91,7 +91,7 @@ def _as_uint8_hwc(photo: PhotoLike) -> np.ndarray:
     arr = np.asarray(photo)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"expected an RGB photo HxWx3, got shape {arr.shape}")
-    from .io import to_uint8
+    from ..formats.io import to_uint8
 
     u8 = to_uint8(arr)
     return u8 if u8.flags.writeable else u8.copy()  # np.asarray(PIL image) is read-only; torch warns on those

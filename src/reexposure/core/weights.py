@@ -2,7 +2,7 @@
 
 A weights file holds the generator's parameters (fp16) and, in its metadata, the architecture
 (``arch``: ``gated_unet`` or ``expandnet``; files without it are ``gated_unet``), its config
-(:class:`~reexposure.model.GeneratorConfig` or :class:`~reexposure.model.ExpandNetConfig`) plus
+(:class:`~reexposure.core.model.GeneratorConfig` or :class:`~reexposure.core.model.ExpandNetConfig`) plus
 provenance (``format``, ``trained_steps``, ``description``). Loading never builds a discriminator,
 a VGG or an optimiser.
 """
@@ -58,7 +58,7 @@ def _umask() -> int:
 
 
 def save_weights(model: nn.Module, path: str | Path, **info: object) -> None:
-    """Export generator ``model`` (any architecture of :data:`reexposure.model.ARCHITECTURES`)
+    """Export generator ``model`` (any architecture of :data:`reexposure.core.model.ARCHITECTURES`)
     as fp16 safetensors with its architecture and config (atomic write)."""
     from safetensors.torch import save
 

@@ -21,8 +21,8 @@ Names (:func:`make_method`):
   doi:10.1109/SIBGRAPI.2014.29 (a refinement of the brightness enhancement function of Rempel et
   al., "Ldr2Hdr: on-the-fly reverse tone mapping of legacy video and photographs", SIGGRAPH 2007).
   See :class:`Kovaleski`.
-- ``ours``: :class:`reexposure.infer.Reconstructor` with a weights file (default: the shipped model).
-- ``expandnet``: a network loaded with :func:`reexposure.weights.load_generator` (the ExpandNet
+- ``ours``: :class:`reexposure.core.infer.Reconstructor` with a weights file (default: the shipped model).
+- ``expandnet``: a network loaded with :func:`reexposure.core.weights.load_generator` (the ExpandNet
   architecture of Marnerides et al., Eurographics 2018, trained by our own training code), run on
   the whole image (padded to its size multiple, if any) through ``model.radiance(lin, mask)``.
 
@@ -38,9 +38,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import camera
-from ..camera import CRF, DEFAULT_CRF
-from ..infer import reexpose_ldr
+from ..core import camera
+from ..core.camera import CRF, DEFAULT_CRF
+from ..core.infer import reexpose_ldr
 
 __all__ = ["Method", "Naive", "Brightness", "Kovaleski", "Ours", "ExpandNet", "METHOD_NAMES",
            "make_method", "parse_methods", "cross_bilateral_grid"]
@@ -184,13 +184,13 @@ class Kovaleski(Method):
 
 
 class Ours(Method):
-    """This project's model through :class:`reexposure.infer.Reconstructor` (tiled inference)."""
+    """This project's model through :class:`reexposure.core.infer.Reconstructor` (tiled inference)."""
 
     name = "ours"
 
     def __init__(self, model: object = None, crf: CRF = DEFAULT_CRF, threads: int | None = None,
                  name: str = "ours") -> None:
-        from ..infer import Reconstructor
+        from ..core.infer import Reconstructor
 
         self.name = name
         self.rec = Reconstructor(model, crf=crf, threads=threads)  # type: ignore[arg-type]
@@ -202,14 +202,14 @@ class Ours(Method):
 
 
 class ExpandNet(Method):
-    """A network loaded with :func:`reexposure.weights.load_generator`, run in one pass on the
+    """A network loaded with :func:`reexposure.core.weights.load_generator`, run in one pass on the
     whole image, padded (reflect) to the multiple its config asks for (16 if it names none)."""
 
     name = "expandnet"
     multiple = 16
 
     def __init__(self, path: str | Path | torch.nn.Module, name: str = "expandnet") -> None:
-        from ..weights import load_generator
+        from ..core.weights import load_generator
 
         self.name = name
         if isinstance(path, torch.nn.Module):  # a network in memory (training validation)
@@ -226,7 +226,7 @@ class ExpandNet(Method):
         ldr = _ldr(photo)
         lin = crf.inverse(ldr)
         mask = camera.saturation_mask(ldr)
-        from ..infer import pad_to_multiple
+        from ..core.infer import pad_to_multiple
 
         h, w = lin.shape[2:]
         lin, mask = pad_to_multiple(self.multiple, lin, mask)
@@ -236,7 +236,7 @@ class ExpandNet(Method):
 def make_method(spec: str, model: str | None = None, crf: CRF = DEFAULT_CRF,
                 threads: int | None = None) -> Method:
     """A method from ``NAME`` or ``NAME=PATH`` (PATH: weights file of a model method; ``model`` is
-    the fallback). Raises ``ValueError`` (or :class:`reexposure.weights.ModelError`) with a
+    the fallback). Raises ``ValueError`` (or :class:`reexposure.core.weights.ModelError`) with a
     one-line message."""
     name, _, path = spec.strip().partition("=")
     name = name.strip().lower()

@@ -3,11 +3,11 @@
 With HDR files (.exr/.hdr/.pfm) in ``--data``, for every image and every target clipped share
 ``p`` (``--clip``):
 
-1. The image is normalised (:func:`reexposure.data.normalize_95`), optionally downscaled
+1. The image is normalised (:func:`reexposure.training.data.normalize_95`), optionally downscaled
    (``--max-side``, antialiased), and exposed so that a share ``p`` of its pixels (largest channel)
    reaches the clip level: the ground truth ``gt`` is the radiance divided by the ``(1-p)``
    quantile of the per-pixel maximum, so 1.0 is the clip level.
-2. The 8-bit photo is rendered from ``gt`` with the CRF (:func:`reexposure.camera.render_ldr`),
+2. The 8-bit photo is rendered from ``gt`` with the CRF (:func:`reexposure.core.camera.render_ldr`),
    and optionally JPEG-compressed (``--format jpeg --quality 90``, Pillow, 4:2:0).
 3. Each method reconstructs relative radiance from the photo; one global scale is fitted on the
    well-exposed pixels (least squares in the log domain, :func:`metrics.fit_scale` over
@@ -46,8 +46,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import camera
-from ..camera import CRF
+from ..core import camera
+from ..core.camera import CRF
 from . import metrics
 from .baselines import Brightness, Method, Naive, make_method, parse_methods
 from .pu21 import NITS_AT_CLIP, pu21_psnr
@@ -174,10 +174,10 @@ def downscale(hdr: np.ndarray, max_side: int | None) -> np.ndarray:
 
 def load_scene(path: str | Path, max_side: int | None) -> tuple[np.ndarray, torch.Tensor]:
     """An HDR file as the evaluation uses it: normalised so that 95% of pixels lie in [0, 1]
-    (:func:`reexposure.data.normalize_95`), then :func:`downscale`\ d to ``max_side``. Returns the
+    (:func:`reexposure.training.data.normalize_95`), then :func:`downscale`\ d to ``max_side``. Returns the
     HxWx3 array and the same radiance as a (1,3,H,W) float32 tensor."""
-    from ..data import normalize_95
-    from ..io import read_hdr
+    from ..training.data import normalize_95
+    from ..formats.io import read_hdr
 
     hdr = downscale(normalize_95(read_hdr(path)), max_side)
     return hdr, torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1)[None].contiguous()
@@ -220,7 +220,7 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from ..weights import atomic_write_bytes
+    from ..core.weights import atomic_write_bytes
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
@@ -449,14 +449,14 @@ def _check_out(opts: EvalOptions, names: Sequence[str]) -> None:
 
 
 def _select_files(opts: EvalOptions) -> list[Path]:
-    from ..data import find_hdr_files
+    from ..training.data import find_hdr_files
 
     files = find_hdr_files(opts.data)
     if opts.scenes:
         wanted: list[str] = []
         for s in opts.scenes:
             if s.lower() == "holdout":
-                from ..train import HOLDOUT_SCENES
+                from ..training.trainer import HOLDOUT_SCENES
 
                 wanted += list(HOLDOUT_SCENES)
             else:
@@ -488,7 +488,7 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
     no HDR file but has photos."""
     from tqdm import tqdm
 
-    from ..viz import contact_sheet
+    from ..formats.viz import contact_sheet
 
     data = Path(opts.data)
     if not data.is_dir():
@@ -591,9 +591,9 @@ def _photo_files(data: Path) -> list[Path]:
 
 
 def _read_photo_u8(path: Path) -> np.ndarray:
-    """An 8-bit sRGB HxWx3 photo (orientation applied) through :func:`reexposure.io.read_photo`."""
+    """An 8-bit sRGB HxWx3 photo (orientation applied) through :func:`reexposure.formats.io.read_photo`."""
     try:
-        from ..io import read_photo
+        from ..formats.io import read_photo
     except ImportError:  # older io module without read_photo
         from PIL import Image, ImageOps
 
@@ -602,7 +602,7 @@ def _read_photo_u8(path: Path) -> np.ndarray:
                 return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8)
         except OSError as exc:
             raise EvalError(f"{path}: cannot read image ({exc})") from None
-    from ..io import to_uint8
+    from ..formats.io import to_uint8
 
     return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
 
@@ -613,7 +613,7 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
     from PIL import Image
     from tqdm import tqdm
 
-    from ..viz import contact_sheet
+    from ..formats.viz import contact_sheet
 
     data = Path(opts.data)
     files = _photo_files(data)
@@ -675,7 +675,7 @@ EPILOG = """examples:
   reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,brightness,kovaleski,ours \\
       --max-side 512 --threads 1 --out eval/holdout
   reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,ours --format jpeg --out eval/jpeg
-  reexpose eval --data tests/data/eval --method naive,brightness --out /tmp/eval
+  reexpose eval --data tests/eval/data --method naive,brightness --out /tmp/eval
   reexpose eval --data ../shared/data/demo --method ours --max-side 800 --out eval/demo   # photos: sheets only
 
 methods: naive, brightness, kovaleski (classical iTMO, Kovaleski & Oliveira 2014), ours (shipped

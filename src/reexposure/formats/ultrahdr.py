@@ -70,13 +70,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .camera import CRF, DEFAULT_CRF, SRGBCRF, crf_from_name
+from ..core.camera import CRF, DEFAULT_CRF, SRGBCRF, crf_from_name
 from .io import ImageError
 
 if TYPE_CHECKING:
     import argparse
 
-    from .infer import RadianceMap
+    from ..core.infer import RadianceMap
     from .io import Photo
 
 __all__ = ["GainMapMetadata", "UltraHDRError", "ultrahdr_bytes", "write_ultrahdr", "read_ultrahdr",
@@ -217,7 +217,7 @@ def _hdrgm_description(meta: GainMapMetadata) -> str:
 
 
 def _container_description(gain_map_length: int, crf_name: str | None) -> str:
-    from . import __version__
+    from .. import __version__
 
     extra = ""
     if crf_name:
@@ -637,7 +637,7 @@ def _prepare_base(photo: Any, rgb_u8: np.ndarray, base_quality: int) -> _Base:
 def _ratio_strips(radiance_map: Any, ref: np.ndarray, crf: CRF,
                   rows: int = _STRIP_ROWS) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (y0, R / L as h x W x 3 float32) strips, ``L = crf.inverse(ref)`` (1 where L = 0)."""
-    from .infer import RadianceMap
+    from ..core.infer import RadianceMap
 
     h = ref.shape[0]
     lut = _lut(crf)
@@ -686,7 +686,7 @@ def compute_gain_map(radiance_map: Any, base_rgb: np.ndarray, *, ref_rgb: np.nda
     """The gain map that takes an SDR base to the HDR rendition of a radiance map (displayed
     orientation).
 
-    ``radiance_map``: a :class:`~reexposure.infer.RadianceMap` or relative radiance ``R`` as a
+    ``radiance_map``: a :class:`~reexposure.core.infer.RadianceMap` or relative radiance ``R`` as a
     (1,3,H,W) tensor / HxWx3 array; ``base_rgb``: the decoded base the map will be applied to (HxWx3
     uint8, sRGB); ``ref_rgb``: the 8-bit pixels ``R`` is relative to (default ``base_rgb``): the HDR
     rendition is ``S(base) * R / L(ref)`` with ``L = crf.inverse`` (ratio 1 where ``L = 0``).
@@ -751,7 +751,7 @@ def compute_gain_map(radiance_map: Any, base_rgb: np.ndarray, *, ref_rgb: np.nda
 
 
 def _radiance_shape(radiance_map: Any) -> tuple[int, int]:
-    from .infer import RadianceMap
+    from ..core.infer import RadianceMap
 
     if isinstance(radiance_map, RadianceMap):
         return radiance_map.shape
@@ -770,7 +770,7 @@ def _radiance_shape(radiance_map: Any) -> tuple[int, int]:
 
 def _photo_parts(photo: Any, radiance_map: Any) -> tuple[Any, np.ndarray]:
     """(photo object or None, displayed HxWx3 pixels) from a Photo, a path or an array."""
-    from .infer import RadianceMap
+    from ..core.infer import RadianceMap
 
     if isinstance(photo, (str, Path)):
         from .io import read_photo
@@ -792,16 +792,16 @@ def ultrahdr_bytes(photo: "Photo | str | Path | np.ndarray", radiance_map: "Radi
                    base_quality: int = 95) -> bytes:
     """A gain-map JPEG (Ultra HDR) of ``photo`` whose HDR rendition follows ``radiance_map``.
 
-    ``photo``: a :class:`reexposure.io.Photo` (a JPEG's own bytes are kept as the base), a path, or
+    ``photo``: a :class:`reexposure.formats.io.Photo` (a JPEG's own bytes are kept as the base), a path, or
     an HxWx3 uint8/uint16 array (encoded as the base at ``base_quality``). ``radiance_map``: the
-    :class:`~reexposure.infer.RadianceMap` reconstructed from it, or relative radiance as a
+    :class:`~reexposure.core.infer.RadianceMap` reconstructed from it, or relative radiance as a
     (1,3,H,W) tensor / HxWx3 array in the displayed orientation. ``headroom``: cap in stops on how
     much brighter than SDR white the HDR rendition may get (default :data:`DEFAULT_HEADROOM`; the
     written HDRCapacityMax is the smaller of this and what the content needs). ``crf``: the curve the
     radiance was linearised with (default: the RadianceMap's, else the default curve). ``scale``,
     ``channels``, ``gamma``: see :func:`compute_gain_map`; ``quality``: gain map JPEG quality.
     """
-    from .infer import RadianceMap
+    from ..core.infer import RadianceMap
 
     if not 1 <= int(quality) <= 100 or not 1 <= int(base_quality) <= 100:
         raise ValueError("JPEG quality must be within 1-100")
@@ -995,7 +995,7 @@ def read_ultrahdr(path: str | Path | bytes, display_headroom: float | None = Non
 
 def _check_pixels(jpeg: bytes, segs: list[_Segment], path: Any, what: str) -> None:
     """Refuse a JPEG whose frame header (SOFn) declares more pixels than the pixel limit
-    (:func:`reexposure.io.get_max_pixels`), before anything is decoded."""
+    (:func:`reexposure.formats.io.get_max_pixels`), before anything is decoded."""
     from .io import MAX_PIXELS_ENV, get_max_pixels
 
     limit = get_max_pixels()
@@ -1124,7 +1124,7 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
     """Register ``reexpose ultrahdr``."""
     import argparse
 
-    from .cli import add_log_options, add_model_options, add_output_options
+    from ..apps.cli import add_log_options, add_model_options, add_output_options
 
     p = subparsers.add_parser(
         "ultrahdr", help="write an HDR gain-map JPEG (Ultra HDR) that glows on HDR screens",
@@ -1153,7 +1153,7 @@ def add_cli(subparsers: "argparse._SubParsersAction") -> None:
 
 
 def _cmd_ultrahdr(args: "argparse.Namespace") -> int:
-    from .cli import UsageError, collect_inputs, load_reconstructor, plan_outputs, report, run_batch
+    from ..apps.cli import UsageError, collect_inputs, load_reconstructor, plan_outputs, report, run_batch
 
     if args.threads is not None:
         if args.threads < 1:

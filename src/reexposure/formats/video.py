@@ -8,7 +8,7 @@ The video is downscaled by an integer factor ``k`` so that its longest side fits
 the radiance map is averaged over ``k x k`` blocks *in linear light* (physically right, and the
 same as photographing with a k-times smaller sensor), once, strip by strip. Each frame then only
 costs exposing, clipping and applying the camera curve at video size. ``max_size=0`` renders
-every frame at full resolution straight from the :class:`~reexposure.infer.RadianceMap`.
+every frame at full resolution straight from the :class:`~reexposure.core.infer.RadianceMap`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .infer import RadianceMap, ldr_to_uint8, reexpose_ldr
+from ..core.infer import RadianceMap, ldr_to_uint8, reexpose_ldr
 
 __all__ = ["sweep_evs", "video_geometry", "sweep_frames", "write_mp4", "write_gif", "write_sweep",
            "default_fps"]

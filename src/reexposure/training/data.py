@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import camera
-from .io import PHOTO_EXTENSIONS, ImageError, read_hdr
+from ..core import camera
+from ..formats.io import PHOTO_EXTENSIONS, ImageError, read_hdr
 
 __all__ = ["HDR_EXTENSIONS", "DataError", "find_hdr_files", "find_ldr_files", "normalize_95",
            "photo_radiance", "DataConfig", "Pair", "PairSynthesizer", "HDRPairs"]
@@ -316,7 +316,7 @@ class HDRPairs(torch.utils.data.Dataset):
 
     def _read_photo(self, path: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
         """One well-exposed photo as a normalised radiance image; ``None`` (logged) if unusable."""
-        from .io import read_photo, to_uint8
+        from ..formats.io import read_photo, to_uint8
 
         try:
             rgb = read_photo(path).rgb

@@ -2,7 +2,7 @@
 conv3_4 pre-ReLU perceptual), resumable exactly, one process or many (torchrun + DDP).
 
 Run: ``reexpose train --config configs/cpu-small.yaml [key=value ...] [--resume]``
-(also ``python -m reexposure.train ...``; many GPUs: ``torchrun --nproc_per_node=N -m reexposure
+(also ``python -m reexposure.training.trainer ...``; many GPUs: ``torchrun --nproc_per_node=N -m reexposure
 train --config configs/full.yaml``).
 
 The step shape follows BasicSR's SRGAN step: D frozen during the G step, D trained on the
@@ -38,15 +38,15 @@ import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from . import camera
+from ..core import camera
 from .config import ConfigError, load, to_dict
 from .data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, find_ldr_files, normalize_95
-from .io import read_hdr
+from ..formats.io import read_hdr
 from .losses import (PerceptualLoss, find_vgg_weights, hinge_d_loss, hinge_g_loss, ldr_loss, log_mse, masked_mean,
                      texture_loss, tonemap_for_d)
-from .model import (ARCHITECTURES, DiscriminatorConfig, ExpandNetConfig, GeneratorConfig, SNPatchGAN,
+from ..core.model import (ARCHITECTURES, DiscriminatorConfig, ExpandNetConfig, GeneratorConfig, SNPatchGAN,
                     build_generator)
-from .weights import atomic_write_bytes, save_weights
+from ..core.weights import atomic_write_bytes, save_weights
 
 __all__ = ["TrainConfig", "HOLDOUT_SCENES", "Trainer", "StepBatches", "train", "validation_set",
            "load_train_config", "add_cli", "main", "CHECKPOINT_VERSION"]
@@ -227,7 +227,7 @@ def validation_scenes(config: TrainConfig, fmt: str = "png") -> list[dict[str, A
     rendered to an 8-bit photo with the square-root CRF and encoded as ``fmt`` (``png``, or
     ``jpeg`` at q90 as in `reexpose eval --format jpeg`). Items: ``name``, ``clip``, ``photo``
     (HxWx3 uint8) and ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
-    from .eval.run import DEFAULT_CLIPS, EvalError, case_photo, load_scene
+    from ..eval.run import DEFAULT_CLIPS, EvalError, case_photo, load_scene
 
     if config.val_side <= 0:
         return []
@@ -308,7 +308,7 @@ class Trainer:
     ``(loss, metrics)``; :meth:`save` / :meth:`load` write and read resumable checkpoints.
 
     The generator is used only through ``radiance(lin, mask)``, so any architecture of
-    :data:`reexposure.model.ARCHITECTURES` trains the same way."""
+    :data:`reexposure.core.model.ARCHITECTURES` trains the same way."""
 
     def __init__(self, config: TrainConfig, device: torch.device) -> None:
         self.config = c = config
@@ -348,7 +348,7 @@ class Trainer:
 
     def _init_from(self, path: str) -> int:
         """Start G from the weights file ``path`` (fine-tuning). Returns its ``trained_steps``."""
-        from .weights import ModelError, load_generator
+        from ..core.weights import ModelError, load_generator
 
         try:
             model, meta = load_generator(path)
@@ -566,13 +566,13 @@ class Trainer:
         """The EMA generator on :func:`validation_scenes`, scored by the evaluation's own
         :func:`reexposure.eval.run.evaluate_case` at EV -2 and -3 against ``naive``: mean over cases
         of the clipped-region PSNR gain over naive (dB) and of the texture ratio at EV -2. The gated
-        U-Net runs through :class:`reexposure.infer.Reconstructor` (on a CPU copy when training on
+        U-Net runs through :class:`reexposure.core.infer.Reconstructor` (on a CPU copy when training on
         a GPU), i.e. exactly as at inference."""
         import copy
 
-        from .eval.baselines import ExpandNet, Naive, Ours
-        from .eval.run import evaluate_case
-        from .model import GatedUNet
+        from ..eval.baselines import ExpandNet, Naive, Ours
+        from ..eval.run import evaluate_case
+        from ..core.model import GatedUNet
 
         if not cases:
             return {}
@@ -644,12 +644,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     """Run (or resume) training. Returns the run folder (see the module docstring).
 
     ``on_step(trainer, batch, metrics)`` is called after every step (tests, instrumentation).
-    Bad configs or data raise :class:`~reexposure.config.ConfigError` /
-    :class:`~reexposure.data.DataError` (one-line messages) before any step runs."""
+    Bad configs or data raise :class:`~reexposure.training.config.ConfigError` /
+    :class:`~reexposure.training.data.DataError` (one-line messages) before any step runs."""
     import yaml
     from tqdm import tqdm
 
-    from .viz import contact_sheet
+    from ..formats.viz import contact_sheet
 
     c = config
     check_config(c)
@@ -853,7 +853,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_cli(subparsers: Any) -> None:
-    """Register ``reexpose train`` (called by :mod:`reexposure.cli`)."""
+    """Register ``reexpose train`` (called by :mod:`reexposure.apps.cli`)."""
     p = subparsers.add_parser(
         "train", help="train a model on a folder of HDR images (or resume a run)",
         description="Train the highlight-reconstruction generator on HDR images (.exr, .hdr, .pfm; "
@@ -888,10 +888,10 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m reexposure.train ARGS``: ``reexpose train ARGS`` without the rest of the CLI
+    """``python -m reexposure.training.trainer ARGS``: ``reexpose train ARGS`` without the rest of the CLI
     (exit 0 ok, 2 bad config or data with one line ``reexpose: error: ...``, 130 Ctrl-C)."""
-    from .io import ImageError
-    from .weights import ModelError
+    from ..formats.io import ImageError
+    from ..core.weights import ModelError
 
     parser = argparse.ArgumentParser(prog="reexpose train", epilog=_EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,4 +1,4 @@
-"""The web app: ``reexpose serve``. See :mod:`reexposure.web.app`."""
+"""The web app: ``reexpose serve``. See :mod:`reexposure.apps.web.app`."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ HTTP API (all under ``/api``; JSON unless noted)::
     GET    /api/jobs/{id}/photo.jpg?ev=E    full-resolution re-exposed JPEG (E in [-4, 4])
     GET    /api/jobs/{id}/radiance.exr      full-resolution radiance map (half float EXR)
     GET    /api/jobs/{id}/sweep.mp4         H.264 video sweeping EV -4..+4
-    GET    /api/jobs/{id}/ultrahdr.jpg      Ultra HDR (gain map) JPEG of the photo, if reexposure.ultrahdr exists
+    GET    /api/jobs/{id}/ultrahdr.jpg      Ultra HDR (gain map) JPEG of the photo, if reexposure.formats.ultrahdr exists
     DELETE /api/jobs/{id}                   forget a job now
 
 Limits: uploads above ``max_upload_bytes`` get 413, photos above ``max_pixels`` get 413 with a
@@ -62,14 +62,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from .. import camera
-from ..infer import RadianceMap, Reconstructor
-from ..model import GatedUNet
+from ...core import camera
+from ...core.infer import RadianceMap, Reconstructor
+from ...core.model import GatedUNet
 
 __all__ = ["WebSettings", "create_app", "make_preview", "encode_preview", "decode_preview", "Preview",
            "add_cli", "PREVIEW_MAGIC"]
 
-log = logging.getLogger("reexposure.web")
+log = logging.getLogger("reexposure.apps.web")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EV_MIN, EV_MAX = -4.0, 4.0
@@ -246,7 +246,7 @@ class Job:
 
     id: str
     name: str  # display / download file stem, sanitised
-    photo: Any  # reexposure.io.Photo
+    photo: Any  # reexposure.formats.io.Photo
     created: float = field(default_factory=time.monotonic)
     last_used: float = field(default_factory=time.monotonic)
     state: str = "queued"  # queued | running | done | error
@@ -445,15 +445,15 @@ def _image_size(data: bytes) -> tuple[int, int]:
 
 
 def _decode_photo(data: bytes, name: str, max_pixels: int):
-    """Decode upload bytes in memory with :func:`reexposure.io.read_photo` (EXIF orientation
+    """Decode upload bytes in memory with :func:`reexposure.formats.io.read_photo` (EXIF orientation
     applied, ICC converted to sRGB; the original profile and EXIF are kept for the downloads)."""
-    from .. import io as rio
+    from ...formats import io as rio
 
     return rio.read_photo(data, max_pixels=max_pixels, name=name)
 
 
 def _render_jpeg(job: Job, ev: float) -> bytes:
-    from .. import io as rio
+    from ...formats import io as rio
 
     assert job.radiance is not None
     rgb = job.radiance.reexpose(ev)
@@ -464,7 +464,7 @@ def _render_jpeg(job: Job, ev: float) -> bytes:
 
 
 def _render_exr(job: Job) -> bytes:
-    from .. import io as rio
+    from ...formats import io as rio
 
     rm = job.radiance
     assert rm is not None
@@ -480,7 +480,7 @@ def _render_exr(job: Job) -> bytes:
 
 def sweep_evs(seconds: float, fps: int) -> list[float]:
     """EV of each frame of the sweep video: 0 -> -4 -> +4 -> 0, piecewise linear, ``seconds`` long."""
-    from ..video import sweep_evs as ramp
+    from ...formats.video import sweep_evs as ramp
 
     n = max(8, int(round(seconds * fps)))
     q = n // 4
@@ -489,8 +489,8 @@ def sweep_evs(seconds: float, fps: int) -> list[float]:
 
 
 def _render_sweep(job: Job, settings: WebSettings) -> bytes:
-    """H.264 MP4 of the photo swept over EV (:mod:`reexposure.video`), long side <= sweep_max_side."""
-    from .. import video
+    """H.264 MP4 of the photo swept over EV (:mod:`reexposure.formats.video`), long side <= sweep_max_side."""
+    from ...formats import video
 
     rm = job.radiance
     assert rm is not None
@@ -503,10 +503,10 @@ def _render_sweep(job: Job, settings: WebSettings) -> bytes:
 
 
 def _ultrahdr_encoder() -> Callable[..., bytes] | None:
-    """``reexposure.ultrahdr.ultrahdr_bytes`` if that module is installed (optional hook)."""
-    if importlib.util.find_spec("reexposure.ultrahdr") is None:
+    """``reexposure.formats.ultrahdr.ultrahdr_bytes`` if that module is installed (optional hook)."""
+    if importlib.util.find_spec("reexposure.formats.ultrahdr") is None:
         return None
-    from .. import ultrahdr
+    from ...formats import ultrahdr
 
     return getattr(ultrahdr, "ultrahdr_bytes", None)
 
@@ -523,13 +523,13 @@ def _mp(n: int) -> str:
 
 
 def create_app(settings: WebSettings | None = None):
-    """Build the FastAPI app. Loads the model now (raises :class:`reexposure.weights.ModelError`
+    """Build the FastAPI app. Loads the model now (raises :class:`reexposure.core.weights.ModelError`
     with a one-line message if it is missing)."""
     settings = settings or WebSettings()
     if isinstance(settings.model, GatedUNet):
         model, model_info = settings.model.eval(), {"path": "<in memory>"}
     else:
-        from ..weights import load_generator
+        from ...core.weights import load_generator
 
         model, model_info = load_generator(settings.model)
     store = JobStore(settings, model)
@@ -930,7 +930,7 @@ def serve(args: argparse.Namespace) -> int:
     """Handler of ``reexpose serve``: build the app and run uvicorn until interrupted."""
     import uvicorn
 
-    from ..weights import ModelError
+    from ...core.weights import ModelError
 
     try:
         app = create_app(settings_from_args(args))

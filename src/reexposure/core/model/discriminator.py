@@ -1,7 +1,7 @@
 """SN-PatchGAN discriminator (Yu et al., ICCV 2019): strided 5x5 convolutions with spectral
 normalisation and leaky ReLU; every output cell is a real/fake score for one image patch.
 
-It is fed *tone-mapped LDR* images (B,3,H,W) in [0,1] (see :func:`reexposure.losses.tonemap_for_d`),
+It is fed *tone-mapped LDR* images (B,3,H,W) in [0,1] (see :func:`reexposure.training.losses.tonemap_for_d`),
 never linear radiance, plus the saturation mask as a fourth channel so it knows where to look.
 """
 

@@ -19,7 +19,7 @@ multiply-adds per pixel). CPU configs use a smaller ``width``.
 Adaptation to this project's interface (documented, not in the paper):
 
 - input: the network sees ``sqrt(lin)`` (the LDR photo under the default square-root CRF, the
-  same encoding :class:`~reexposure.model.GatedUNet` uses); the saturation ``mask`` is accepted
+  same encoding :class:`~reexposure.core.model.GatedUNet` uses); the saturation ``mask`` is accepted
   for interface compatibility but not used (ExpandNet has no mask input);
 - output scale: ExpandNet predicts HDR up to an unknown scale (the paper normalises every image to
   [0, 1]). :meth:`ExpandNet.radiance` anchors that scale to the photo: one factor per image, the
