@@ -66,6 +66,7 @@ def _load(instrument: bool) -> None:
 
         with atheris.instrument_imports(include=["reexposure", "PIL", "pillow_heif"]):
             import PIL.Image  # noqa: F401
+
             from reexposure.formats import io as rio
             from reexposure.formats import ultrahdr
     else:

@@ -28,10 +28,11 @@ from tqdm import tqdm
 
 from reexposure.core import camera
 from reexposure.core.camera import DEFAULT_CRF
-from reexposure.training.data import DataError, find_hdr_files
 from reexposure.core.infer import Reconstructor
-from reexposure.training.trainer import HOLDOUT_SCENES, TrainConfig, validation_scenes
 from reexposure.core.weights import ModelError
+from reexposure.formats.scenes import holdout_scenes
+from reexposure.training.data import DataError, find_hdr_files
+from reexposure.training.trainer import TrainConfig, validation_scenes
 
 FEATURES = ("model prediction", "distance to edge", "area size", "relative depth", "area depth", "ring brightness",
             "local mean 31 px", "local mean 95 px", "scene mean", "scene clipped share", "clipped areas")
@@ -85,7 +86,7 @@ def main() -> int:
     ap.add_argument("--weights", default=None, help="generator weights (default: the shipped model)")
     ap.add_argument("--side", type=int, default=512)
     ap.add_argument("--per-case", type=int, default=4000, help="training pixels kept per case")
-    ap.add_argument("--holdout", default=",".join(HOLDOUT_SCENES), help="comma-separated held-out scene names "
+    ap.add_argument("--holdout", default=",".join(holdout_scenes()), help="comma-separated held-out scene names "
                     "(default: the documented hold-out list)")
     args = ap.parse_args()
     try:

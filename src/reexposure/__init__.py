@@ -51,9 +51,8 @@ def reconstruct(photo: Union[str, Path, np.ndarray, torch.Tensor], model: str | 
 def reexpose(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
     """Render relative radiance (B,3,H,W) at ``ev`` stops (-10..10) as ldr in [0,1] (B,3,H,W),
     quantised to 8 bits: expose, clip at 1, apply ``crf``."""
-    from .core.camera import quantize
-    from .core.infer import reexpose_ldr
+    from .core.camera import render_ldr
 
     if not -10.0 <= ev <= 10.0:
         raise ValueError(f"EV {ev} outside [-10, 10]")
-    return quantize(reexpose_ldr(radiance, ev, crf))
+    return render_ldr(radiance, ev, crf, bits=8)

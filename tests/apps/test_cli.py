@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from reexposure.apps import cli
+from reexposure.apps.cli.main import COMMANDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -143,14 +144,30 @@ def test_no_arguments_and_usage_errors_are_one_line(capsys, photo):
     assert "--ev" in err
 
 
-def test_unavailable_lazy_command_does_not_break_the_cli(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "LAZY_COMMANDS", cli.LAZY_COMMANDS + (("nope", "reexposure.does_not_exist"),))
-    code, out, _ = run(capsys, "--help")
-    assert code == 0 and "nope" not in out
-    code, _, err = run(capsys, "nope", "x")
+def test_a_missing_optional_package_is_one_line_naming_the_extra(capsys, monkeypatch):
+    """A command whose extra is not installed (here: uvicorn for ``serve``) fails with one line
+    that names the package and the extra, exit code 1."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_uvicorn(name, *args, **kwargs):
+        if name == "uvicorn":
+            raise ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_uvicorn)
+    code, _, err = run(capsys, "serve", "--port", "0")
     assert code == 1
     assert_one_error_line(err)
-    assert "not available" in err
+    assert "'uvicorn'" in err and "reexposure[web]" in err
+
+
+def test_help_lists_every_command(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for name in COMMANDS:
+        assert name in out
 
 
 # --------------------------------------------------------------------------- subcommands
@@ -380,7 +397,9 @@ def test_interrupt_exits_130(capsys, photo, model_file, monkeypatch):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_cmd_expose", interrupted)
+    from reexposure.apps.cli import photo as photo_cli
+
+    monkeypatch.setattr(photo_cli, "_cmd_expose", interrupted)
     code, _, err = run(capsys, photo, "--ev", "-2", "--model", model_file)
     assert code == 130
     assert_one_error_line(err)

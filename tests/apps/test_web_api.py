@@ -26,10 +26,10 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image, ImageCms  # noqa: E402
 
-from reexposure.core.infer import Reconstructor  # noqa: E402
-from reexposure.core.model import GatedUNet, GeneratorConfig  # noqa: E402
 from reexposure.apps.web import app as webapp  # noqa: E402
 from reexposure.apps.web.app import WebSettings, create_app, decode_preview, encode_preview  # noqa: E402
+from reexposure.core.infer import Reconstructor  # noqa: E402
+from reexposure.core.model import GatedUNet, GeneratorConfig  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -540,14 +540,16 @@ def test_uploads_are_never_written_to_disk(client: TestClient, highlight_photo: 
 
 
 def test_serve_cli_options(tmp_path: Path) -> None:
+    from reexposure.apps.cli import serve as serve_cli
+
     parser = argparse.ArgumentParser(prog="reexpose")
-    webapp.add_cli(parser.add_subparsers(dest="command"))
+    serve_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve"])
     assert (args.host, args.port, args.model, args.queue) == ("127.0.0.1", 8000, None, 4)
-    assert args.func is webapp.serve
+    assert args.func is serve_cli.serve
     args = parser.parse_args(["serve", "--port", "9000", "--max-upload-mb", "2", "--max-pixels", "24e6",
                               "--queue", "2", "--ttl", "60", "--timeout", "30", "--model", "m.safetensors"])
-    st = webapp.settings_from_args(args)
+    st = serve_cli.settings_from_args(args)
     assert st.max_upload_bytes == 2 * 1024 * 1024 and st.max_pixels == 24_000_000
     assert (st.queue, st.ttl, st.job_timeout, st.model) == (2, 60.0, 30.0, "m.safetensors")
     for bad in (["--port", "70000"], ["--queue", "0"], ["--ttl", "-1"], ["--max-pixels", "x"]):
@@ -556,10 +558,9 @@ def test_serve_cli_options(tmp_path: Path) -> None:
 
 
 def test_serve_with_a_missing_model_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    parser = argparse.ArgumentParser(prog="reexpose")
-    webapp.add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["serve", "--model", str(tmp_path / "missing.safetensors"), "--port", "0"])
-    assert args.func(args) == 2
+    from reexposure.apps.cli import main as cli_main
+
+    assert cli_main(["serve", "--model", str(tmp_path / "missing.safetensors"), "--port", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("reexpose: error: ") and "not found" in err and "\n" not in err
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reexposure.core import camera
-from reexposure.core.camera import GammaCRF, SRGBCRF, TabulatedCRF
+from reexposure.core.camera import SRGBCRF, GammaCRF, TabulatedCRF
 
 
 def test_sqrt_crf_known_values():

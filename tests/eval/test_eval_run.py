@@ -13,11 +13,12 @@ import pytest
 import torch
 from PIL import Image
 
+from reexposure.apps.cli import main as cli_main
 from reexposure.core import camera
-from reexposure.training.data import normalize_95
 from reexposure.eval.baselines import Brightness, Kovaleski, Method, Naive, cross_bilateral_grid, make_method
-from reexposure.eval.run import encode_photo, evaluate_case, exposure_for_share, main
+from reexposure.eval.run import encode_photo, evaluate_case, exposure_for_share
 from reexposure.formats.io import read_hdr
+from reexposure.training.data import normalize_95
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +121,7 @@ def test_make_method_errors() -> None:
 
 
 def run_main(*args: str) -> int:
-    return main([*args, "--no-progress", "--threads", "1"])
+    return cli_main(["eval", *args, "--no-progress", "--threads", "1"])
 
 
 def test_report_on_two_tiny_images(tmp_path: Path) -> None:

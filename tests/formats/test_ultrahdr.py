@@ -29,8 +29,8 @@ import pytest
 import torch
 from PIL import Image, ImageCms
 
-from reexposure.formats import ultrahdr as U
 from reexposure.core.camera import DEFAULT_CRF, SRGBCRF, saturation_mask
+from reexposure.formats import ultrahdr as U
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 K = U.OFFSET
@@ -503,11 +503,12 @@ def test_reexpose_hdr_reads_the_radiance_back(tmp_path, tiny_model, jpeg_photo, 
     import inspect
 
     from reexposure.apps import cli
-    from reexposure.formats.io import read_hdr
+    from reexposure.apps.cli import photo as photo_cli
     from reexposure.core.weights import save_weights
+    from reexposure.formats.io import read_hdr
 
-    if "ultrahdr" not in inspect.getsource(cli._cmd_hdr):
-        pytest.skip("reexpose hdr has no gain-map hook yet (cli._cmd_hdr must call "
+    if "ultrahdr" not in inspect.getsource(photo_cli._cmd_hdr):
+        pytest.skip("reexpose hdr has no gain-map hook yet (photo_cli._cmd_hdr must call "
                     "ultrahdr.is_ultrahdr / hdr_from_ultrahdr)")
     path, photo = jpeg_photo
     rad = _synthetic_radiance(photo.rgb)

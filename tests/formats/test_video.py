@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reexposure.formats import video
 from reexposure.core.infer import Reconstructor
+from reexposure.formats import video
 
 
 @pytest.fixture()

@@ -232,7 +232,7 @@ def tiny_weights(tmp_path_factory) -> Path:
 def test_cli_on_mutated_photos_exits_cleanly(fmt: str, data, tiny_weights: Path) -> None:
     """``reexpose PHOTO --ev -1`` on a mutated photo: exit 0 with a complete output, or exit 2 with
     exactly one ``reexpose: error:`` line and no traceback; never a partial or temporary file."""
-    from reexposure.apps.cli import ev_tag, main
+    from reexposure.apps.cli import main
 
     seed = data.draw(st.sampled_from(BY_FORMAT[fmt]), label="seed")
     blob = fuzz_seeds.mutate(seed.data, data.draw(MUTATION_OPS, label="mutations"))

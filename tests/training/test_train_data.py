@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from _train_helpers import make_hdr_folder, scene, write_exr
+
 from reexposure.core import camera
 from reexposure.training.data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, normalize_95
 
@@ -273,7 +273,8 @@ def test_self_supervised_pairs_render_a_brighter_photo(tmp_path: Path) -> None:
     from reexposure.training.data import find_ldr_files
 
     hdr = make_hdr_folder(tmp_path / "hdr", names=("a", "b"))
-    photos = [_photo(tmp_path / "ldr" / f"p{i}.png", seed=i) for i in range(2)]
+    for i in range(2):
+        _photo(tmp_path / "ldr" / f"p{i}.png", seed=i)
     _photo(tmp_path / "ldr" / "sub" / "blown.png", clipped_rows=8)  # 12.5% clipped: not used
     found = find_ldr_files(tmp_path / "ldr")
     assert [p.name for p in found] == ["p0.png", "p1.png", "blown.png"]
@@ -299,8 +300,9 @@ def test_self_supervised_pairs_render_a_brighter_photo(tmp_path: Path) -> None:
 
 
 def test_self_supervised_pairs_need_usable_photos(tmp_path: Path) -> None:
-    from reexposure.training.config import ConfigError
     from _train_helpers import tiny_config
+
+    from reexposure.training.config import ConfigError
     from reexposure.training.trainer import check_config
 
     hdr = make_hdr_folder(tmp_path / "hdr", names=("a",))

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from _train_helpers import make_hdr_folder, tiny_overrides
 
 HERE = Path(__file__).resolve().parent

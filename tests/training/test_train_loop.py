@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from _train_helpers import make_hdr_folder, tiny_config, tiny_overrides
+
+from reexposure.apps.cli import main as cli_main
 from reexposure.training.config import ConfigError
-from reexposure.training.trainer import PAUSE_FILE_ENV, PAUSE_STEP_ENV, TrainConfig, load_train_config, main, train
+from reexposure.training.trainer import TrainConfig, load_train_config, train
 
 REPO = Path(__file__).resolve().parents[2]
 LOSS_KEYS = ("g_rec", "boost_in_mask", "g_adv", "d_loss", "d_real", "d_fake")
@@ -109,18 +110,23 @@ def test_version1_checkpoint_resumes(straight_run: Path, tiny_data: Path, tmp_pa
         train(tiny_config(tiny_data, out, steps=10, arch="expandnet"), resume=True, progress=False)
 
 
-def _cli(args: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:  # noqa: ANN003
-    full_env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src"), **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "reexposure.training.trainer", *args, "--no-progress", "-q"],
-                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+def _cli(args: list[str], pause: tuple[int, Path] | None = None, **kw) -> subprocess.Popen:  # noqa: ANN003
+    """``reexpose train ARGS`` in a child process; ``pause=(step, sentinel)`` runs it through
+    ``_pause_checkpoint.py``, which stops before the checkpoint of ``step`` is renamed."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    if pause:
+        cmd = [sys.executable, str(Path(__file__).with_name("_pause_checkpoint.py")), str(pause[0]), str(pause[1])]
+    else:
+        cmd = [sys.executable, "-m", "reexposure", "train"]
+    return subprocess.Popen([*cmd, *args, "--no-progress", "-q"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def test_sigkill_while_writing_a_checkpoint_loses_only_the_step_in_flight(
         straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
     sentinel = tmp_path / "paused"
-    proc = _cli(tiny_overrides(tiny_data, out, ckpt_every=1),
-                env={PAUSE_STEP_ENV: "4", PAUSE_FILE_ENV: str(sentinel)})
+    proc = _cli(tiny_overrides(tiny_data, out, ckpt_every=1), pause=(4, sentinel))
     try:
         deadline = time.monotonic() + 120
         while not sentinel.exists():
@@ -216,14 +222,14 @@ def test_expandnet_trains_through_the_same_loop(tiny_data: Path, tmp_path: Path)
 
 def test_command_line_prints_the_config_and_reports_bad_input(
         tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
-    import argparse
+    from reexposure.apps.cli.main import build_parser
 
-    from reexposure.training.trainer import add_cli
+    args = build_parser().parse_args(["train", "--config", "configs/cpu-small.yaml", "steps=5", "pairs.crop=64",
+                                      "--resume"])
+    assert args.func.__name__ == "_cmd_train" and args.resume and args.overrides == ["steps=5", "pairs.crop=64"]
 
-    parser = argparse.ArgumentParser(prog="reexpose")
-    add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["train", "--config", "configs/cpu-small.yaml", "steps=5", "pairs.crop=64", "--resume"])
-    assert args.func.__name__ == "run_cli" and args.resume and args.overrides == ["steps=5", "pairs.crop=64"]
+    def main(argv: list[str]) -> int:
+        return cli_main(["train", *argv])
 
     base = tiny_overrides(tiny_data, tmp_path / "ok", steps=2, val_every=100)
     assert main(base + ["--no-progress"]) == 0
@@ -255,7 +261,7 @@ def test_command_line_prints_the_config_and_reports_bad_input(
     mixed = make_hdr_folder(tmp_path / "mixed", ("a", "b", "v"))
     (mixed / "broken.exr").write_bytes(b"nope")
     with caplog.at_level("WARNING", logger="reexposure.training.data"):
-        assert main(tiny_overrides(mixed, tmp_path / "mixed-run", steps=2, val_every=100) + ["-q"]) == 0
+        assert cli_main(["train", *tiny_overrides(mixed, tmp_path / "mixed-run", steps=2, val_every=100), "-q"]) == 0
     assert any("broken.exr" in r.getMessage() for r in caplog.records)
     assert (tmp_path / "mixed-run" / "model.safetensors").exists()
 
@@ -343,8 +349,8 @@ def test_cosine_schedule_reaches_the_floor_and_is_applied(tiny_data: Path, tmp_p
 
 def test_init_from_fine_tunes_a_weights_file_and_counts_its_steps(straight_run: Path, tiny_data: Path,
                                                                   tmp_path: Path) -> None:
-    from reexposure.training.trainer import Trainer
     from reexposure.core.weights import load_generator
+    from reexposure.training.trainer import Trainer
 
     start, meta0 = load_generator(straight_run / "model.safetensors")
     c = tiny_config(tiny_data, tmp_path / "ft", steps=4, init_from=str(straight_run / "model.safetensors"),
@@ -363,8 +369,8 @@ def test_init_from_fine_tunes_a_weights_file_and_counts_its_steps(straight_run: 
 
 def test_init_from_grows_context_blocks(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     """A file without context blocks starts a config with them: its weights, new blocks at zero."""
-    from reexposure.training.trainer import Trainer
     from reexposure.core.weights import load_generator
+    from reexposure.training.trainer import Trainer
 
     start, _ = load_generator(straight_run / "model.safetensors")
     c = tiny_config(tiny_data, tmp_path / "grow", init_from=str(straight_run / "model.safetensors"),

@@ -10,11 +10,18 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from _train_helpers import make_hdr_folder, tiny_config
+
 from reexposure.training.config import ConfigError
-from reexposure.training.losses import (VGG19, VGG_CONV3_4, PerceptualLoss, hinge_d_loss, hinge_g_loss, log_mse,
-                               tonemap_for_d)
+from reexposure.training.losses import (
+    VGG19,
+    VGG_CONV3_4,
+    PerceptualLoss,
+    hinge_d_loss,
+    hinge_g_loss,
+    log_mse,
+    tonemap_for_d,
+)
 
 #: torchvision.models.vgg19().features: conv layers sit at these indices (ReLU after each,
 #: max-pools at 4, 9, 18, 27, 36)
@@ -151,7 +158,8 @@ def test_discriminator_sees_tone_mapped_ldr(tmp_path: Path) -> None:
 
 def test_missing_vgg_weights_stop_training_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                     capsys: pytest.CaptureFixture) -> None:
-    from reexposure.training.trainer import main, train
+    from reexposure.apps.cli import main as cli_main
+    from reexposure.training.trainer import train
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     hub = tmp_path / "torch" / "hub" / "checkpoints"
@@ -163,7 +171,7 @@ def test_missing_vgg_weights_stop_training_at_start(tmp_path: Path, monkeypatch:
     assert "\n" not in msg and str(hub) in msg and "vgg19" in msg and "--vgg-weights" in msg
     assert not (tmp_path / "run").exists()
     # the same through the command line: one line on stderr, exit code 2
-    code = main(["data=" + str(tmp_path / "no-data"), "out=" + str(tmp_path / "run"), "w_perc=0.1", "-q"])
+    code = cli_main(["train", "data=" + str(tmp_path / "no-data"), "out=" + str(tmp_path / "run"), "w_perc=0.1", "-q"])
     captured = capsys.readouterr()
     assert code == 2
     lines = [ln for ln in captured.err.splitlines() if ln.strip()]

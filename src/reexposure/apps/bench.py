@@ -24,7 +24,6 @@ the saturation-mask ramp (the network does not run at all).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -40,10 +39,28 @@ from typing import Sequence
 
 import numpy as np
 
+from ..core.files import atomic_write_bytes
+from ..core.infer import Reconstructor
+
 log = logging.getLogger(__name__)
 
 __all__ = ["Case", "DEFAULT_CASES", "synthesize", "run_case", "format_table", "update_markdown",
-           "add_cli", "main"]
+           "main", "DESCRIPTION", "machine_info", "section_text", "format_targets"]
+
+#: plain-text description for ``reexpose bench --help`` (the module docstring is reStructuredText)
+DESCRIPTION = """\
+Inference latency and peak memory on synthetic photos. Each case synthesises a 4:3 photo of N
+megapixels with a given share of clipped pixels and runs in a fresh Python process, so that its
+peak resident memory belongs to that case alone. The child loads the photo and the model, then
+times two steps:
+
+  reconstruct  the Reconstructor on the 8-bit photo (linearisation, saturation mask, the network
+               on every tile with clipped pixels, feathered blending)
+  render       RadianceMap.reexpose at EV -2 to an 8-bit image, strip by strip
+
+Latency is their sum: what 'reexpose' spends per photo beyond decoding and encoding. Not timed:
+Python start-up, importing torch, loading the model (reported as 'load'), decoding and encoding.
+Peak RSS is the whole child process. One cold run per case, no warm-up."""
 
 #: (megapixels, clipped fraction) of the default run (issue 2's targets)
 DEFAULT_CASES = ((1.0, 0.05), (1.0, 0.30), (12.0, 0.05), (12.0, 0.30), (12.0, 0.0), (48.0, 0.05))
@@ -145,8 +162,6 @@ def _peak_rss_mb() -> float:
 def _child(spec: dict) -> dict:
     """Runs inside the fresh process: load, time, measure. Returns the result dict."""
     import torch
-
-    from ..core.infer import Reconstructor
 
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))
@@ -328,8 +343,6 @@ Targets (issue 2):
 
 def update_markdown(path: str | Path, section: str) -> None:
     """Replace (or append) the ``## Inference`` section of a markdown file, atomically."""
-    from ..core.weights import atomic_write_bytes
-
     path = Path(path)
     old = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = old.splitlines(keepends=True)
@@ -344,112 +357,16 @@ def update_markdown(path: str | Path, section: str) -> None:
     atomic_write_bytes(path, new.encode())
 
 
-def _parse_case(text: str) -> Case:
-    try:
-        mp, pct = text.split(":")
-        case = Case(float(mp), float(pct) / 100.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad case {text!r}: expected MP:PERCENT, e.g. 12:5") from None
-    if not (0 < case.mp <= 200 and 0 <= case.frac < 1):
-        raise argparse.ArgumentTypeError(f"bad case {text!r}: 0 < MP <= 200, 0 <= PERCENT < 100")
-    return case
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from .cli import UsageError, report
-
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    if args.cases:
-        cases = list(args.cases)
-    else:
-        sizes = [float(s) for s in args.sizes]
-        cases = [Case(*c) for c in DEFAULT_CASES if c[0] in sizes]
-        cases += [Case(s, f) for s in sizes if s not in {c[0] for c in DEFAULT_CASES} for f in (0.05, 0.30, 0.0)]
-        if not cases:
-            raise UsageError("no benchmark cases selected")
-    if args.model is not None and not Path(args.model).is_file():
-        from ..core.weights import ModelError
-
-        raise ModelError(f"model file {args.model} not found")
-    machine = machine_info()
-    report(args, f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
-                 f"load average {machine['load']}")
-    results: list[dict] = []
-    failed: list[str] = []
-    for case in cases:
-        try:
-            r = run_case(case, model=args.model, threads=args.threads, timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            failed.append(f"{case.name}: did not finish within {args.timeout:g} s")
-            log.error("%s", failed[-1])
-            continue
-        except RuntimeError as exc:
-            failed.append(str(exc))
-            log.error("%s", failed[-1])
-            continue
-        if not results:
-            m = r["model"]
-            report(args, f"model: {m.get('path')} ({m.get('description', 'no description')}; "
-                         f"trained_steps={m.get('trained_steps', '?')})")
-        results.append(r)
-        report(args, f"{case.name}: latency {r['latency_s']:.2f} s (reconstruct {r['reconstruct_s']:.2f} + "
-                     f"render {r['render_s']:.2f}), peak RSS {r['peak_rss_mb']:.0f} MB, "
-                     f"{r['clipped_pct']:.1f}% clipped, {r['tiles_run']} tiles")
-        if args.json:  # after every case, so a long run keeps what it measured
-            Path(args.json).write_text(json.dumps({"machine": machine, "results": results, "failed": failed},
-                                                  indent=2))
-    if not results:
-        raise RuntimeError("no benchmark case finished: " + "; ".join(failed))
-    print(format_table(results), end="")
-    print(format_targets(results), end="")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine, "results": results, "failed": failed}, indent=2))
-    if args.output:
-        argv = list(getattr(args, "argv", ["bench"]))[1:]
-        command = "reexpose bench " + " ".join(argv)
-        update_markdown(args.output, section_text(results, machine, command.strip(), failed))
-        report(args, f"updated {args.output}")
-    return 0
-
-
-def add_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``reexpose bench``."""
-    from .cli import _Formatter, add_log_options
-
-    p = subparsers.add_parser(
-        "bench", help="latency and peak-memory benchmark on synthetic photos", formatter_class=_Formatter,
-        description=__doc__.split("\n\n")[1] + "\n\nTimed: reconstruct + render at EV -2 to 8 bits; "
-                    "each case in a fresh process (peak RSS per case). See src/reexposure/bench.py.",
-        epilog="""\
-examples:
-  reexpose bench                                   1, 12 and 48 MP (a few minutes)
-  reexpose bench --sizes 1 12 --output docs/benchmarks.md
-  reexpose bench --cases 12:5 12:0 --threads 2
-""")
-    p.add_argument("--model", metavar="PATH", default=None, help="weights file (default: the shipped model)")
-    p.add_argument("--threads", metavar="N", type=int, default=None, help="torch threads (default: all cores)")
-    p.add_argument("--sizes", nargs="+", metavar="MP", default=["1", "12", "48"],
-                   help="megapixel sizes of the default cases to run (default 1 12 48)")
-    p.add_argument("--cases", nargs="+", metavar="MP:PCT", type=_parse_case, default=None,
-                   help="explicit cases instead, e.g. 12:5 12:0 (megapixels:clipped percent)")
-    p.add_argument("--output", metavar="MD", default=None,
-                   help="write/update the '## Inference' section of this markdown file (docs/benchmarks.md)")
-    p.add_argument("--json", metavar="PATH", default=None, help="also write the raw results as JSON")
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per case (default 3600)")
-    add_log_options(p)
-    p.set_defaults(func=_cmd_bench)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m reexposure.apps.bench --child SPEC`` (internal) or the same as ``reexpose bench``."""
+    """``python -m reexposure.apps.bench --child SPEC``: one benchmark case in this process (internal;
+    :func:`run_case` starts it). ``reexpose bench`` is the command for people."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) == 2 and argv[0] == "--child":
         print(json.dumps(_child(json.loads(argv[1]))))
         return 0
-    from .cli import main as cli_main
-
-    return cli_main(["bench", *argv])
+    print("usage: python -m reexposure.apps.bench --child SPEC (internal); run 'reexpose bench' instead",
+          file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -32,11 +32,13 @@ import torch
 import torch.nn.functional as F
 
 from . import camera
+from .arrays import to_uint8
 from .camera import CRF, DEFAULT_CRF
 from .model import GatedUNet, GeneratorConfig
+from .weights import load_generator
 
-__all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius", "reexpose_ldr",
-           "ldr_to_uint8", "pad_to_multiple"]
+__all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius",
+           "pad_to_multiple"]
 
 PhotoLike = Union[np.ndarray, torch.Tensor]
 
@@ -67,17 +69,6 @@ class TileOptions:
     work_pixels: int = 800_000
 
 
-def ldr_to_uint8(ldr: torch.Tensor) -> np.ndarray:
-    """(1,3,H,W) or (3,H,W) float in [0,1] -> HWC uint8 (rounded)."""
-    t = ldr[0] if ldr.ndim == 4 else ldr
-    return np.ascontiguousarray((t.clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy())
-
-
-def reexpose_ldr(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
-    """Render radiance (B,3,H,W) at ``ev`` stops: expose, clip, CRF; ldr in [0,1] (not quantised)."""
-    return crf.forward((radiance * (2.0**ev)).clamp(0.0, 1.0))
-
-
 def _as_uint8_hwc(photo: PhotoLike) -> np.ndarray:
     if isinstance(photo, torch.Tensor):
         t = photo.detach().float().cpu()
@@ -87,12 +78,10 @@ def _as_uint8_hwc(photo: PhotoLike) -> np.ndarray:
             t = t[0]
         if t.ndim != 3 or t.shape[0] != 3:
             raise ValueError(f"expected an ldr tensor (1,3,H,W) in [0,1], got shape {tuple(photo.shape)}")
-        return ldr_to_uint8(t)
+        return to_uint8(t)
     arr = np.asarray(photo)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"expected an RGB photo HxWx3, got shape {arr.shape}")
-    from ..formats.io import to_uint8
-
     u8 = to_uint8(arr)
     return u8 if u8.flags.writeable else u8.copy()  # np.asarray(PIL image) is read-only; torch warns on those
 
@@ -284,7 +273,7 @@ class RadianceMap:
         out = np.empty_like(self.photo)
         h, w = self.shape
         rows = rows or max(8, _BAND_PIXELS // w)  # strips of a constant pixel count bound the temporaries
-        table = ldr_to_uint8(reexpose_ldr(self._lut().view(1, 1, 1, 256).expand(1, 3, 1, 256), ev, crf))[0, :, 0]
+        table = to_uint8(camera.render_ldr(self._lut().view(1, 1, 1, 256).expand(1, 3, 1, 256), ev, crf, None))[0, :, 0]
         k = self.scale
         covered = np.zeros(h + 1, dtype=bool)
         for (ty, _), b in self.boosts.items():
@@ -292,7 +281,7 @@ class RadianceMap:
         for i, y0 in enumerate(range(0, h, rows)):
             y1 = min(h, y0 + rows)
             if covered[y0:y1].any():
-                out[y0:y1] = ldr_to_uint8(reexpose_ldr(self.radiance(y0, y1), ev, crf))
+                out[y0:y1] = to_uint8(camera.render_ldr(self.radiance(y0, y1), ev, crf, None))
                 if i % 8 == 7:  # every few strips: trimming costs a heap walk
                     _trim_heap()
             else:
@@ -314,8 +303,6 @@ class Reconstructor:
 
     def __init__(self, model: GatedUNet | str | Path | None = None, crf: CRF = DEFAULT_CRF,
                  tiles: TileOptions | None = None, threads: int | None = None) -> None:
-        from .weights import load_generator
-
         if isinstance(model, GatedUNet):
             self.model, self.info = model.eval(), {"path": "<in memory>"}
         else:

@@ -10,14 +10,13 @@ a VGG or an optimiser.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from .files import atomic_write_bytes
 from .model import arch_of, build_generator
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "save_weights", "load_generator", "average_generators", "ModelError"]
@@ -33,28 +32,6 @@ class ModelError(ValueError):
 def default_model_path() -> Path:
     """Path of the default model shipped inside the package (``reexposure/weights/``)."""
     return Path(str(resources.files("reexposure") / "weights" / DEFAULT_MODEL))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def save_weights(model: nn.Module, path: str | Path, **info: object) -> None:

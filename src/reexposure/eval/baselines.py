@@ -39,8 +39,10 @@ import torch
 import torch.nn.functional as F
 
 from ..core import camera
+from ..core.arrays import uint8_to_ldr
 from ..core.camera import CRF, DEFAULT_CRF
-from ..core.infer import reexpose_ldr
+from ..core.infer import Reconstructor, pad_to_multiple
+from ..core.weights import load_generator
 
 __all__ = ["Method", "Naive", "Brightness", "Kovaleski", "Ours", "ExpandNet", "METHOD_NAMES",
            "make_method", "parse_methods", "cross_bilateral_grid"]
@@ -48,12 +50,7 @@ __all__ = ["Method", "Naive", "Brightness", "Kovaleski", "Ours", "ExpandNet", "M
 METHOD_NAMES = ("naive", "brightness", "kovaleski", "ours", "expandnet")
 
 
-def _ldr(photo: np.ndarray) -> torch.Tensor:
-    """HxWx3 uint8 -> (1,3,H,W) float32 in [0,1]."""
-    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 uint8 photo, got {photo.dtype} {photo.shape}")
-    arr = photo if photo.flags.writeable and photo.flags.c_contiguous else np.array(photo, order="C")
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255.0
+_ldr = uint8_to_ldr
 
 
 class Method:
@@ -69,7 +66,7 @@ class Method:
     def render(self, radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF,
                photo: np.ndarray | None = None) -> torch.Tensor:
         """The 8-bit rendition (1,3,H,W) in [0,1] at ``ev`` stops of this method's ``radiance``."""
-        return camera.quantize(reexpose_ldr(radiance, ev, crf))
+        return camera.render_ldr(radiance, ev, crf, bits=8)
 
 
 class Naive(Method):
@@ -190,8 +187,6 @@ class Ours(Method):
 
     def __init__(self, model: object = None, crf: CRF = DEFAULT_CRF, threads: int | None = None,
                  name: str = "ours") -> None:
-        from ..core.infer import Reconstructor
-
         self.name = name
         self.rec = Reconstructor(model, crf=crf, threads=threads)  # type: ignore[arg-type]
         self.info = {k: str(v) for k, v in self.rec.info.items() if k != "config" and len(str(v)) < 200}
@@ -209,8 +204,6 @@ class ExpandNet(Method):
     multiple = 16
 
     def __init__(self, path: str | Path | torch.nn.Module, name: str = "expandnet") -> None:
-        from ..core.weights import load_generator
-
         self.name = name
         if isinstance(path, torch.nn.Module):  # a network in memory (training validation)
             self.model, meta = path.eval(), {"path": "<in memory>"}
@@ -226,7 +219,6 @@ class ExpandNet(Method):
         ldr = _ldr(photo)
         lin = crf.inverse(ldr)
         mask = camera.saturation_mask(ldr)
-        from ..core.infer import pad_to_multiple
 
         h, w = lin.shape[2:]
         lin, mask = pad_to_multiple(self.multiple, lin, mask)

@@ -30,7 +30,6 @@ harness writes ``sheet_ev-2.png`` and ``sheet_ev-3.png`` (input, brightness, nai
 
 from __future__ import annotations
 
-import argparse
 import io as _io
 import json
 import math
@@ -47,19 +46,24 @@ import torch
 import torch.nn.functional as F
 
 from ..core import camera
+from ..core.arrays import to_uint8, uint8_to_ldr
 from ..core.camera import CRF
-from . import metrics
-from .baselines import Brightness, Method, Naive, make_method, parse_methods
+from ..core.files import atomic_write_bytes
+from ..formats.extensions import PHOTO_INPUT_EXTENSIONS
+from ..formats.io import read_hdr, read_photo
+from ..formats.scenes import find_hdr_files, holdout_scenes, normalize_95
+from ..formats.viz import contact_sheet
+from . import cvvdp, metrics
+from .baselines import Brightness, Method, Naive, make_method
 from .pu21 import NITS_AT_CLIP, pu21_psnr
 
-__all__ = ["EvalOptions", "evaluate_case", "load_scene", "case_photo", "run_eval", "run_sheets", "add_cli", "main",
-           "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV", "PHOTO_EXTENSIONS"]
+__all__ = ["EvalOptions", "evaluate_case", "load_scene", "case_photo", "run_eval", "run_sheets",
+           "EvalError", "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV"]
 
 DEFAULT_CLIPS: tuple[float, ...] = (0.02, 0.08, 0.20)
 DEFAULT_EVS: tuple[float, ...] = (-1.0, -2.0, -3.0, 1.0)
 SHEET_EV = -2.0
 PHOTO_SHEET_EVS = (-2.0, -3.0)
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif")
 REGION_KEYS = ("all", "clipped", "outside")
 
 
@@ -117,13 +121,8 @@ class EvalOptions:
 # --------------------------------------------------------------------------- helpers
 
 
-def _ldr(photo: np.ndarray) -> torch.Tensor:
-    arr = photo if photo.flags.writeable and photo.flags.c_contiguous else np.array(photo, order="C")
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255.0
-
-
-def _u8(ldr: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray((ldr[0].clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy())
+_ldr = uint8_to_ldr
+_u8 = to_uint8
 
 
 def ev_key(ev: float) -> str:
@@ -174,11 +173,8 @@ def downscale(hdr: np.ndarray, max_side: int | None) -> np.ndarray:
 
 def load_scene(path: str | Path, max_side: int | None) -> tuple[np.ndarray, torch.Tensor]:
     """An HDR file as the evaluation uses it: normalised so that 95% of pixels lie in [0, 1]
-    (:func:`reexposure.training.data.normalize_95`), then :func:`downscale`\ d to ``max_side``. Returns the
+    (:func:`reexposure.formats.scenes.normalize_95`), then downscaled to ``max_side`` (:func:`downscale`). Returns the
     HxWx3 array and the same radiance as a (1,3,H,W) float32 tensor."""
-    from ..training.data import normalize_95
-    from ..formats.io import read_hdr
-
     hdr = downscale(normalize_95(read_hdr(path)), max_side)
     return hdr, torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1)[None].contiguous()
 
@@ -220,8 +216,6 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from ..core.weights import atomic_write_bytes
-
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
 
@@ -449,16 +443,12 @@ def _check_out(opts: EvalOptions, names: Sequence[str]) -> None:
 
 
 def _select_files(opts: EvalOptions) -> list[Path]:
-    from ..training.data import find_hdr_files
-
     files = find_hdr_files(opts.data)
     if opts.scenes:
         wanted: list[str] = []
         for s in opts.scenes:
             if s.lower() == "holdout":
-                from ..training.trainer import HOLDOUT_SCENES
-
-                wanted += list(HOLDOUT_SCENES)
+                wanted += list(holdout_scenes())
             else:
                 wanted.append(s)
         stems = {p.stem for p in files}
@@ -473,8 +463,6 @@ def _select_files(opts: EvalOptions) -> list[Path]:
 
 def _cvvdp_fn() -> Any:
     """The JOD function, or ``None`` with a warning on stderr when cvvdp is not installed."""
-    from . import cvvdp
-
     try:
         return cvvdp.make_cvvdp()
     except cvvdp.CVVDPUnavailable as exc:
@@ -487,8 +475,6 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
     dict (also written to ``summary.json``). Falls back to :func:`run_sheets` when the folder has
     no HDR file but has photos."""
     from tqdm import tqdm
-
-    from ..formats.viz import contact_sheet
 
     data = Path(opts.data)
     if not data.is_dir():
@@ -586,24 +572,12 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
 
 
 def _photo_files(data: Path) -> list[Path]:
-    return sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS
+    return sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_INPUT_EXTENSIONS
                   and not p.name.startswith("."))
 
 
 def _read_photo_u8(path: Path) -> np.ndarray:
     """An 8-bit sRGB HxWx3 photo (orientation applied) through :func:`reexposure.formats.io.read_photo`."""
-    try:
-        from ..formats.io import read_photo
-    except ImportError:  # older io module without read_photo
-        from PIL import Image, ImageOps
-
-        try:
-            with Image.open(path) as im:
-                return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8)
-        except OSError as exc:
-            raise EvalError(f"{path}: cannot read image ({exc})") from None
-    from ..formats.io import to_uint8
-
     return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
 
 
@@ -612,8 +586,6 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
     methods) and a short ``summary.md``. Returns a dict of what was written."""
     from PIL import Image
     from tqdm import tqdm
-
-    from ..formats.viz import contact_sheet
 
     data = Path(opts.data)
     files = _photo_files(data)
@@ -657,117 +629,3 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
     finally:
         torch.set_num_threads(old_threads)
 
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _floats(text: str, what: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: expected comma-separated numbers, got {text!r}") from None
-    if not vals:
-        raise argparse.ArgumentTypeError(f"{what}: empty list")
-    return vals
-
-
-EPILOG = """examples:
-  reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,brightness,kovaleski,ours \\
-      --max-side 512 --threads 1 --out eval/holdout
-  reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,ours --format jpeg --out eval/jpeg
-  reexpose eval --data tests/eval/data --method naive,brightness --out /tmp/eval
-  reexpose eval --data ../shared/data/demo --method ours --max-side 800 --out eval/demo   # photos: sheets only
-
-methods: naive, brightness, kovaleski (classical iTMO, Kovaleski & Oliveira 2014), ours (shipped
-model, or --model PATH / ours=PATH), expandnet (needs --model PATH or expandnet=PATH).
-"""
-
-
-def add_cli(subparsers: Any) -> None:
-    """Register the ``eval`` subcommand."""
-    p = subparsers.add_parser(
-        "eval", help="score reconstruction methods on HDR images (or compare them on photos)",
-        description="Render 8-bit photos from HDR images at several clipped shares, reconstruct them with "
-                    "each method, and report HDR metrics (log-PSNR, PU21-PSNR), re-exposure PSNR/SSIM and "
-                    "texture in the clipped region, with per-image JSON, a Markdown summary and contact sheets. "
-                    "On a folder of ordinary photos it writes comparison sheets only.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, type=Path, help="folder of HDR images (.exr/.hdr/.pfm, searched "
-                   "recursively) or of photos (JPEG/PNG/...)")
-    p.add_argument("--method", required=True, help="comma-separated methods, NAME or NAME=WEIGHTS "
-                   "(naive, brightness, kovaleski, ours, expandnet)")
-    p.add_argument("--model", default=None, help="weights file for ours/expandnet without their own =PATH")
-    p.add_argument("--out", type=Path, default=Path("eval-out"), help="output folder (default: eval-out)")
-    p.add_argument("--clip", default="0.02,0.08,0.20", help="target shares of clipped pixels (default 0.02,0.08,0.20)")
-    p.add_argument("--ev", default="-1,-2,-3,1",
-                   help="re-exposure EVs to score, written --ev=-1,-2 (default -1,-2,-3,1)")
-    p.add_argument("--crf", default="sqrt", help="camera response: sqrt (default), srgb, gammaG, emor:PATH")
-    p.add_argument("--format", choices=("png", "jpeg"), default="png", help="input photo format (default png)")
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality for --format jpeg (default 90)")
-    p.add_argument("--max-side", type=int, default=None, help="downscale images to this long side first")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images")
-    p.add_argument("--scenes", default=None, help="comma-separated scene names (file stems); 'holdout' = "
-                   "the training hold-out list")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--cvvdp", action="store_true", help="also compute ColorVideoVDP JOD (needs the cvvdp package)")
-    p.add_argument("--force", action="store_true", help="replace results already in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=handler)
-
-
-def options_from_args(args: argparse.Namespace) -> EvalOptions:
-    """Validate parsed arguments into :class:`EvalOptions` (raises ``EvalError``)."""
-    try:
-        clips = _floats(args.clip, "--clip")
-        evs = _floats(args.ev, "--ev")
-    except argparse.ArgumentTypeError as exc:
-        raise EvalError(str(exc)) from None
-    if not 1 <= args.quality <= 100:
-        raise EvalError(f"--quality must be in 1..100, got {args.quality}")
-    if args.max_side is not None and args.max_side < 16:
-        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
-    if args.limit is not None and args.limit < 1:
-        raise EvalError(f"--limit must be at least 1, got {args.limit}")
-    if args.threads is not None and args.threads < 1:
-        raise EvalError(f"--threads must be at least 1, got {args.threads}")
-    if any(not -10 <= e <= 10 for e in evs):
-        raise EvalError("--ev values must be in [-10, 10]")
-    if SHEET_EV not in evs:
-        evs = evs + (SHEET_EV,)
-    scenes = tuple(s.strip() for s in (args.scenes or "").split(",") if s.strip())
-    return EvalOptions(data=args.data, methods=parse_methods(args.method), model=args.model, out=args.out,
-                       clips=clips, evs=evs, crf=args.crf, format=args.format, quality=args.quality,
-                       max_side=args.max_side, limit=args.limit, scenes=scenes, threads=args.threads,
-                       force=args.force, cvvdp=args.cvvdp, progress=not args.no_progress)
-
-
-def handler(args: argparse.Namespace) -> int:
-    """Run ``reexpose eval``; prints ``reexpose: error: ...`` and returns 2 on bad input."""
-    try:
-        opts = options_from_args(args)
-        doc = run_eval(opts)
-    except (ValueError, OSError) as exc:  # ImageError, ModelError, EvalError are ValueErrors
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"reexpose: error: {msg}", file=sys.stderr)
-        return 2
-    out = Path(opts.out)
-    print(f"wrote {out / 'summary.md'}" + (f" and {len(doc.get('sheets', []))} sheet(s)" if doc.get("sheets") else ""))
-    if "sanity_check" in doc:
-        s = doc["sanity_check"]
-        print(f"sanity check (naive beats brightness, clipped region, EV -2): "
-              f"{'holds' if s['naive_beats_brightness_clipped_ev-2'] else 'FAILS'} "
-              f"({s['naive_db']:.2f} vs {s['brightness_db']:.2f} dB)")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point without the ``reexpose`` dispatcher: ``python -m reexposure.eval.run ...``."""
-    parser = argparse.ArgumentParser(prog="reexpose")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_cli(sub)
-    args = parser.parse_args(["eval", *(argv if argv is not None else sys.argv[1:])])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

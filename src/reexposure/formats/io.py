@@ -35,7 +35,6 @@ import os
 import re
 import struct
 import sys
-import tempfile
 import threading
 import warnings
 import zlib
@@ -47,6 +46,9 @@ from typing import BinaryIO, Union
 import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from ..core.arrays import from_tensor, to_tensor, to_uint8
+from ..core.files import atomic_path
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -803,11 +805,6 @@ def _finish16(arr: np.ndarray, icc: bytes | None, name: str) -> tuple[np.ndarray
 # Output paths and atomic writes
 # --------------------------------------------------------------------------------------------
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-_FILE_MODE = 0o666 & ~_UMASK
-
-
 def _same_file(a: Path, b: PathLike) -> bool:
     b = Path(b)
     try:
@@ -868,38 +865,24 @@ def atomic_output(path: PathLike, force: bool = False, inputs: Iterable[PathLike
     """
     inputs = list(inputs)
     p = check_output_path(path, force, inputs, extensions=None)
+    in_body = False  # errors of the caller's own writing propagate as they are
     try:
-        fd, tmpname = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}", dir=p.parent)
-    except OSError as exc:
-        raise ImageError(f"{p}: cannot write in {p.parent} ({exc.strerror or _one_line(exc)})") from None
-    os.close(fd)
-    tmp = Path(tmpname)
-    try:
-        yield tmp
-        if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise ImageError(f"{p}: nothing was written")
-        os.chmod(tmp, _FILE_MODE)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        try:
-            if force:
-                os.replace(tmp, p)
-            else:
-                try:
-                    os.link(tmp, p)
-                except FileExistsError:
-                    raise OutputExistsError(f"{p}: already exists (use --force to overwrite)") from None
-                except OSError:  # file system without hard links
-                    if p.exists():
-                        raise OutputExistsError(f"{p}: already exists (use --force to overwrite)") from None
-                    os.replace(tmp, p)
-        except ImageError:
+        with atomic_path(p, overwrite=force) as tmp:
+            in_body = True
+            yield tmp
+            in_body = False
+            if not tmp.is_file() or tmp.stat().st_size == 0:
+                raise ImageError(f"{p}: nothing was written")
+    except FileExistsError:
+        if in_body:
             raise
-        except OSError as exc:
-            raise ImageError(f"{p}: cannot write ({exc.strerror or _one_line(exc)})") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        raise OutputExistsError(f"{p}: already exists (use --force to overwrite)") from None
+    except ImageError:
+        raise
+    except OSError as exc:
+        if in_body:
+            raise
+        raise ImageError(f"{p}: cannot write in {p.parent} ({exc.strerror or _one_line(exc)})") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -1569,41 +1552,3 @@ def write_hdr(
             raise ImageError(f"{p}: cannot write ({exc.strerror or _one_line(exc)})") from None
         except Exception as exc:  # noqa: BLE001 - OpenEXR errors
             raise ImageError(f"{p}: cannot encode {ext} ({_one_line(exc)})") from None
-
-
-# --------------------------------------------------------------------------------------------
-# Tensors
-# --------------------------------------------------------------------------------------------
-
-
-def to_tensor(hwc: np.ndarray) -> torch.Tensor:
-    """HWC numpy array -> (1, C, H, W) float32 tensor; uint8 is divided by 255, uint16 by 65535,
-    floats are kept as they are."""
-    arr = np.asarray(hwc)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.dtype == np.uint8:
-        arr = arr.astype(np.float32) / 255.0
-    elif arr.dtype == np.uint16:
-        arr = arr.astype(np.float32) / 65535.0
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
-
-
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """A photo array as 8-bit: uint8 unchanged, uint16 rounded from 0..65535 (``/ 257``), floats in
-    [0, 1] clipped and rounded to 0..255. Same shape; C-contiguous."""
-    arr = np.asarray(rgb)
-    if arr.dtype == np.uint8:
-        return np.ascontiguousarray(arr)
-    if arr.dtype == np.uint16:
-        return np.ascontiguousarray((arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8))
-    return np.ascontiguousarray((np.clip(arr.astype(np.float32), 0, 1) * 255.0 + 0.5).astype(np.uint8))
-
-
-def from_tensor(t: torch.Tensor) -> np.ndarray:
-    """(1, C, H, W) or (C, H, W) tensor -> C-contiguous HWC float32 numpy array."""
-    if t.ndim == 4:
-        if t.shape[0] != 1:
-            raise ValueError("from_tensor takes a batch of one")
-        t = t[0]
-    return np.ascontiguousarray(t.detach().cpu().float().permute(1, 2, 0).numpy())

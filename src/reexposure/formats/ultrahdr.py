@@ -58,29 +58,29 @@ from __future__ import annotations
 import io
 import logging
 import math
-import re
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Union
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .. import __version__
 from ..core.camera import CRF, DEFAULT_CRF, SRGBCRF, crf_from_name
-from .io import ImageError
+from ..core.infer import RadianceMap
+from .io import MAX_PIXELS_ENV, ImageError, atomic_output, check_output_path, get_max_pixels, read_photo, to_uint8
 
 if TYPE_CHECKING:
-    import argparse
 
     from ..core.infer import RadianceMap
     from .io import Photo
 
 __all__ = ["GainMapMetadata", "UltraHDRError", "ultrahdr_bytes", "write_ultrahdr", "read_ultrahdr",
-           "is_ultrahdr", "hdr_from_ultrahdr", "radiance_from_ultrahdr", "compute_gain_map", "add_cli",
+           "is_ultrahdr", "hdr_from_ultrahdr", "radiance_from_ultrahdr", "compute_gain_map", "metadata_of",
            "DEFAULT_HEADROOM", "OFFSET"]
 
 log = logging.getLogger("reexposure")
@@ -217,8 +217,6 @@ def _hdrgm_description(meta: GainMapMetadata) -> str:
 
 
 def _container_description(gain_map_length: int, crf_name: str | None) -> str:
-    from .. import __version__
-
     extra = ""
     if crf_name:
         esc = crf_name.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
@@ -602,8 +600,6 @@ def _exif_upright(exif: bytes | None) -> bytes | None:
 
 
 def _to_u8(rgb: np.ndarray) -> np.ndarray:
-    from .io import to_uint8
-
     return to_uint8(rgb)
 
 
@@ -637,8 +633,6 @@ def _prepare_base(photo: Any, rgb_u8: np.ndarray, base_quality: int) -> _Base:
 def _ratio_strips(radiance_map: Any, ref: np.ndarray, crf: CRF,
                   rows: int = _STRIP_ROWS) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (y0, R / L as h x W x 3 float32) strips, ``L = crf.inverse(ref)`` (1 where L = 0)."""
-    from ..core.infer import RadianceMap
-
     h = ref.shape[0]
     lut = _lut(crf)
     rad = radiance_map
@@ -751,8 +745,6 @@ def compute_gain_map(radiance_map: Any, base_rgb: np.ndarray, *, ref_rgb: np.nda
 
 
 def _radiance_shape(radiance_map: Any) -> tuple[int, int]:
-    from ..core.infer import RadianceMap
-
     if isinstance(radiance_map, RadianceMap):
         return radiance_map.shape
     if isinstance(radiance_map, torch.Tensor):
@@ -770,11 +762,7 @@ def _radiance_shape(radiance_map: Any) -> tuple[int, int]:
 
 def _photo_parts(photo: Any, radiance_map: Any) -> tuple[Any, np.ndarray]:
     """(photo object or None, displayed HxWx3 pixels) from a Photo, a path or an array."""
-    from ..core.infer import RadianceMap
-
     if isinstance(photo, (str, Path)):
-        from .io import read_photo
-
         photo = read_photo(photo)
     if isinstance(photo, np.ndarray):
         return None, photo
@@ -801,8 +789,6 @@ def ultrahdr_bytes(photo: "Photo | str | Path | np.ndarray", radiance_map: "Radi
     radiance was linearised with (default: the RadianceMap's, else the default curve). ``scale``,
     ``channels``, ``gamma``: see :func:`compute_gain_map`; ``quality``: gain map JPEG quality.
     """
-    from ..core.infer import RadianceMap
-
     if not 1 <= int(quality) <= 100 or not 1 <= int(base_quality) <= 100:
         raise ValueError("JPEG quality must be within 1-100")
     if crf is None:
@@ -913,8 +899,6 @@ def write_ultrahdr(path: str | Path, photo: "Photo | str | Path | np.ndarray",
                    force: bool = False, **options: Any) -> Path:
     """Write a gain-map JPEG to ``path`` (.jpg/.jpeg) atomically; refuses to overwrite the input, or
     an existing file unless ``force``. ``options`` go to :func:`ultrahdr_bytes`. Returns the path."""
-    from .io import atomic_output, check_output_path
-
     path = Path(path)
     if path.suffix.lower() not in (".jpg", ".jpeg"):
         raise UltraHDRError(f"{path}: a gain-map JPEG needs a .jpg or .jpeg name")
@@ -996,8 +980,6 @@ def read_ultrahdr(path: str | Path | bytes, display_headroom: float | None = Non
 def _check_pixels(jpeg: bytes, segs: list[_Segment], path: Any, what: str) -> None:
     """Refuse a JPEG whose frame header (SOFn) declares more pixels than the pixel limit
     (:func:`reexposure.formats.io.get_max_pixels`), before anything is decoded."""
-    from .io import MAX_PIXELS_ENV, get_max_pixels
-
     limit = get_max_pixels()
     for s in segs:
         if s.marker in _SOF_MARKERS:
@@ -1103,95 +1085,8 @@ def hdr_from_ultrahdr(path: str | Path) -> tuple[np.ndarray, str]:
                  f"{meta.hdr_capacity_max:.3g} stops)")
 
 
-# --------------------------------------------------------------------------- command line
-
-_EPILOG = """\
-examples:
-  reexpose ultrahdr photo.jpg -o photo_hdr.jpg
-  reexpose ultrahdr photo.jpg -o photo_hdr.jpg --headroom 2       # at most 4x SDR white
-  reexpose ultrahdr photos/ -o hdr/ --gain-map-scale 2             # one file per photo
-  reexpose hdr photo_hdr.jpg -o photo.exr                          # radiance back from the file
-
-The output is an ordinary JPEG (the input's own bytes when it is a JPEG) plus a gain map in the
-Ultra HDR / Adobe gain map format: on an HDR screen, viewers that read it (Chrome, Android) show
-the reconstructed highlights; every other viewer shows the photo unchanged. --headroom caps how many
-stops above SDR white the highlights may go; the file records the smaller of that and what the
-reconstruction needs.
-"""
-
-
-def add_cli(subparsers: "argparse._SubParsersAction") -> None:
-    """Register ``reexpose ultrahdr``."""
-    import argparse
-
-    from ..apps.cli import add_log_options, add_model_options, add_output_options
-
-    p = subparsers.add_parser(
-        "ultrahdr", help="write an HDR gain-map JPEG (Ultra HDR) that glows on HDR screens",
-        description="Reconstruct the clipped highlights of photos and write each as a gain-map JPEG "
-                    "(Ultra HDR / Adobe gain map): the photo untouched plus a gain map that HDR "
-                    "displays use to show the highlights brighter.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files or folders")
-    p.add_argument("--headroom", metavar="STOPS", type=float, default=DEFAULT_HEADROOM,
-                   help=f"most stops above SDR white the HDR rendition may reach (default "
-                        f"{DEFAULT_HEADROOM:g}, i.e. {2 ** DEFAULT_HEADROOM:g}x)")
-    p.add_argument("--gain-map-scale", metavar="N", type=int, default=1, choices=(1, 2, 4, 8),
-                   help="store the gain map at 1/N resolution (1, 2, 4, 8; default 1: sharp edges)")
-    p.add_argument("--gain-map-channels", metavar="C", type=int, default=3, choices=(1, 3),
-                   help="3: a colour gain map (default), 1: luminance only (smaller)")
-    p.add_argument("--gain-map-quality", metavar="Q", type=int, default=95,
-                   help="JPEG quality of the gain map, 1-100 (default 95)")
-    add_model_options(p)
-    add_output_options(p, quality=True)
-    for action in p._actions:
-        if action.dest == "quality":
-            action.help = ("JPEG quality of the base image when the input is not a JPEG, 1-100 "
-                           "(default 95; a JPEG input is kept as it is)")
-    add_log_options(p)
-    p.set_defaults(func=_cmd_ultrahdr)
-
-
-def _cmd_ultrahdr(args: "argparse.Namespace") -> int:
-    from ..apps.cli import UsageError, collect_inputs, load_reconstructor, plan_outputs, report, run_batch
-
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
-    if not 1 <= args.quality <= 100:
-        raise UsageError(f"--quality must be within 1-100, got {args.quality}")
-    if not (math.isfinite(args.headroom) and 0 < args.headroom <= MAX_HEADROOM):
-        raise UsageError(f"--headroom must be within (0, {MAX_HEADROOM:g}] stops, got {args.headroom:g}")
-    if not 1 <= args.gain_map_quality <= 100:
-        raise UsageError(f"--gain-map-quality must be within 1-100, got {args.gain_map_quality}")
-    inputs = collect_inputs(args.photos)
-    plan = plan_outputs(args, inputs, lambda p: [f"{p.stem}_ultrahdr.jpg"], (".jpg", ".jpeg"))
-    if not plan:
-        report(args, "nothing to do")
-        return 0
-    from .io import read_photo
-
-    rec = load_reconstructor(args)
-
-    def work(src: Path, outs: list[Path], tiles: bool) -> None:
-        photo = read_photo(src, max_pixels=args.max_pixels)
-        rmap = rec(photo.rgb, progress=tiles)
-        data = ultrahdr_bytes(photo, rmap, args.headroom, scale=args.gain_map_scale,
-                              channels=args.gain_map_channels, quality=args.gain_map_quality,
-                              base_quality=args.quality)
-        from .io import atomic_output
-
-        with atomic_output(outs[0], force=args.force, inputs=[src]) as tmp:
-            Path(tmp).write_bytes(data)
-        meta = _metadata_of(data)
-        report(args, f"wrote {outs[0]} (gain map up to {2 ** meta.gain_map_max[0]:.3g}x SDR white, "
-                     f"headroom {meta.hdr_capacity_max:.3g} stops)")
-
-    return run_batch(args, plan, work)
-
-
-def _metadata_of(data: bytes) -> GainMapMetadata:
+def metadata_of(data: bytes) -> GainMapMetadata:
+    """The gain-map metadata of an Ultra HDR file's bytes (as written by :func:`ultrahdr_bytes`)."""
     parsed = _parse_container(data)
     assert parsed.gain_rdf is not None
     return _metadata_from_hdrgm(_hdrgm_values(parsed.gain_rdf))

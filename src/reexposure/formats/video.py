@@ -20,7 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..core.infer import RadianceMap, ldr_to_uint8, reexpose_ldr
+from ..core.arrays import to_uint8
+from ..core.camera import render_ldr
+from ..core.infer import RadianceMap
+from .io import ImageError, atomic_output
 
 __all__ = ["sweep_evs", "video_geometry", "sweep_frames", "write_mp4", "write_gif", "write_sweep",
            "default_fps"]
@@ -69,7 +72,7 @@ def sweep_frames(rmap: RadianceMap, evs: list[float], max_size: int = 1280) -> I
         return
     small = _small_radiance(rmap, k, h, w)
     for ev in evs:
-        yield ldr_to_uint8(reexpose_ldr(small, ev, rmap.crf))
+        yield to_uint8(render_ldr(small, ev, rmap.crf, bits=None))
 
 
 def write_mp4(path: str | Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: float) -> int:
@@ -110,8 +113,6 @@ def write_sweep(path: str | Path, rmap: RadianceMap, ev_from: float, ev_to: floa
                 fps: float | None = None, max_size: int = 1280, force: bool = False) -> int:
     """Write an exposure sweep of ``rmap`` from ``ev_from`` to ``ev_to`` EV lasting ``seconds`` to
     ``path`` (.mp4 or .gif), atomically; refuses to overwrite unless ``force``. Returns the frame count."""
-    from .io import ImageError, atomic_output
-
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in (".mp4", ".gif"):

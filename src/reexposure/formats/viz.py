@@ -8,19 +8,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["to_uint8", "contact_sheet"]
+from ..core.arrays import to_uint8
 
-
-def to_uint8(ldr: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(1,3,H,W)/(3,H,W) tensor or HWC array in [0,1] -> HWC uint8."""
-    if isinstance(ldr, torch.Tensor):
-        t = ldr.detach().float().cpu()
-        if t.ndim == 4:
-            t = t[0]
-        arr = t.permute(1, 2, 0).numpy()
-    else:
-        arr = np.asarray(ldr, dtype=np.float32)
-    return np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
+__all__ = ["contact_sheet"]
 
 
 def _font(size: int) -> ImageFont.ImageFont:

@@ -25,60 +25,13 @@ import torch
 from PIL import Image
 
 from ..core import camera
-from ..formats.io import PHOTO_EXTENSIONS, ImageError, read_hdr
+from ..formats.io import ImageError, read_hdr, read_photo, to_uint8
+from ..formats.scenes import HDR_EXTENSIONS, DataError, find_hdr_files, find_ldr_files, normalize_95
 
 __all__ = ["HDR_EXTENSIONS", "DataError", "find_hdr_files", "find_ldr_files", "normalize_95",
            "photo_radiance", "DataConfig", "Pair", "PairSynthesizer", "HDRPairs"]
 
 log = logging.getLogger(__name__)
-
-HDR_EXTENSIONS = (".exr", ".hdr", ".pfm")
-
-
-class DataError(ValueError):
-    """A data folder that cannot be trained on (one-line message)."""
-
-
-def find_hdr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path]:
-    """All HDR files (``.exr``, ``.hdr``, ``.pfm``, any case) under ``root``, any nesting,
-    sorted; names (stems) in ``exclude`` and hidden files or folders (``.name``) skipped.
-
-    Recognised layouts, used as they are:
-
-    - any tree of HDR files (``../shared/data/hdr``: ``<source>/<scene>.exr``);
-    - SingleHDR (Liu et al., CVPR 2020) **HDR-Synth**: ``HDR-Synth/<source>/.../<name>.exr|.hdr``
-      (the ground-truth HDR images in nested folders);
-    - SingleHDR **HDR-Real**: ``HDR-Real/HDR_gt/<name>.hdr`` with ``HDR-Real/LDR_in/<name>.jpg``
-      beside it. Only ``HDR_gt`` is used: LDR folders (``LDR_in``, any ``.jpg``/``.png``) are
-      ignored, because training renders its own inputs from the HDR (they may also be nested one
-      level deeper, e.g. ``HDR-Real/train/HDR_gt``).
-
-    Raises :class:`DataError` if ``root`` is not a folder."""
-    return _find_files(root, HDR_EXTENSIONS, exclude, "data folder")
-
-
-def _find_files(root: str | Path, extensions: tuple[str, ...], exclude: tuple[str, ...], what: str) -> list[Path]:
-    """Files under ``root`` (any nesting) whose suffix (any case) is in ``extensions``, sorted;
-    stems in ``exclude`` and hidden files or folders skipped."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{what} {root} does not exist or is not a folder")
-    files = []
-    for p in root.rglob("*"):
-        if p.suffix.lower() not in extensions:
-            continue
-        if any(part.startswith(".") for part in p.relative_to(root).parts) or not p.is_file():
-            continue
-        files.append(p)
-    return sorted(p for p in files if p.stem not in exclude)
-
-
-def find_ldr_files(root: str | Path, exclude: tuple[str, ...] = ()) -> list[Path]:
-    """All ordinary photos (``.jpg``, ``.png``, ``.tif``, ``.webp``, any case) under ``root``, any
-    nesting, sorted; stems in ``exclude`` and hidden files or folders skipped. Raises
-    :class:`DataError` if ``root`` is not a folder."""
-    return _find_files(root, PHOTO_EXTENSIONS, exclude, "photo folder")
-
 
 def photo_radiance(rgb: np.ndarray, max_side: int | None = None) -> tuple[np.ndarray, float]:
     """A well-exposed 8-bit photo as relative radiance for self-supervised pairs.
@@ -94,16 +47,6 @@ def photo_radiance(rgb: np.ndarray, max_side: int | None = None) -> tuple[np.nda
         f = max_side / max(h, w)
         t = torch.nn.functional.interpolate(t, size=(max(1, round(h * f)), max(1, round(w * f))), mode="area")
     return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy(), dtype=np.float32), clipped
-
-
-def normalize_95(radiance: np.ndarray, percentile: float = 95.0) -> np.ndarray:
-    """Scale HWC radiance so that ``percentile`` % of pixels (max over channels) are <= 1."""
-    peak = radiance.max(axis=-1)
-    q = float(np.percentile(peak, percentile))
-    if not math.isfinite(q) or q <= 0:
-        positive = peak[peak > 0]
-        q = float(positive.max()) if positive.size else 1.0
-    return (radiance / q).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -316,8 +259,6 @@ class HDRPairs(torch.utils.data.Dataset):
 
     def _read_photo(self, path: Path) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
         """One well-exposed photo as a normalised radiance image; ``None`` (logged) if unusable."""
-        from ..formats.io import read_photo, to_uint8
-
         try:
             rgb = read_photo(path).rgb
         except (ImageError, OSError, ValueError) as exc:

@@ -18,7 +18,6 @@ fp16, what ``--model`` loads), ``log.jsonl`` (losses, learning rate, loader shar
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io as _io
 import json
@@ -26,7 +25,6 @@ import logging
 import math
 import os
 import signal
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,35 +37,44 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..core import camera
-from .config import ConfigError, load, to_dict
-from .data import DataConfig, DataError, HDRPairs, PairSynthesizer, find_hdr_files, find_ldr_files, normalize_95
+from ..core.files import atomic_write_bytes, stale_temp_files
+from ..core.model import (
+    ARCHITECTURES,
+    DiscriminatorConfig,
+    ExpandNetConfig,
+    GatedUNet,
+    GeneratorConfig,
+    SNPatchGAN,
+    build_generator,
+)
+from ..core.weights import ModelError, load_generator, save_weights
+from ..eval.baselines import ExpandNet, Naive, Ours
+from ..eval.run import DEFAULT_CLIPS, EvalError, case_photo, evaluate_case, load_scene
 from ..formats.io import read_hdr
-from .losses import (PerceptualLoss, find_vgg_weights, hinge_d_loss, hinge_g_loss, ldr_loss, log_mse, masked_mean,
-                     texture_loss, tonemap_for_d)
-from ..core.model import (ARCHITECTURES, DiscriminatorConfig, ExpandNetConfig, GeneratorConfig, SNPatchGAN,
-                    build_generator)
-from ..core.weights import atomic_write_bytes, save_weights
+from ..formats.scenes import holdout_scenes
+from ..formats.viz import contact_sheet
+from .config import ConfigError, load, to_dict
+from .data import DataConfig, HDRPairs, PairSynthesizer, find_hdr_files, find_ldr_files, normalize_95
+from .losses import (
+    PerceptualLoss,
+    find_vgg_weights,
+    hinge_d_loss,
+    hinge_g_loss,
+    ldr_loss,
+    log_mse,
+    masked_mean,
+    texture_loss,
+    tonemap_for_d,
+)
 
-__all__ = ["TrainConfig", "HOLDOUT_SCENES", "Trainer", "StepBatches", "train", "validation_set",
-           "load_train_config", "add_cli", "main", "CHECKPOINT_VERSION"]
+__all__ = ["TrainConfig", "Trainer", "StepBatches", "train", "validation_set",
+           "load_train_config", "CHECKPOINT_VERSION"]
 
 log = logging.getLogger(__name__)
-
-#: Scenes of ../shared/data/hdr never used for training (validation, evaluation, model card).
-HOLDOUT_SCENES: tuple[str, ...] = (
-    "GoldenGate", "Desk", "MtTamWest", "city", "forest", "streetlamp", "brightday", "nightlights",
-    "leadenhall_market_1k", "wide_street_01_1k", "st_peters_square_night_1k", "noon_grass_1k",
-    "chinese_garden_1k",
-)
 
 #: Checkpoint format: 1 (no ``arch``, always the gated U-Net) and 2 (``arch`` key) both load.
 CHECKPOINT_VERSION = 2
 
-#: Test hook (used by the SIGKILL test): when writing the checkpoint of step
-#: ``$REEXPOSURE_CKPT_PAUSE_STEP``, touch ``$REEXPOSURE_CKPT_PAUSE_FILE`` and sleep after the
-#: temporary file is complete but before it is renamed onto ``last.pt``.
-PAUSE_STEP_ENV = "REEXPOSURE_CKPT_PAUSE_STEP"
-PAUSE_FILE_ENV = "REEXPOSURE_CKPT_PAUSE_FILE"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class TrainConfig:
     """Everything a run needs. Saved as ``config.yaml`` next to its checkpoints."""
 
     data: str = "../shared/data/hdr"
-    holdout: tuple[str, ...] = HOLDOUT_SCENES
+    holdout: tuple[str, ...] = field(default_factory=holdout_scenes)
     out: str = "runs/default"
     arch: str = "gated_unet"  # generator: gated_unet (ours) | expandnet (baseline, Marnerides 2018)
     steps: int = 6000
@@ -227,8 +234,6 @@ def validation_scenes(config: TrainConfig, fmt: str = "png") -> list[dict[str, A
     rendered to an 8-bit photo with the square-root CRF and encoded as ``fmt`` (``png``, or
     ``jpeg`` at q90 as in `reexpose eval --format jpeg`). Items: ``name``, ``clip``, ``photo``
     (HxWx3 uint8) and ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
-    from ..eval.run import DEFAULT_CLIPS, EvalError, case_photo, load_scene
-
     if config.val_side <= 0:
         return []
     out = []
@@ -274,30 +279,10 @@ class _Radiance(nn.Module):
         return self.generator.radiance(lin, mask)
 
 
-def _write_checkpoint(path: Path, data: bytes, step: int) -> None:
-    """Atomic write: temp file in the same folder, fsync, rename, fsync the folder. A crash at
-    any point leaves either the old or the new ``path``, never a torn one."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if os.environ.get(PAUSE_STEP_ENV) == str(step):  # test hook, see PAUSE_STEP_ENV
-            Path(os.environ[PAUSE_FILE_ENV]).write_text(tmp)
-            time.sleep(3600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+def _write_checkpoint(path: Path, data: bytes) -> None:
+    """Atomic write, folder synced too: a crash at any point leaves either the old or the new
+    ``path``, never a torn one."""
+    atomic_write_bytes(path, data, sync_folder=True)
 
 
 # --------------------------------------------------------------------------- trainer
@@ -348,8 +333,6 @@ class Trainer:
 
     def _init_from(self, path: str) -> int:
         """Start G from the weights file ``path`` (fine-tuning). Returns its ``trained_steps``."""
-        from ..core.weights import ModelError, load_generator
-
         try:
             model, meta = load_generator(path)
         except ModelError as exc:
@@ -506,7 +489,7 @@ class Trainer:
             return
         buf = _io.BytesIO()
         torch.save(self.state(), buf)
-        _write_checkpoint(Path(path), buf.getvalue(), self.step)
+        _write_checkpoint(Path(path), buf.getvalue())
 
     def load(self, path: Path) -> None:
         """Restore everything :meth:`save` wrote (checkpoint versions 1 and 2)."""
@@ -569,10 +552,6 @@ class Trainer:
         U-Net runs through :class:`reexposure.core.infer.Reconstructor` (on a CPU copy when training on
         a GPU), i.e. exactly as at inference."""
         import copy
-
-        from ..eval.baselines import ExpandNet, Naive, Ours
-        from ..eval.run import evaluate_case
-        from ..core.model import GatedUNet
 
         if not cases:
             return {}
@@ -649,8 +628,6 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     import yaml
     from tqdm import tqdm
 
-    from ..formats.viz import contact_sheet
-
     c = config
     check_config(c)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -676,7 +653,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
             raise ConfigError(f"{ckpt} exists: pass --resume to continue that run or choose another out=")
         if resume and not ckpt.exists():
             raise ConfigError(f"--resume: no checkpoint {ckpt}")
-        for stale in out.glob(f".{ckpt.name}.*.tmp"):  # left by a run killed while writing
+        for stale in stale_temp_files(ckpt):  # left by a run killed while writing
             stale.unlink(missing_ok=True)
         atomic_write_bytes(out / "config.yaml", yaml.safe_dump(to_dict(c), sort_keys=False).encode())
     if distributed:
@@ -816,103 +793,3 @@ def _is_main_thread() -> bool:
 def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:
     """A :class:`TrainConfig` from a YAML file and ``key=value`` overrides."""
     return load(TrainConfig, path, overrides)
-
-
-# --------------------------------------------------------------------------- command line
-
-_EPILOG = """\
-examples:
-  reexpose train --config configs/cpu-small.yaml
-  reexpose train --config configs/cpu-small.yaml out=runs/try steps=500 pairs.crop=96
-  reexpose train --config configs/cpu-small.yaml --resume         # continue runs/cpu-small exactly
-  reexpose train --config configs/cpu-small.yaml arch=expandnet expandnet.width=16 out=runs/expandnet
-  reexpose train --config configs/full.yaml --vgg-weights ~/vgg19-dcbb9e9d.pth
-  torchrun --nproc_per_node=4 -m reexposure train --config configs/full.yaml
-
-Overrides are key=value (values parsed as YAML; nested keys with dots: pairs.crop=96,
-generator.width=16, pairs.ev_range=[-2,2]). Unknown keys and wrong types are errors.
-The run folder (out=) holds config.yaml, last.pt, model.safetensors (load it with --model),
-log.jsonl, sheet_*.png and tb/ (tensorboard --logdir OUT/tb).
-The perceptual loss (w_perc > 0) needs torchvision's vgg19-dcbb9e9d.pth in the torch hub cache
-($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints) or --vgg-weights PATH."""
-
-
-def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="YAML", default=None,
-                   help="config file (configs/cpu-small.yaml, configs/full.yaml); default: built-in defaults")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in out= from its last.pt exactly (same data order, optimiser, RNG)")
-    p.add_argument("--vgg-weights", metavar="PATH", default=None,
-                   help="torchvision vgg19 state dict for the perceptual loss (same as vgg_weights=PATH)")
-    g = p.add_argument_group("messages")
-    g.add_argument("-v", "--verbose", action="store_true", help="more messages; tracebacks on errors")
-    g.add_argument("-q", "--quiet", action="store_true", help="only errors (no config, no progress bar)")
-    g.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: on unless --quiet)")
-
-
-def add_cli(subparsers: Any) -> None:
-    """Register ``reexpose train`` (called by :mod:`reexposure.apps.cli`)."""
-    p = subparsers.add_parser(
-        "train", help="train a model on a folder of HDR images (or resume a run)",
-        description="Train the highlight-reconstruction generator on HDR images (.exr, .hdr, .pfm; "
-                    "SingleHDR HDR-Synth / HDR-Real folders work as they are). Prints the effective "
-                    "config, then trains with a progress bar; Ctrl-C or SIGTERM saves a checkpoint.",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_arguments(p)
-    p.set_defaults(func=run_cli)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Handler of ``reexpose train``: errors are raised as one-line ``ValueError`` subclasses
-    (``ConfigError``, ``DataError``) for the CLI to print."""
-    import yaml
-
-    overrides = list(args.overrides)
-    if args.vgg_weights:
-        overrides.append(f"vgg_weights={args.vgg_weights}")
-    config = load_train_config(args.config, overrides)
-    quiet = getattr(args, "quiet", False)
-    if not quiet:
-        logging.getLogger(__name__).setLevel(logging.INFO)
-    if int(os.environ.get("RANK", "0")) == 0 and not quiet:
-        print("# effective config" + (f" ({args.config} + overrides)" if args.config else ""))
-        print(yaml.safe_dump(to_dict(config), sort_keys=False).rstrip(), flush=True)
-    progress = getattr(args, "progress", None)
-    progress = (not quiet) if progress is None else progress
-    out = train(config, resume=args.resume, progress=progress)
-    if int(os.environ.get("RANK", "0")) == 0 and not quiet:
-        print(f"run folder: {out} (model: {out / 'model.safetensors'})")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m reexposure.training.trainer ARGS``: ``reexpose train ARGS`` without the rest of the CLI
-    (exit 0 ok, 2 bad config or data with one line ``reexpose: error: ...``, 130 Ctrl-C)."""
-    from ..formats.io import ImageError
-    from ..core.weights import ModelError
-
-    parser = argparse.ArgumentParser(prog="reexpose train", epilog=_EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_arguments(parser)
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
-                            format="reexpose: %(message)s")
-    try:
-        return run_cli(args)
-    except (ConfigError, DataError, ImageError, ModelError) as exc:
-        if args.verbose:
-            import traceback
-
-            traceback.print_exc()
-        print(f"reexpose: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("reexpose: error: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,7 +33,6 @@ sent, so other origins cannot read the API from a browser.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gzip
 import importlib.util
@@ -43,7 +42,6 @@ import math
 import re
 import secrets
 import struct
-import sys
 import tempfile
 import threading
 import time
@@ -65,9 +63,13 @@ from starlette.requests import ClientDisconnect
 from ...core import camera
 from ...core.infer import RadianceMap, Reconstructor
 from ...core.model import GatedUNet
+from ...core.weights import load_generator
+from ...formats import io as rio
+from ...formats import ultrahdr, video
+from ...formats.video import sweep_evs as ramp
 
 __all__ = ["WebSettings", "create_app", "make_preview", "encode_preview", "decode_preview", "Preview",
-           "add_cli", "PREVIEW_MAGIC"]
+           "PREVIEW_MAGIC"]
 
 log = logging.getLogger("reexposure.apps.web")
 
@@ -447,14 +449,10 @@ def _image_size(data: bytes) -> tuple[int, int]:
 def _decode_photo(data: bytes, name: str, max_pixels: int):
     """Decode upload bytes in memory with :func:`reexposure.formats.io.read_photo` (EXIF orientation
     applied, ICC converted to sRGB; the original profile and EXIF are kept for the downloads)."""
-    from ...formats import io as rio
-
     return rio.read_photo(data, max_pixels=max_pixels, name=name)
 
 
 def _render_jpeg(job: Job, ev: float) -> bytes:
-    from ...formats import io as rio
-
     assert job.radiance is not None
     rgb = job.radiance.reexpose(ev)
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
@@ -464,8 +462,6 @@ def _render_jpeg(job: Job, ev: float) -> bytes:
 
 
 def _render_exr(job: Job) -> bytes:
-    from ...formats import io as rio
-
     rm = job.radiance
     assert rm is not None
     h, w = rm.shape
@@ -480,8 +476,6 @@ def _render_exr(job: Job) -> bytes:
 
 def sweep_evs(seconds: float, fps: int) -> list[float]:
     """EV of each frame of the sweep video: 0 -> -4 -> +4 -> 0, piecewise linear, ``seconds`` long."""
-    from ...formats.video import sweep_evs as ramp
-
     n = max(8, int(round(seconds * fps)))
     q = n // 4
     down, up, back = ramp(0.0, EV_MIN, q + 1), ramp(EV_MIN, EV_MAX, 2 * q + 1), ramp(EV_MAX, 0.0, n - 3 * q + 1)
@@ -490,8 +484,6 @@ def sweep_evs(seconds: float, fps: int) -> list[float]:
 
 def _render_sweep(job: Job, settings: WebSettings) -> bytes:
     """H.264 MP4 of the photo swept over EV (:mod:`reexposure.formats.video`), long side <= sweep_max_side."""
-    from ...formats import video
-
     rm = job.radiance
     assert rm is not None
     _, h, w = video.video_geometry(*rm.shape, settings.sweep_max_side)
@@ -506,7 +498,6 @@ def _ultrahdr_encoder() -> Callable[..., bytes] | None:
     """``reexposure.formats.ultrahdr.ultrahdr_bytes`` if that module is installed (optional hook)."""
     if importlib.util.find_spec("reexposure.formats.ultrahdr") is None:
         return None
-    from ...formats import ultrahdr
 
     return getattr(ultrahdr, "ultrahdr_bytes", None)
 
@@ -529,8 +520,6 @@ def create_app(settings: WebSettings | None = None):
     if isinstance(settings.model, GatedUNet):
         model, model_info = settings.model.eval(), {"path": "<in memory>"}
     else:
-        from ...core.weights import load_generator
-
         model, model_info = load_generator(settings.model)
     store = JobStore(settings, model)
     samples = _sample_index(settings.samples_dir)
@@ -844,107 +833,3 @@ def create_app(settings: WebSettings | None = None):
         return Response(data, media_type="image/jpeg", headers=attachment(f"{job.name}_ultrahdr.jpg"))
 
     return app
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be in 0..65535, got {value}")
-    return value
-
-
-EPILOG = """\
-examples:
-  reexpose serve                         # http://127.0.0.1:8000, shipped model and samples
-  reexpose serve --port 8080 --model runs/exp1/generator.safetensors
-  reexpose serve --host 0.0.0.0 --max-upload-mb 20 --max-pixels 24e6 --queue 2
-
-Open the printed address in a browser, drop a photo (or pick a sample), and drag the EV slider:
-the page renders every exposure itself. Downloads (re-exposed JPEG, EXR radiance, sweep MP4) are
-rendered on the server at full resolution. Uploads stay in memory and are forgotten --ttl seconds
-after their last use. There is no authentication: bind to 127.0.0.1 (the default) unless you
-trust the network.
-"""
-
-
-def settings_from_args(args: argparse.Namespace) -> WebSettings:
-    """:class:`WebSettings` from parsed ``reexpose serve`` arguments."""
-    return WebSettings(model=args.model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                       max_pixels=args.max_pixels, queue=args.queue, ttl=args.ttl, job_timeout=args.timeout,
-                       max_jobs=args.max_jobs)
-
-
-def add_cli(subparsers: Any) -> None:
-    """Register ``reexpose serve``."""
-    p = subparsers.add_parser(
-        "serve", help="start the web app (drop a photo, drag an exposure slider)",
-        description="Start the reexposure web app: upload a photo or pick a sample, then change its "
-                    "exposure in the browser, with the clipped highlights reconstructed.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    p.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
-    p.add_argument("--model", metavar="PATH", default=None,
-                   help="generator weights (.safetensors); default: the shipped model")
-    p.add_argument("--max-upload-mb", type=_positive_float, default=50.0, metavar="MB",
-                   help="largest accepted upload in MiB (default: %(default)g)")
-    p.add_argument("--max-pixels", type=_positive_int, default=50_000_000, metavar="N",
-                   help="largest accepted photo in pixels, e.g. 24e6 (default: %(default)d)")
-    p.add_argument("--queue", type=_positive_int, default=4, metavar="N",
-                   help="reconstructions queued or running at once; more get HTTP 503 (default: %(default)d)")
-    p.add_argument("--ttl", type=_positive_float, default=1800.0, metavar="S",
-                   help="seconds an upload and its results are kept after last use (default: %(default)g)")
-    p.add_argument("--timeout", type=_positive_float, default=600.0, metavar="S",
-                   help="seconds one reconstruction may run (default: %(default)g)")
-    p.add_argument("--max-jobs", type=_positive_int, default=16, metavar="N",
-                   help="jobs kept in memory; the least recently used finished job is dropped (default: %(default)d)")
-    p.set_defaults(func=serve)
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Handler of ``reexpose serve``: build the app and run uvicorn until interrupted."""
-    import uvicorn
-
-    from ...core.weights import ModelError
-
-    try:
-        app = create_app(settings_from_args(args))
-    except ModelError as exc:
-        print(f"reexpose: error: {exc}", file=sys.stderr)
-        return 2
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"reexpose: warning: listening on {args.host}: anyone who can reach this address can "
-              "upload photos (there is no authentication)", file=sys.stderr)
-    print(f"reexpose: serving on http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/",
-          file=sys.stderr)
-    try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info", server_header=False)
-    except OSError as exc:  # e.g. port in use
-        print(f"reexpose: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 0
