@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 from reexposure.formats import io as rio
+from reexposure.formats import photo as rphoto
 
 EVS = ("-2", "1")
 N_PHOTOS = 4
@@ -169,7 +170,7 @@ def test_sigkill_mid_batch_leaves_complete_outputs_and_resumes(tmp_path: Path, t
 _KILL_DURING_WRITE = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
-    import reexposure.formats.io as rio
+    import reexposure.formats.photo as rio
     original = rio._save_photo
     calls = []
 
@@ -254,7 +255,7 @@ def test_full_disk_keeps_earlier_outputs_and_leaves_no_partial_file(tmp_path: Pa
 
     photos = _photos(tmp_path / "in", n=3, size=(48, 64))
     out = tmp_path / "out"
-    original_save, original_link = rio._save_photo, os.link
+    original_save, original_link = rphoto._save_photo, os.link
     calls = {"n": 0}
 
     def save(tmp, *args, **kw):
@@ -269,7 +270,7 @@ def test_full_disk_keeps_earlier_outputs_and_leaves_no_partial_file(tmp_path: Pa
             _enospc()
         return original_link(src, dst, *args, **kw)
 
-    monkeypatch.setattr(rio, "_save_photo", save)
+    monkeypatch.setattr(rphoto, "_save_photo", save)
     monkeypatch.setattr(os, "link", link)
     monkeypatch.setattr(os, "replace", lambda *a, **k: _enospc() if calls["n"] == 3 else os.rename(*a, **k))
     err = io.StringIO()

@@ -773,7 +773,9 @@ def test_radiance_rle_bytes_by_hand(tmp_path: Path) -> None:
     np.testing.assert_allclose(y[0, :, 2], (np.array([7, 7, 7, 7, 7, 9, 9, 10]) + 0.5) * f)
     # and our encoder writes exactly these codes for the same RGBE bytes
     planar = np.array([[[100] * 8, list(range(1, 9)), [7] * 5 + [9, 9, 10], [129] * 8]], np.uint8)
-    assert rio._rle_encode(planar) == scan
+    from reexposure.formats import hdr as rhdr
+
+    assert rhdr._rle_encode(planar) == scan
 
 
 def test_radiance_flat_bottom_up(tmp_path: Path) -> None:
@@ -1087,7 +1089,9 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path, monkeypatch) -> 
         fh.write(b"PF\n")
         raise RuntimeError("encoder exploded")
 
-    monkeypatch.setattr(rio, "_write_pfm", broken_pfm)
+    from reexposure.formats import hdr as rhdr
+
+    monkeypatch.setattr(rhdr, "_write_pfm", broken_pfm)
     with pytest.raises(ImageError, match="encoder exploded"):
         rio.write_hdr(tmp_path / "r.pfm", radiance())
     assert not (tmp_path / "r.pfm").exists() and no_temp_files(tmp_path)

@@ -143,20 +143,31 @@ class GammaCRF(CRF):
         return ldr**self.gamma
 
 
+def srgb_encode(lin: ArrayOrTensor) -> ArrayOrTensor:
+    """The sRGB transfer function (IEC 61966-2-1): linear light -> display value, both in [0, 1],
+    linear segment below 0.0031308. numpy or torch, any shape; the one definition in the package."""
+    if isinstance(lin, torch.Tensor):
+        return torch.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin.clamp_min(0.0031308) ** (1 / 2.4) - 0.055)
+    return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(np.maximum(lin, 0.0031308), 1 / 2.4) - 0.055)
+
+
+def srgb_decode(v: ArrayOrTensor) -> ArrayOrTensor:
+    """Inverse of :func:`srgb_encode`: display value -> linear light (numpy or torch, any shape)."""
+    if isinstance(v, torch.Tensor):
+        return torch.where(v <= 0.04045, v / 12.92, ((v.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
+    return np.where(v <= 0.04045, v / 12.92, np.power((np.maximum(v, 0.04045) + 0.055) / 1.055, 2.4))
+
+
 class SRGBCRF(CRF):
-    """The sRGB transfer function (IEC 61966-2-1), linear segment below 0.0031308."""
+    """The sRGB transfer function (IEC 61966-2-1, :func:`srgb_encode`)."""
 
     name = "srgb"
 
     def forward(self, lin: torch.Tensor) -> torch.Tensor:
-        lo = 12.92 * lin
-        hi = 1.055 * lin.clamp_min(0.0031308) ** (1 / 2.4) - 0.055
-        return torch.where(lin <= 0.0031308, lo, hi)
+        return srgb_encode(lin)
 
     def inverse(self, ldr: torch.Tensor) -> torch.Tensor:
-        lo = ldr / 12.92
-        hi = ((ldr.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4
-        return torch.where(ldr <= 0.04045, lo, hi)
+        return srgb_decode(ldr)
 
 
 def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:

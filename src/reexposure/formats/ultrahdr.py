@@ -72,6 +72,7 @@ from PIL import Image
 from .. import __version__
 from ..core.camera import CRF, DEFAULT_CRF, SRGBCRF, crf_from_name
 from ..core.infer import RadianceMap
+from .exif import EXIF_HEADER, reset_orientation
 from .io import MAX_PIXELS_ENV, ImageError, atomic_output, check_output_path, get_max_pixels, read_photo, to_uint8
 
 if TYPE_CHECKING:
@@ -585,18 +586,15 @@ def _encode_jpeg(rgb: np.ndarray, quality: int, exif: bytes | None = None) -> by
 
 
 def _exif_upright(exif: bytes | None) -> bytes | None:
-    """EXIF bytes with the orientation tag reset to 1 (for pixels that are already upright)."""
+    """EXIF bytes with the orientation tag reset to 1 (for pixels that are already upright), through
+    :func:`reexposure.formats.exif.reset_orientation`; unreadable EXIF is dropped with a warning."""
     if not exif:
         return None
-    try:
-        ex = Image.Exif()
-        ex.load(exif)
-        if ex.get(0x0112, 1) != 1:
-            ex[0x0112] = 1
-        return ex.tobytes()
-    except Exception:
+    raw = bytes(exif) if bytes(exif).startswith(EXIF_HEADER) else EXIF_HEADER + bytes(exif)
+    patched = reset_orientation(raw)
+    if patched is None:
         log.warning("dropping unreadable EXIF data from the base image")
-        return None
+    return patched
 
 
 def _to_u8(rgb: np.ndarray) -> np.ndarray:
