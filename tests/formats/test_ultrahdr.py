@@ -31,6 +31,9 @@ from PIL import Image, ImageCms
 
 from reexposure.core.camera import DEFAULT_CRF, SRGBCRF, saturation_mask
 from reexposure.formats import ultrahdr as U
+from reexposure.formats.ultrahdr import container as UC
+from reexposure.formats.ultrahdr import gainmap as UG
+from reexposure.formats.ultrahdr import metadata as UM
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 K = U.OFFSET
@@ -155,10 +158,10 @@ def test_round_trip_within_quantisation(jpeg_photo, channels):
     else:
         # one channel: the map carries the luminance ratio, so each channel is the base times it
         s = SRGB[rgb].astype(np.float64)
-        y_true = (s * rad / np.maximum(_lut(DEFAULT_CRF)[rgb], 1e-12)) @ U._LUMA
-        lum_rad = y_true[..., None] * np.ones(3) / np.maximum(s @ U._LUMA, 1e-12)[..., None]
+        y_true = (s * rad / np.maximum(_lut(DEFAULT_CRF)[rgb], 1e-12)) @ UG._LUMA
+        lum_rad = y_true[..., None] * np.ones(3) / np.maximum(s @ UG._LUMA, 1e-12)[..., None]
         lum_rad = lum_rad * _lut(DEFAULT_CRF)[rgb]
-        ratio_true = (y_true + K) / (s @ U._LUMA + K)
+        ratio_true = (y_true + K) / (s @ UG._LUMA + K)
         ratio_back = ((s * back / np.maximum(_lut(DEFAULT_CRF)[rgb], 1e-12)) + K) / (s + K)
         step = (meta.gain_map_max[0] - meta.gain_map_min[0]) / 255
         bound = (0.5 + err) * step + 1e-4
@@ -276,7 +279,7 @@ def test_base_is_the_input_jpeg_byte_for_byte(jpeg_photo):
     original = path.read_bytes()
     data = U.ultrahdr_bytes(photo, _synthetic_radiance(photo.rgb))
     # everything of the original is there, in order, with only our two segments inserted
-    segs, end = U._jpeg_segments(data)
+    segs, end = UC._jpeg_segments(data)
     ours = [s for s in segs if (s.marker == 0xE1 and s.payload(data).startswith(U.XMP_SIG))
             or (s.marker == 0xE2 and s.payload(data).startswith(U.MPF_SIG))]
     assert len(ours) == 2
@@ -294,15 +297,15 @@ def test_base_is_the_input_jpeg_byte_for_byte(jpeg_photo):
         gain_size = mp[0xB002][1]["Size"]
     assert primary_size == end and primary_size + gain_size == len(data)
     # GContainer directory: the gain map item's length is the secondary image's size
-    rdf = U._parse_xmp(ours[0].payload(data)[len(U.XMP_SIG):])
-    assert U._gain_map_length_from_container(rdf) == gain_size
+    rdf = UM._parse_xmp(ours[0].payload(data)[len(U.XMP_SIG):])
+    assert UC._gain_map_length_from_container(rdf) == gain_size
     semantics = [i.get(f"{{{U.ITEM_NS}}}Semantic") for i in rdf.iter(f"{{{U.CONTAINER_NS}}}Item")]
     assert semantics == ["Primary", "GainMap"]
     # the secondary's XMP has the hdrgm metadata as attributes of the first rdf:Description
     gm = data[primary_size:]
-    gsegs, _ = U._jpeg_segments(gm, header_only=True)
+    gsegs, _ = UC._jpeg_segments(gm, header_only=True)
     xmp = next(s.payload(gm) for s in gsegs if s.marker == 0xE1)
-    desc = U._parse_xmp(xmp[len(U.XMP_SIG):]).find(f"{{{U.RDF_NS}}}Description")
+    desc = UM._parse_xmp(xmp[len(U.XMP_SIG):]).find(f"{{{U.RDF_NS}}}Description")
     attrs = {k.split("}")[1]: v for k, v in desc.attrib.items() if k.startswith(f"{{{U.HDRGM_NS}}}")}
     assert set(attrs) == {"Version", "GainMapMin", "GainMapMax", "Gamma", "OffsetSDR", "OffsetHDR",
                           "HDRCapacityMin", "HDRCapacityMax", "BaseRenditionIsHDR"}
@@ -324,7 +327,7 @@ def test_progressive_and_restart_marker_jpegs_are_kept(tmp_path, options):
     with Image.open(io.BytesIO(data)) as im:
         primary_size = im._getmp()[0xB002][0]["Size"]
         np.testing.assert_array_equal(np.asarray(im.convert("RGB")), photo.rgb)
-    segs, _ = U._jpeg_segments(data, header_only=True)
+    segs, _ = UC._jpeg_segments(data, header_only=True)
     inserted = sum(sg.end - sg.start for sg in segs if sg.marker in (0xE1, 0xE2)
                    and sg.payload(data).startswith((U.XMP_SIG, U.MPF_SIG)))
     assert primary_size == len(original) + inserted
@@ -372,7 +375,7 @@ def test_exif_orientation_keeps_bytes_and_stores_the_map_unrotated(tmp_path):
     assert meta.extra["orientation"] == 6 and base.shape == photo.rgb.shape
     np.testing.assert_array_equal(base, photo.rgb)
     codes, _ = _expected_codes(photo.rgb, rad, headroom=6)
-    read_codes = U._apply_orientation(_pillow_gain_map(data), 6)
+    read_codes = UC._apply_orientation(_pillow_gain_map(data), 6)
     _check_within_quantisation(rad, U.radiance_from_ultrahdr(data), photo.rgb, codes, read_codes, meta)
 
 
@@ -386,8 +389,8 @@ def test_orientation_helpers_are_inverse_and_match_pillow(orientation):
     buf = io.BytesIO()
     Image.fromarray(a).save(buf, "PNG", exif=exif.tobytes())
     shown = np.asarray(ImageOps.exif_transpose(Image.open(buf)))
-    np.testing.assert_array_equal(U._apply_orientation(a, orientation), shown)
-    np.testing.assert_array_equal(U._undo_orientation(shown, orientation), a)
+    np.testing.assert_array_equal(UC._apply_orientation(a, orientation), shown)
+    np.testing.assert_array_equal(UC._undo_orientation(shown, orientation), a)
 
 
 def test_non_jpeg_input_is_encoded_as_the_base(tmp_path):
@@ -574,7 +577,7 @@ def test_gainmap_js_under_node_agrees_with_our_reader(tmp_path, jpeg_photo, chan
     assert m["hdrCapacityMin"] == pytest.approx(meta.hdr_capacity_min)
     # gainmap-js found the same two images through the MPF index
     data = out.read_bytes()
-    parsed = U._parse_container(data)
+    parsed = UC._parse_container(data)
     # (gainmap-js slices one byte past each image's end; the last one is clamped by the file end)
     assert js["sdrBytes"] in (len(parsed.primary), len(parsed.primary) + 1)
     assert js["gainMapBytes"] == len(parsed.gain_map)

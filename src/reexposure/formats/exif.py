@@ -10,7 +10,20 @@ from PIL import Image
 
 from .common import _one_line, _warn
 
-__all__ = ["reset_orientation", "EXIF_HEADER"]
+__all__ = ["reset_orientation", "EXIF_HEADER", "UPRIGHT_TRANSPOSE", "STORED_TRANSPOSE"]
+
+#: EXIF orientation -> the transpose that shows stored pixels upright (what ImageOps.exif_transpose does)
+UPRIGHT_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: EXIF orientation -> the transpose that turns upright pixels back into the stored orientation
+STORED_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
+}
 
 EXIF_HEADER = b"Exif\x00\x00"
 

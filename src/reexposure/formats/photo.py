@@ -41,7 +41,7 @@ from .colour import (
     _srgb16_to_shaper,
 )
 from .common import ImageError, PathLike, _check_dims, _one_line, _warn, get_max_pixels
-from .exif import EXIF_HEADER, _photo_exif
+from .exif import EXIF_HEADER, UPRIGHT_TRANSPOSE, _photo_exif
 from .extensions import PHOTO_WRITE_EXTENSIONS
 from .paths import atomic_output, check_output_path
 
@@ -218,20 +218,14 @@ def _load(im: Image.Image, name: str) -> None:
         raise ImageError(f"{name}: corrupt or unsupported image data ({msg})") from None
 
 
-# EXIF orientation -> the transpose that shows the image upright (what ImageOps.exif_transpose does)
-_ORIENT_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 def _orient(im: Image.Image, orientation: int) -> Image.Image:
-    if orientation in _ORIENT_TRANSPOSE:
+    if orientation in UPRIGHT_TRANSPOSE:
         try:
             return ImageOps.exif_transpose(im)
         except Exception:  # noqa: BLE001 - EXIF that Pillow cannot re-serialise (found by fuzzing)
-            return im.transpose(_ORIENT_TRANSPOSE[orientation])
+            return im.transpose(UPRIGHT_TRANSPOSE[orientation])
     return im
 
 
