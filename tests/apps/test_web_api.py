@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image, ImageCms  # noqa: E402
 
 from reexposure.apps.web import app as webapp  # noqa: E402
+from reexposure.apps.web import preview as webpreview  # noqa: E402
 from reexposure.apps.web.app import WebSettings, create_app, decode_preview, encode_preview  # noqa: E402
 from reexposure.core.infer import Reconstructor  # noqa: E402
 from reexposure.core.model import GatedUNet, GeneratorConfig  # noqa: E402
@@ -230,10 +231,10 @@ def test_make_preview_integer_factor_is_a_box_average(tiny_model: GatedUNet, hig
 
 
 def test_preview_size_limits() -> None:
-    assert webapp.preview_size(100, 200, 2048, 2_100_000) == (100, 200)  # never upscaled
-    h, w = webapp.preview_size(3000, 4000, 2048, 2_100_000)
+    assert webpreview.preview_size(100, 200, 2048, 2_100_000) == (100, 200)  # never upscaled
+    h, w = webpreview.preview_size(3000, 4000, 2048, 2_100_000)
     assert max(h, w) <= 2048 and h * w <= 2_100_000 and abs(w / h - 4 / 3) < 0.01
-    h, w = webapp.preview_size(1000, 8000, 2048, 2_100_000)
+    h, w = webpreview.preview_size(1000, 8000, 2048, 2_100_000)
     assert w == 2048 and h == 256
 
 

@@ -38,22 +38,16 @@ import gzip
 import importlib.util
 import io as _stdio
 import logging
-import math
 import re
 import secrets
-import struct
 import tempfile
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -61,12 +55,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from ...core import camera
-from ...core.infer import RadianceMap, Reconstructor
 from ...core.model import GatedUNet
 from ...core.weights import load_generator
 from ...formats import io as rio
 from ...formats import ultrahdr, video
 from ...formats.video import sweep_evs as ramp
+from .jobs import Job, JobStore, QueueFull
+from .preview import PREVIEW_MAGIC, Preview, decode_preview, encode_preview, make_preview
+from .settings import WebSettings
 
 __all__ = ["WebSettings", "create_app", "make_preview", "encode_preview", "decode_preview", "Preview",
            "PREVIEW_MAGIC"]
@@ -75,11 +71,6 @@ log = logging.getLogger("reexposure.apps.web")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EV_MIN, EV_MAX = -4.0, 4.0
-PREVIEW_MAGIC = b"RXP1"
-#: radiance is stored times this factor so the darkest 8-bit code stays a normal float16; the
-#: largest storable radiance (65504 / 256 = 256x the clip level) is still white at EV -4.
-PREVIEW_SCALE = 256.0
-F16_MAX = 65504.0
 
 #: declared upload type -> file extension handed to the decoder
 ACCEPTED_TYPES = {
@@ -92,7 +83,6 @@ ACCEPTED_TYPES = {
 }
 _EXT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
               ".tiff": "image/tiff", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif"}
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 _SAMPLE_EXTS = (".jpg", ".jpeg", ".png")
 MULTIPART_OVERHEAD = 64 * 1024
@@ -101,308 +91,10 @@ MULTIPART_OVERHEAD = 64 * 1024
 # --------------------------------------------------------------------------- settings
 
 
-@dataclass
-class WebSettings:
-    """Server configuration (``reexpose serve`` options).
-
-    ``model``: a :class:`GatedUNet`, a weights path, or ``None`` for the shipped default model.
-    ``max_upload_bytes``: largest accepted upload body. ``max_pixels``: largest accepted photo
-    (width x height). ``queue``: reconstructions waiting or running at once (more get 503).
-    ``ttl``: seconds a job is kept after its last use. ``job_timeout``: seconds a reconstruction may
-    run. ``samples_dir``: folder of sample photos (default: the ones shipped in the package).
-    ``preview_max_side`` / ``preview_max_pixels``: size of the radiance preview sent to the browser.
-    ``max_jobs``: jobs kept in memory at once (the least recently used finished job is dropped).
-    """
-
-    model: GatedUNet | str | Path | None = None
-    max_upload_bytes: int = 50 * 1024 * 1024
-    max_pixels: int = 50_000_000
-    queue: int = 4
-    ttl: float = 1800.0
-    job_timeout: float = 600.0
-    workers: int = 1
-    samples_dir: Path | None = None
-    preview_max_side: int = 2048
-    preview_max_pixels: int = 2_100_000
-    max_jobs: int = 16
-    sweep_seconds: float = 4.0
-    sweep_fps: int = 25
-    sweep_max_side: int = 960
-
-
 # --------------------------------------------------------------------------- preview encoding
 
 
-@dataclass
-class Preview:
-    """Downscaled radiance for the browser: ``naive`` and ``ours`` HxWx3 float32 relative radiance
-    (``naive`` is the linearised photo, 1.0 = clip level) and ``mask`` HxW float32 in [0, 1]
-    (the saturation mask, box-averaged)."""
-
-    naive: np.ndarray
-    ours: np.ndarray
-    mask: np.ndarray
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.naive.shape[0], self.naive.shape[1]
-
-
-def preview_size(h: int, w: int, max_side: int, max_pixels: int) -> tuple[int, int]:
-    """(height, width) of the preview of an HxW photo: the photo scaled down (never up) so its long
-    side is at most ``max_side`` and its area at most ``max_pixels``."""
-    s = min(1.0, max_side / max(h, w), math.sqrt(max_pixels / (h * w)))
-    return max(1, int(h * s)), max(1, int(w * s))
-
-
-def _box_reduce(t: torch.Tensor, k: int) -> torch.Tensor:
-    """Average k x k blocks of (1,C,h,w); rows/columns beyond a multiple of k are averaged over what
-    exists (no padding bias)."""
-    if k == 1:
-        return t
-    return F.avg_pool2d(t, k, stride=k, ceil_mode=True, count_include_pad=False)
-
-
-def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_000) -> Preview:
-    """Downscale a :class:`RadianceMap` to a preview in linear light (area averaging), strip by
-    strip: peak memory is about 4x the preview, whatever the photo size."""
-    h, w = rm.shape
-    ph, pw = preview_size(h, w, max_side, max_pixels)
-    k = max(1, min(h // ph, w // pw))  # integer pre-reduction; the rest is done by resampling
-    rows = k * max(1, 256 // k)
-    photo_t = torch.from_numpy(rm.photo)
-    ours_parts, naive_parts, mask_parts = [], [], []
-    for y0 in range(0, h, rows):
-        y1 = min(h, y0 + rows)
-        lin = rm.lin(y0, y1)
-        ours = lin * torch.exp(rm.boost(y0, y1))
-        a, z = max(0, y0 - 1), min(h, y1 + 1)  # the 1-pixel dilation sees the neighbouring rows
-        ldr = photo_t[a:z].permute(2, 0, 1)[None].float() / 255.0
-        mask = camera.saturation_mask(ldr, dilate=1)[:, :, y0 - a:y0 - a + (y1 - y0)]
-        naive_parts.append(_box_reduce(lin, k))
-        ours_parts.append(_box_reduce(ours, k))
-        mask_parts.append(_box_reduce(mask, k))
-    naive_t, ours_t, mask_t = (torch.cat(p, dim=2) for p in (naive_parts, ours_parts, mask_parts))
-    if naive_t.shape[2:] != (ph, pw):
-        def resize(t: torch.Tensor) -> torch.Tensor:
-            return F.interpolate(t, size=(ph, pw), mode="bilinear", antialias=True, align_corners=False)
-        naive_t, ours_t, mask_t = resize(naive_t), resize(ours_t), resize(mask_t).clamp(0, 1)
-        # bilinear with antialias has a small negative lobe-free kernel, but keep radiance >= 0
-        naive_t, ours_t = naive_t.clamp_min(0), ours_t.clamp_min(0)
-
-    def hwc(t: torch.Tensor) -> np.ndarray:
-        return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy(), dtype=np.float32)
-
-    return Preview(hwc(naive_t), hwc(ours_t), np.ascontiguousarray(mask_t[0, 0].numpy(), dtype=np.float32))
-
-
-def encode_preview(p: Preview) -> bytes:
-    """The binary preview the browser renders (all little-endian)::
-
-        0   4  magic b"RXP1"
-        4   4  uint32 width W
-        8   4  uint32 height H
-        12  4  float32 scale S (stored values are radiance * S)
-        16  6WH  naive: float16 RGB, row-major from the top row, radiance * S
-        ..  6WH  delta: float16 RGB, (ours - naive) * S (exactly 0 where the model changed nothing)
-        ..  WH   mask: uint8, saturation mask * 255
-
-    Values are clamped to the float16 range (radiance up to 65504 / S, far above anything the
-    EV -4 .. +4 slider can show below white). Sending the difference instead of ``ours`` keeps
-    the payload small after gzip: it is zero outside the clipped regions."""
-    h, w = p.shape
-    naive16 = np.clip(p.naive * PREVIEW_SCALE, 0, F16_MAX).astype("<f2")
-    ours16 = np.clip(p.ours * PREVIEW_SCALE, 0, F16_MAX).astype("<f2")
-    # difference of the rounded values: exactly 0 wherever ours == naive
-    delta16 = np.clip(ours16.astype(np.float32) - naive16.astype(np.float32), -F16_MAX, F16_MAX).astype("<f2")
-    mask8 = np.clip(p.mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    header = struct.pack("<4sIIf", PREVIEW_MAGIC, w, h, PREVIEW_SCALE)
-    return b"".join([header, naive16.tobytes(), delta16.tobytes(), mask8.tobytes()])
-
-
-def decode_preview(data: bytes) -> Preview:
-    """Inverse of :func:`encode_preview` (up to float16 rounding)."""
-    magic, w, h, scale = struct.unpack_from("<4sIIf", data, 0)
-    if magic != PREVIEW_MAGIC:
-        raise ValueError("not a reexposure preview")
-    n = w * h
-    off = 16
-    naive16 = np.frombuffer(data, "<f2", 3 * n, off).astype(np.float32).reshape(h, w, 3)
-    off += 6 * n
-    delta16 = np.frombuffer(data, "<f2", 3 * n, off).astype(np.float32).reshape(h, w, 3)
-    off += 6 * n
-    mask = np.frombuffer(data, np.uint8, n, off).astype(np.float32).reshape(h, w) / 255.0
-    return Preview(naive16 / scale, (naive16 + delta16) / scale, mask)
-
-
 # --------------------------------------------------------------------------- jobs
-
-
-class _Cancelled(Exception):
-    pass
-
-
-@dataclass
-class Job:
-    """One reconstruction: the uploaded photo, its state and, when done, the radiance map."""
-
-    id: str
-    name: str  # display / download file stem, sanitised
-    photo: Any  # reexposure.formats.io.Photo
-    created: float = field(default_factory=time.monotonic)
-    last_used: float = field(default_factory=time.monotonic)
-    state: str = "queued"  # queued | running | done | error
-    stage: str = "waiting in the queue"
-    error: str | None = None
-    http_status: int = 200  # for failed jobs: what a download of it answers
-    started: float | None = None
-    finished: float | None = None
-    deadline: float | None = None
-    tiles_done: int = 0
-    tiles_total: int | None = None
-    cancelled: bool = False
-    radiance: RadianceMap | None = None
-    preview_gz: bytes | None = None
-    preview_size: tuple[int, int] | None = None  # (h, w)
-    sweep: bytes | None = None
-    future: Future | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.state in ("queued", "running")
-
-
-class QueueFull(Exception):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("queue full")
-        self.retry_after = retry_after
-
-
-class JobStore:
-    """Jobs by id, the bounded reconstruction queue and the time-to-live clean-up. Thread safe."""
-
-    def __init__(self, settings: WebSettings, model: GatedUNet) -> None:
-        self.settings = settings
-        self.model = model
-        self.jobs: dict[str, Job] = {}
-        self.lock = threading.Lock()
-        self.slots = 0  # reserved + queued + running reconstructions
-        self.durations: list[float] = []
-        self.executor = ThreadPoolExecutor(max_workers=max(1, settings.workers), thread_name_prefix="reexpose")
-
-    # -- queue slots
-    def retry_after(self) -> int:
-        """Seconds a client should wait before trying again: the queue ahead times the mean duration."""
-        recent = self.durations[-10:]
-        mean = sum(recent) / len(recent) if recent else 10.0
-        return int(min(300, max(1, math.ceil(mean * self.slots / max(1, self.settings.workers)))))
-
-    def reserve(self) -> None:
-        """Take a place in the queue or raise :class:`QueueFull`."""
-        with self.lock:
-            if self.slots >= self.settings.queue:
-                raise QueueFull(self.retry_after())
-            self.slots += 1
-
-    def release(self) -> None:
-        with self.lock:
-            self.slots = max(0, self.slots - 1)
-
-    # -- jobs
-    def add(self, job: Job) -> None:
-        with self.lock:
-            self.jobs[job.id] = job
-            finished = sorted((j for j in self.jobs.values() if not j.active), key=lambda j: j.last_used)
-            excess = len(self.jobs) - self.settings.max_jobs
-            for old in finished[:max(0, excess)]:
-                del self.jobs[old.id]
-
-    def get(self, job_id: str) -> Job | None:
-        if not _JOB_ID.match(job_id):
-            return None
-        with self.lock:
-            job = self.jobs.get(job_id)
-            if job is not None:
-                job.last_used = time.monotonic()
-            return job
-
-    def remove(self, job_id: str) -> bool:
-        with self.lock:
-            job = self.jobs.pop(job_id, None)
-        if job is None:
-            return False
-        job.cancelled = True
-        return True
-
-    def purge(self, now: float | None = None) -> int:
-        """Drop finished jobs unused for ``ttl`` seconds (and their photos); returns how many."""
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            old = [k for k, j in self.jobs.items() if not j.active and now - j.last_used > self.settings.ttl]
-            for k in old:
-                del self.jobs[k]
-        return len(old)
-
-    def queue_position(self, job: Job) -> int:
-        with self.lock:
-            queued = sorted((j for j in self.jobs.values() if j.state == "queued"), key=lambda j: j.created)
-        return next((i for i, j in enumerate(queued) if j is job), 0) + 1
-
-    def submit(self, job: Job) -> None:
-        """Queue a reconstruction (its slot must already be reserved)."""
-        job.future = self.executor.submit(self._process, job)
-
-    def _process(self, job: Job) -> None:
-        try:
-            if job.cancelled:
-                return
-            job.started = time.monotonic()
-            job.deadline = job.started + self.settings.job_timeout
-            job.state, job.stage = "running", "reconstructing the highlights"
-            rec = Reconstructor(self.model)
-            rgb = job.photo.rgb
-            job.tiles_total = rec.window_count(rgb.shape[0], rgb.shape[1])
-
-            def on_window(done: int) -> None:  # progress per tile; stop between tiles once cancelled
-                if job.cancelled:
-                    raise _Cancelled()
-                job.tiles_done = done
-
-            rm = rec(rgb, on_window=on_window)
-            if job.cancelled:
-                return
-            job.stage = "preparing the preview"
-            prev = make_preview(rm, self.settings.preview_max_side, self.settings.preview_max_pixels)
-            payload = gzip.compress(encode_preview(prev), compresslevel=1)
-            if job.cancelled:
-                return
-            job.radiance, job.preview_gz, job.preview_size = rm, payload, prev.shape
-            job.finished = time.monotonic()
-            job.state, job.stage = "done", "done"
-            self.durations.append(job.finished - job.started)
-        except _Cancelled:
-            pass
-        except Exception as exc:  # report to the client; the server keeps running
-            log.exception("reconstruction %s failed", job.id)
-            if not job.cancelled:
-                job.state, job.stage, job.http_status = "error", "failed", 500
-                job.error = f"reconstruction failed: {type(exc).__name__}: {exc}"
-        finally:
-            self.release()
-
-    def expire(self, job: Job) -> None:
-        """Called when a running job passes its deadline: fail it and stop it at the next tile.
-        Its queue slot is released when its thread actually finishes."""
-        if job.active and not job.cancelled:
-            job.cancelled = True
-            job.state, job.stage, job.http_status = "error", "timed out", 504
-            job.error = (f"the reconstruction took longer than {self.settings.job_timeout:g} s and was "
-                         "stopped; try a smaller photo")
-
-    def shutdown(self) -> None:
-        for job in list(self.jobs.values()):
-            job.cancelled = True
-        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 # --------------------------------------------------------------------------- helpers
