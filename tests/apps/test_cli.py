@@ -405,7 +405,30 @@ def test_interrupt_exits_130(capsys, photo, model_file, monkeypatch):
     assert_one_error_line(err)
 
 
+def test_max_pixels_flag_error_names_the_flag_not_the_environment(capsys, photo, model_file, monkeypatch):
+    """Defect: ``--max-pixels 10`` failed with a hint to set REEXPOSE_MAX_PIXELS although the flag
+    was given. The hint now names what set the limit."""
+    monkeypatch.delenv("REEXPOSE_MAX_PIXELS", raising=False)
+    code, _, err = run(capsys, photo, "--ev", "-2", "--model", model_file, "--max-pixels", "10")
+    assert code == 2
+    assert_one_error_line(err)
+    assert "limit 10" in err and "--max-pixels" in err and "REEXPOSE_MAX_PIXELS" not in err
+    monkeypatch.setenv("REEXPOSE_MAX_PIXELS", "10")  # the environment variable: its own hint
+    code, _, err = run(capsys, photo, "--ev", "-2", "--model", model_file)
+    assert code == 2 and "set REEXPOSE_MAX_PIXELS higher" in err
+
+
 # --------------------------------------------------------------------------- bench
+
+
+def test_bench_help_is_plain_text_and_complete(capsys):
+    """Defect: ``reexpose bench --help`` printed raw Markdown and broke off at "then times:"."""
+    code, out, _ = run(capsys, "bench", "--help")
+    assert code == 0
+    assert "``" not in out and "* ``" not in out and ":class:" not in out and ":meth:" not in out
+    text = " ".join(out.split())
+    assert "then times two steps" in text and "reconstruct the Reconstructor" in text and "render RadianceMap" in text
+    assert "no warm-up" in text and "examples:" in text
 
 
 def test_bench_markdown_section_is_replaced_in_place(tmp_path):

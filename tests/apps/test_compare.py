@@ -78,3 +78,18 @@ def test_ours_equals_naive_where_nothing_is_clipped(tiny_model, highlight_photo,
     far = maximum_filter(highlight_photo.max(axis=2), size=3) < 245  # outside the dilated mask ramp
     assert far.mean() > 0.5
     np.testing.assert_array_equal(ours[far], naive[far])
+
+
+def test_compare_reports_the_same_clipped_share_as_the_web_app():
+    """Defect: the clipped share of the same sample differed between ``reexpose compare`` (pixels from
+    code 249) and the web app (code 254). Both now print RadianceMap.clipped_fraction()."""
+    from reexposure.core.camera import CLIP_CODE, clipped_share
+    from reexposure.core.infer import RadianceMap
+
+    photo = np.full((40, 50, 3), 100, dtype=np.uint8)
+    photo[:4, :, 0] = 250  # 10% near-clipped (counted by the old compare, not by the web app)
+    photo[4:6, :, 1] = 255  # 5% clipped
+    rmap = RadianceMap(photo, SRGBCRF())
+    assert CLIP_CODE == 254
+    assert rmap.clipped_fraction() == clipped_share(photo) == pytest.approx(0.05)
+    assert "5.0% clipped pixels" in compare.title_line(rmap, "x.jpg")

@@ -517,7 +517,12 @@ def test_wrong_content_types_are_415_and_bad_images_422(client: TestClient, high
     r = client.post("/api/jobs", files={"file": ("notes.txt", b"hello", "text/plain")})
     assert r.status_code == 415 and "unsupported file type" in r.json()["detail"]
     r = client.post("/api/jobs", content=b"this is not a png", headers={"Content-Type": "image/png"})
-    assert r.status_code == 422 and "could not read" in r.json()["detail"]
+    assert r.status_code == 422 and "could not read this file as a PNG image" in r.json()["detail"]
+    # defect: the message used to read "as a image/jpeg image"
+    r = client.post("/api/jobs", content=b"this is not a jpeg", headers={"Content-Type": "image/jpeg"})
+    assert r.status_code == 422 and "could not read this file as a JPEG image" in r.json()["detail"]
+    r = client.post("/api/jobs", content=b"nor a heic", headers={"Content-Type": "image/heic"})
+    assert r.status_code == 422 and "as a HEIC image" in r.json()["detail"]
     r = client.post("/api/jobs", content=data[: len(data) // 3], headers={"Content-Type": "image/png"})
     assert r.status_code == 422 and "\n" not in r.json()["detail"]
     r = client.post("/api/jobs", content=b"", headers={"Content-Type": "image/png"})

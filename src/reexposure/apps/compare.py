@@ -17,9 +17,10 @@ from ..core import camera
 from ..core.camera import CRF, DEFAULT_CRF
 from ..core.infer import RadianceMap
 
-__all__ = ["CLIP_LEVEL", "naive_reexpose", "clipped_mask", "largest_clipped_box", "compare_image"]
+__all__ = ["CLIP_LEVEL", "title_line", "naive_reexpose", "clipped_mask", "largest_clipped_box", "compare_image"]
 
-#: 8-bit code at or above which a pixel counts as clipped (middle of the saturation-mask ramp)
+#: 8-bit code at or above which a pixel counts as near-clipped when looking for the region to zoom
+#: into (the middle of the saturation-mask ramp; the "% clipped" of the title uses camera.CLIP_CODE)
 CLIP_LEVEL = int(round((camera.MASK_LOW + camera.MASK_HIGH) / 2 * 255))
 _FRAME = (255, 48, 48)
 _BG = (24, 24, 24)
@@ -86,6 +87,19 @@ def _labelled(img: Image.Image, label: str, font: ImageFont.ImageFont, bar: int)
     return out
 
 
+def title_line(rmap: RadianceMap, title: str | None = None, zoom: bool = True) -> str:
+    """The title line of the sheet: name, size, the share of clipped pixels (the same number as the
+    web app's, :meth:`RadianceMap.clipped_fraction`) and the model."""
+    h, w = rmap.shape
+    head = f"{title + ': ' if title else ''}{w}x{h}, {100.0 * rmap.clipped_fraction():.1f}% clipped pixels"
+    if not zoom:
+        head += " (nothing clipped: no zoom)"
+    model = rmap.model_info.get("description")
+    if model:
+        head += f"; model: {model if len(model) <= 90 else model[:87] + '...'}"
+    return head
+
+
 def compare_image(rmap: RadianceMap, ev: float, panel_width: int = 600, title: str | None = None) -> np.ndarray:
     """The comparison sheet as HWC uint8: a title line, then input | naive brightness | reconstructed
     at ``ev`` (each ``panel_width`` pixels wide), then the three zoomed into the largest clipped
@@ -126,13 +140,7 @@ def compare_image(rmap: RadianceMap, ev: float, panel_width: int = 600, title: s
     height = title_bar + sum(r[0].height + pad for r in rows) + pad
     sheet = Image.new("RGB", (width, height), _BG)
     draw = ImageDraw.Draw(sheet)
-    clipped = 100.0 * float(clipped_mask(photo).mean())
-    head = f"{title + ': ' if title else ''}{w}x{h}, {clipped:.1f}% clipped pixels"
-    if box is None:
-        head += " (nothing clipped: no zoom)"
-    model = rmap.model_info.get("description")
-    if model:
-        head += f"; model: {model if len(model) <= 90 else model[:87] + '...'}"
+    head = title_line(rmap, title, zoom=box is not None)
     draw.text((pad + 2, title_bar // 2), head, fill=_FG, font=font, anchor="lm")
     y = title_bar
     for row in rows:

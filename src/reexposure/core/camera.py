@@ -60,6 +60,8 @@ ArrayOrTensor = Union[torch.Tensor, np.ndarray]
 #: change pixels that were recorded correctly (see docs/design-notes.md).
 MASK_LOW = 0.96
 MASK_HIGH = 0.995
+#: 8-bit code at or above which a pixel counts as clipped: where the saturation mask reaches 1 (254)
+CLIP_CODE = round(MASK_HIGH * 255)
 
 
 def _as_tensor(x: ArrayOrTensor) -> tuple[torch.Tensor, bool]:
@@ -355,6 +357,17 @@ def render_ldr(radiance: ArrayOrTensor, ev: float = 0.0, crf: CRF = DEFAULT_CRF,
 def linearize(ldr: ArrayOrTensor, crf: CRF = DEFAULT_CRF) -> ArrayOrTensor:
     """Inverse CRF: ``ldr`` in [0, 1] -> linear ``lin`` in [0, 1] (the naive radiance estimate)."""
     return crf.invert(ldr)
+
+
+def clipped_share(photo: np.ndarray, level: int = CLIP_CODE) -> float:
+    """Share of pixels in [0, 1] whose brightest channel is at or above ``level`` (8-bit code;
+    default :data:`CLIP_CODE`) in an HxWx3 uint8 photo: the "% clipped" that every report prints.
+    Banded, so no full-size temporary."""
+    h, w = photo.shape[:2]
+    if h * w == 0:
+        return 0.0
+    step = max(1, (1 << 20) // max(1, w))
+    return sum(int((photo[y:y + step].max(axis=2) >= level).sum()) for y in range(0, h, step)) / (h * w)
 
 
 def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MASK_HIGH,

@@ -289,11 +289,8 @@ class RadianceMap:
         return out
 
     def clipped_fraction(self) -> float:
-        """Share of pixels at or above the clip ramp's upper end (for reports)."""
-        level = round(camera.MASK_HIGH * 255)
-        h, w = self.shape
-        step = max(1, _BAND_PIXELS // w)  # banded: no full-size temporary
-        return sum(int((self.photo[y:y + step].max(axis=2) >= level).sum()) for y in range(0, h, step)) / (h * w)
+        """Share of pixels at the clip level (:func:`reexposure.core.camera.clipped_share`)."""
+        return camera.clipped_share(self.photo)
 
 
 class Reconstructor:

@@ -60,15 +60,28 @@ def set_max_pixels(n: int | None) -> None:
     _max_pixels_override = None if n is None else int(n)
 
 
+class PixelLimit(int):
+    """A pixel limit (an ``int``) that also says how to raise it, for the "too large" message:
+    the advice depends on where the limit came from (argument, :func:`set_max_pixels`, environment)."""
+
+    hint: str
+
+    def __new__(cls, value: int, hint: str) -> PixelLimit:
+        obj = super().__new__(cls, value)
+        obj.hint = hint
+        return obj
+
+
 def get_max_pixels(max_pixels: int | None = None) -> int:
     """The pixel limit in force: ``max_pixels`` if given, else :func:`set_max_pixels`'s value, else
-    the ``REEXPOSE_MAX_PIXELS`` environment variable, else :data:`DEFAULT_MAX_PIXELS`."""
+    the ``REEXPOSE_MAX_PIXELS`` environment variable, else :data:`DEFAULT_MAX_PIXELS`. Returned as a
+    :class:`PixelLimit` (an ``int``)."""
     if max_pixels is not None:
         if max_pixels < 4:
             raise ValueError(f"max pixels must be >= 4, got {max_pixels!r}")
-        return int(max_pixels)
+        return PixelLimit(int(max_pixels), "give a larger --max-pixels (max_pixels) to raise it")
     if _max_pixels_override is not None:
-        return _max_pixels_override
+        return PixelLimit(_max_pixels_override, "raise it with set_max_pixels()")
     env = os.environ.get(MAX_PIXELS_ENV, "").strip()
     if env:
         try:
@@ -77,8 +90,8 @@ def get_max_pixels(max_pixels: int | None = None) -> int:
             raise ImageError(f"{MAX_PIXELS_ENV}={env!r} is not a number") from None
         if value < 4:
             raise ImageError(f"{MAX_PIXELS_ENV}={env!r} must be at least 4")
-        return value
-    return DEFAULT_MAX_PIXELS
+        return PixelLimit(value, f"set {MAX_PIXELS_ENV} higher to raise it")
+    return PixelLimit(DEFAULT_MAX_PIXELS, f"raise it with --max-pixels or {MAX_PIXELS_ENV}")
 
 
 def _check_dims(name: str, width: int, height: int, limit: int) -> None:
@@ -86,7 +99,7 @@ def _check_dims(name: str, width: int, height: int, limit: int) -> None:
     if width * height > limit:
         raise ImageError(
             f"{name}: image is too large ({width}x{height} = {width * height:,} pixels, limit {limit:,};"
-            f" set {MAX_PIXELS_ENV} to raise it)"
+            f" {getattr(limit, 'hint', f'set {MAX_PIXELS_ENV} to raise it')})"
         )
     if width < 2 or height < 2:
         raise ImageError(f"{name}: image is too small ({width}x{height}; at least 2x2 pixels needed)")

@@ -40,7 +40,7 @@ def photo_radiance(rgb: np.ndarray, max_side: int | None = None) -> tuple[np.nda
     ``max_side`` pixels on the long side by area averaging; the share of pixels whose largest
     channel is at the clip level, code >= 254, before resizing). Those pixels hold no real
     radiance, which is why photos with many of them are not used."""
-    clipped = float((rgb.max(axis=-1) >= 254).mean())
+    clipped = camera.clipped_share(rgb)
     t = camera.crf_from_name("srgb").inverse(torch.from_numpy(rgb.astype(np.float32) / 255.0)).permute(2, 0, 1)[None]
     h, w = rgb.shape[:2]
     if max_side and max(h, w) > max_side:

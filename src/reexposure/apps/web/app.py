@@ -194,6 +194,16 @@ def _ultrahdr_encoder() -> Callable[..., bytes] | None:
     return getattr(ultrahdr, "ultrahdr_bytes", None)
 
 
+#: accepted upload type -> how messages name it
+_TYPE_NAMES = {"image/jpeg": "a JPEG image", "image/png": "a PNG image", "image/tiff": "a TIFF image",
+               "image/webp": "a WebP image", "image/heic": "a HEIC image", "image/heif": "a HEIF image"}
+
+
+def _type_name(ctype: str) -> str:
+    """``image/jpeg`` -> ``a JPEG image`` (for messages)."""
+    return _TYPE_NAMES.get(ctype, f"an image of type {ctype}")
+
+
 def _mb(n: int) -> str:
     return f"{n / 1e6:.3g} MB" if n >= 1e6 else f"{n / 1e3:.3g} kB"
 
@@ -346,7 +356,7 @@ def create_app(settings: WebSettings | None = None):
         try:
             w, h = _image_size(data)
         except ValueError as exc:
-            raise error(422, f"could not read this file as a {ctype} image: {exc}") from None
+            raise error(422, f"could not read this file as {_type_name(ctype)}: {exc}") from None
         if w * h > settings.max_pixels:
             raise error(413, f"the photo has {_mp(w * h)}; this server accepts at most "
                              f"{_mp(settings.max_pixels)}")
