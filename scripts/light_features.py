@@ -1,7 +1,7 @@
 """Can simple features of a clipped area tell a lamp from a bright wall? A check of the claim that
 the photo, at the evaluation's scale, hardly shows how bright a clipped light source is.
 
-    python scripts/light_features.py --data ../shared/data/hdr      # needs scikit-learn
+    python scripts/light_features.py --data ../shared/data/hdr      # needs scikit-learn: pip install -e '.[analysis]'
 
 For every clipped pixel (max-channel mask > 0.5) of the evaluation's cases (scenes normalised, long
 side ``--side``, exposed so that 2/8/20% clips, square-root CRF, PNG), the features a hand-made
@@ -92,7 +92,7 @@ def main() -> int:
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError:
-        ap.exit(1, "light_features: error: needs scikit-learn (pip install scikit-learn)\n")
+        ap.exit(1, "light_features: error: needs scikit-learn (pip install -e '.[analysis]')\n")
     torch.set_num_threads(1)
     try:
         rec = Reconstructor(args.weights, threads=1)

@@ -393,7 +393,3 @@ def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MAS
         mask = F.max_pool2d(mask, kernel_size=k, stride=1, padding=dilate)
     return _back(mask, was_numpy)
 
-
-def ev_to_scale(ev: float) -> float:
-    """Exposure value in stops -> linear factor ``2**ev``."""
-    return math.pow(2.0, ev)

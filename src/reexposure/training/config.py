@@ -90,23 +90,52 @@ def _set_dotted(d: dict, dotted: str, value: Any) -> None:
     d[parts[-1]] = value
 
 
-def load(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
-    """Build ``cls`` from an optional YAML file plus ``key=value`` overrides (dotted keys for
-    nested sections, values parsed as YAML: ``steps=100``, ``data.ev_range=[-2,2]``)."""
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: nested sections merged key by key, anything else replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file as a dict, with its ``inherit:`` chain resolved.
+
+    ``inherit`` names a file or a list of files (relative to this file's folder), merged in order
+    (:func:`_merge`), before this file's own keys. Raises :class:`ConfigError` for unreadable or
+    invalid files and for a file that inherits itself."""
+    p = Path(path)
+    key = p.resolve()
+    if key in _seen:
+        raise ConfigError(f"config {p} inherits itself (through {' -> '.join(s.name for s in _seen)})")
+    try:
+        loaded = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if loaded is None:
+        loaded = {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config {p} must be a mapping of keys to values")
+    parents = loaded.pop("inherit", None)
+    if parents is None:
+        return loaded
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(x, str) for x in parents):
+        raise ConfigError(f"config {p}: inherit must be a file name or a list of file names")
     values: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {p}: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config {p} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config {p} must be a mapping of keys to values")
-        values = loaded
+    for parent in parents:
+        values = _merge(values, read_yaml(p.parent / parent, (*_seen, key)))
+    return _merge(values, loaded)
+
+
+def load(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
+    """Build ``cls`` from an optional YAML file (with its ``inherit:`` chain, :func:`read_yaml`) plus
+    ``key=value`` overrides (dotted keys for nested sections, values parsed as YAML: ``steps=100``,
+    ``data.ev_range=[-2,2]``)."""
+    values: dict[str, Any] = read_yaml(path) if path is not None else {}
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like key=value")
