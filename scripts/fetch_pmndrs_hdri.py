@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tarball", type=Path, help=f"a local copy of assets-{VERSION}.tgz instead of downloading")
     ap.add_argument("--force", action="store_true", help="overwrite files that already exist")
     ap.add_argument("--raw", action="store_true",
-                    help="write the packaged EXR bytes as they are (DWAB ringing around lights kept; see repair_dwab_blocks)")
+                    help="write the packaged EXR bytes as they are (DWAB ringing around lights kept; "
+                         "see repair_dwab_blocks)")
     args = ap.parse_args(argv)
     try:
         files, licence = extract(read_tarball(args.tarball))

@@ -108,7 +108,8 @@ def main() -> int:
     x_train, y_train = collect(train_cases, rec, args.per_case, "training cases")
     x_held, y_held = collect(held_cases, rec, 0, "held-out cases")
     fits = {"model alone": x_held[:, 0]}
-    for label, cols in (("regressor on the model's prediction", [0]), ("regressor on the area features", list(range(5))),
+    for label, cols in (("regressor on the model's prediction", [0]),
+                        ("regressor on the area features", list(range(5))),
                         ("regressor on all features", list(range(len(FEATURES))))):
         reg = HistGradientBoostingRegressor(max_iter=200, max_leaf_nodes=31, min_samples_leaf=200, random_state=0)
         fits[label] = reg.fit(x_train[:, cols], y_train).predict(x_held[:, cols])

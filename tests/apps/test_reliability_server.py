@@ -406,7 +406,7 @@ def test_slow_clients_do_not_block_others(server_a: Server) -> None:
 
     def dribble() -> None:
         while not stop.is_set():
-            for kind, s, head in slow:
+            for kind, s, _head in slow:
                 with contextlib.suppress(OSError):
                     s.sendall(b"X-Slow: 1\r\n" if kind == "headers" else body[10:11])
             stop.wait(0.05)

@@ -294,7 +294,8 @@ def test_regression_exif_that_pillow_cannot_rewrite_still_orients(fmt: str) -> N
     rgb = np.zeros((4, 6, 3), np.uint8)
     rgb[0, 0] = 255  # top-left marker: after a 180 degree turn it is bottom-right
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format=fmt, exif=b"Exif\x00\x00" + tiff, **({"lossless": True} if fmt == "WEBP" else {}))
+    extra = {"lossless": True} if fmt == "WEBP" else {}
+    Image.fromarray(rgb).save(buf, format=fmt, exif=b"Exif\x00\x00" + tiff, **extra)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         photo = rio.read_photo(buf.getvalue())

@@ -172,7 +172,8 @@ def test_run_folder_logs_sheets_tensorboard_and_weights(straight_run: Path) -> N
 
     acc = EventAccumulator(str(straight_run / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
     tags = acc.Tags()
-    assert {"train/g_rec", "train/d_loss", "train/lr_g", "train/loader_share", "val/val_log_mse"} <= set(tags["scalars"])
+    scalars = {"train/g_rec", "train/d_loss", "train/lr_g", "train/loader_share", "val/val_log_mse"}
+    assert scalars <= set(tags["scalars"])
     assert {"ev-2/input", "ev-2/naive", "ev-2/prediction", "ev-2/target"} <= set(tags["images"])
     assert [e.step for e in acc.Images("ev-2/prediction")] == [0, 4, 8]
     assert [e.step for e in acc.Scalars("train/g_rec")] == list(range(1, 9))

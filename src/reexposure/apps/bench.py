@@ -33,9 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -71,7 +71,7 @@ _STRIP = 256
 class Case(tuple):
     """``(megapixels, clipped_fraction)``."""
 
-    def __new__(cls, mp: float, frac: float) -> "Case":
+    def __new__(cls, mp: float, frac: float) -> Case:
         return super().__new__(cls, (float(mp), float(frac)))
 
     @property
@@ -283,7 +283,7 @@ def machine_info() -> dict:
     except OSError:
         pass
     try:
-        load = "%.2f %.2f %.2f" % os.getloadavg()
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
         load = "n/a"
     return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
@@ -320,7 +320,8 @@ Measured {when} with
   {machine['python']}, {threads} torch threads; load average at the start {machine['load']}
   (other jobs on the machine slow the numbers down).
 - Model: `{m.get('path', '?')}`: {m.get('description', 'no description')}
-  (trained_steps {m.get('trained_steps', '?')}; config {m.get('config', '?')}; {results[0]['params'] if results else '?'} parameters,
+  (trained_steps {m.get('trained_steps', '?')}; config {m.get('config', '?')};
+  {results[0]['params'] if results else '?'} parameters,
   {results[0].get('gflop_per_mp', 0) if results else 0:.0f} GFLOP per megapixel of network input).
   Tiles of {results[0]['tile'] if results else '?'} px with {results[0]['context'] if results else '?'} px context
   (TileOptions defaults). *Network MP*: pixels the generator ran on (tiles overlap, and tiles

@@ -10,6 +10,8 @@ pixels whose brightest channel is at or above :data:`CLIP_LEVEL`), marked by a f
 
 from __future__ import annotations
 
+from typing import Union
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -22,6 +24,7 @@ __all__ = ["CLIP_LEVEL", "title_line", "naive_reexpose", "clipped_mask", "larges
 #: 8-bit code at or above which a pixel counts as near-clipped when looking for the region to zoom
 #: into (the middle of the saturation-mask ramp; the "% clipped" of the title uses camera.CLIP_CODE)
 CLIP_LEVEL = int(round((camera.MASK_LOW + camera.MASK_HIGH) / 2 * 255))
+Font = Union[ImageFont.ImageFont, ImageFont.FreeTypeFont]
 _FRAME = (255, 48, 48)
 _BG = (24, 24, 24)
 _FG = (235, 235, 235)
@@ -73,14 +76,14 @@ def largest_clipped_box(photo: np.ndarray, min_size: int = 48, max_fraction: flo
     return y0, x0, y0 + side, x0 + side
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> Font:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: fixed-size bitmap font
         return ImageFont.load_default()
 
 
-def _labelled(img: Image.Image, label: str, font: ImageFont.ImageFont, bar: int) -> Image.Image:
+def _labelled(img: Image.Image, label: str, font: Font, bar: int) -> Image.Image:
     out = Image.new("RGB", (img.width, img.height + bar), _BG)
     out.paste(img, (0, bar))
     ImageDraw.Draw(out).text((6, bar // 2), label, fill=_FG, font=font, anchor="lm")
@@ -118,7 +121,7 @@ def compare_image(rmap: RadianceMap, ev: float, panel_width: int = 600, title: s
     images = [photo, naive, ours]
     top = []
     for arr, label in zip(images, labels):
-        im = Image.fromarray(arr).resize((panel_width, ph), Image.LANCZOS)
+        im = Image.fromarray(arr).resize((panel_width, ph), Image.Resampling.LANCZOS)
         if box is not None:
             y0, x0, y1, x1 = box
             s = panel_width / w
@@ -130,7 +133,7 @@ def compare_image(rmap: RadianceMap, ev: float, panel_width: int = 600, title: s
         y0, x0, y1, x1 = box
         side = y1 - y0
         zoom = panel_width / side
-        resample = Image.NEAREST if zoom >= 2 else Image.LANCZOS
+        resample = Image.Resampling.NEAREST if zoom >= 2 else Image.Resampling.LANCZOS
         zlabel = f"zoom: largest clipped region ({side}x{side} px at {x0},{y0})"
         rows.append([_labelled(Image.fromarray(np.ascontiguousarray(arr[y0:y1, x0:x1]))
                                .resize((panel_width, panel_width), resample), zlabel if i == 0 else label, font, bar)

@@ -25,10 +25,10 @@ References
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Union
+from typing import Any, TypeVar, Union, cast
 
 import numpy as np
 import torch
@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 ArrayOrTensor = Union[torch.Tensor, np.ndarray]
+#: a tensor or an array: functions typed with it return what they were given
+AT = TypeVar("AT", torch.Tensor, np.ndarray)
 
 #: Saturation mask ramp: LDR values (max over channels) below MASK_LOW count as well exposed (0),
 #: above MASK_HIGH as clipped (1), linear in between. Narrow on purpose: a wide ramp lets the model
@@ -76,10 +78,10 @@ def _back(x: torch.Tensor, was_numpy: bool) -> ArrayOrTensor:
     return x.detach().cpu().numpy() if was_numpy else x
 
 
-def _array_compat(fn: Callable[..., torch.Tensor]) -> Callable[..., ArrayOrTensor]:
+def _array_compat(fn: Callable[..., torch.Tensor]) -> Callable[..., Any]:
     """Let a tensor function accept and return numpy arrays too."""
 
-    def wrapper(x: ArrayOrTensor, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def wrapper(x: ArrayOrTensor, *args: Any, **kwargs: Any) -> ArrayOrTensor:
         t, was_numpy = _as_tensor(x)
         return _back(fn(t, *args, **kwargs), was_numpy)
 
@@ -108,14 +110,14 @@ class CRF:
     def inverse(self, ldr: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __call__(self, lin: ArrayOrTensor) -> ArrayOrTensor:
+    def __call__(self, lin: AT) -> AT:
         t, was_numpy = _as_tensor(lin)
-        return _back(self.forward(t.clamp(0.0, 1.0)), was_numpy)
+        return cast(AT, _back(self.forward(t.clamp(0.0, 1.0)), was_numpy))
 
-    def invert(self, ldr: ArrayOrTensor) -> ArrayOrTensor:
+    def invert(self, ldr: AT) -> AT:
         """Apply the inverse CRF: display ``ldr`` in [0, 1] -> linear ``lin`` in [0, 1]."""
         t, was_numpy = _as_tensor(ldr)
-        return _back(self.inverse(t.clamp(0.0, 1.0)), was_numpy)
+        return cast(AT, _back(self.inverse(t.clamp(0.0, 1.0)), was_numpy))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
@@ -145,7 +147,7 @@ class GammaCRF(CRF):
         return ldr**self.gamma
 
 
-def srgb_encode(lin: ArrayOrTensor) -> ArrayOrTensor:
+def srgb_encode(lin: AT) -> AT:
     """The sRGB transfer function (IEC 61966-2-1): linear light -> display value, both in [0, 1],
     linear segment below 0.0031308. numpy or torch, any shape; the one definition in the package."""
     if isinstance(lin, torch.Tensor):
@@ -153,7 +155,7 @@ def srgb_encode(lin: ArrayOrTensor) -> ArrayOrTensor:
     return np.where(lin <= 0.0031308, lin * 12.92, 1.055 * np.power(np.maximum(lin, 0.0031308), 1 / 2.4) - 0.055)
 
 
-def srgb_decode(v: ArrayOrTensor) -> ArrayOrTensor:
+def srgb_decode(v: AT) -> AT:
     """Inverse of :func:`srgb_encode`: display value -> linear light (numpy or torch, any shape)."""
     if isinstance(v, torch.Tensor):
         return torch.where(v <= 0.04045, v / 12.92, ((v.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4)
@@ -343,18 +345,17 @@ def quantize(ldr: torch.Tensor, bits: int = 8) -> torch.Tensor:
     return ldr + (q - ldr).detach() if ldr.requires_grad else q
 
 
-def render_ldr(radiance: ArrayOrTensor, ev: float = 0.0, crf: CRF = DEFAULT_CRF,
-               bits: int | None = 8) -> ArrayOrTensor:
+def render_ldr(radiance: AT, ev: float = 0.0, crf: CRF = DEFAULT_CRF, bits: int | None = 8) -> AT:
     """Photograph relative radiance: expose by ``ev`` stops, clip to [0, 1], apply the CRF and
     quantise to ``bits`` (``None``: no quantisation). Returns ``ldr`` in [0, 1]."""
     t, was_numpy = _as_tensor(radiance)
     ldr = crf.forward((t * (2.0**ev)).clamp(0.0, 1.0))
     if bits is not None:
         ldr = quantize(ldr, bits)
-    return _back(ldr, was_numpy)
+    return cast(AT, _back(ldr, was_numpy))
 
 
-def linearize(ldr: ArrayOrTensor, crf: CRF = DEFAULT_CRF) -> ArrayOrTensor:
+def linearize(ldr: AT, crf: CRF = DEFAULT_CRF) -> AT:
     """Inverse CRF: ``ldr`` in [0, 1] -> linear ``lin`` in [0, 1] (the naive radiance estimate)."""
     return crf.invert(ldr)
 
@@ -370,18 +371,19 @@ def clipped_share(photo: np.ndarray, level: int = CLIP_CODE) -> float:
     return sum(int((photo[y:y + step].max(axis=2) >= level).sum()) for y in range(0, h, step)) / (h * w)
 
 
-def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MASK_HIGH,
-                    dilate: int = 1, per_channel: bool = False) -> ArrayOrTensor:
+def saturation_mask(ldr: AT, low: float = MASK_LOW, high: float = MASK_HIGH,
+                    dilate: int = 1, per_channel: bool = False) -> AT:
     """Soft mask of saturated pixels, ``(B, 1, H, W)`` in [0, 1] from ``ldr`` ``(B, C, H, W)``
     (``(B, C, H, W)`` with ``per_channel=True``: one ramp per channel, so that the channels of a
     partly saturated pixel that were recorded correctly can be kept exactly).
 
     Per pixel, the maximum over channels goes through a linear ramp: 0 at or below ``low``,
     1 at or above ``high`` (display values, i.e. 8-bit code / 255; with the defaults 0.96 and
-    0.995, codes up to 244 give 0 and codes 254 and 255 give 1). A pixel with any channel at the clip level has lost information, so
-    the maximum is the right statistic. The ramp is then dilated by a ``(2*dilate+1)`` square max
-    filter so that the band just outside a clipped region, where demosaicing and JPEG blur the
-    edge, counts as uncertain too. Input must be NCHW (see :func:`reexposure.formats.io.to_tensor`).
+    0.995, codes up to 244 give 0 and codes 254 and 255 give 1). A pixel with any channel at the
+    clip level has lost information, so the maximum is the right statistic. The ramp is then
+    dilated by a ``(2*dilate+1)`` square max filter so that the band just outside a clipped region,
+    where demosaicing and JPEG blur the edge, counts as uncertain too. Input must be NCHW (see
+    :func:`reexposure.core.arrays.to_tensor`).
     """
     t, was_numpy = _as_tensor(ldr)
     if t.ndim != 4:
@@ -391,5 +393,5 @@ def saturation_mask(ldr: ArrayOrTensor, low: float = MASK_LOW, high: float = MAS
     if dilate > 0:
         k = 2 * dilate + 1
         mask = F.max_pool2d(mask, kernel_size=k, stride=1, padding=dilate)
-    return _back(mask, was_numpy)
+    return cast(AT, _back(mask, was_numpy))
 

@@ -23,9 +23,10 @@ at least the network's receptive radius, tiled output equals one-pass output.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Any, Union, cast
 
 import numpy as np
 import torch
@@ -136,7 +137,7 @@ def _axis_weights(starts: list[int], tile: int, length: int, context: int, feath
 _BAND_PIXELS = 1 << 20
 
 
-_LIBC = None  # the C library once looked up by _trim_heap (False: none with malloc_trim)
+_LIBC: Any = None  # the C library once looked up by _trim_heap (False: none with malloc_trim)
 
 
 def _trim_heap() -> None:
@@ -303,7 +304,8 @@ class Reconstructor:
         if isinstance(model, GatedUNet):
             self.model, self.info = model.eval(), {"path": "<in memory>"}
         else:
-            self.model, self.info = load_generator(model)
+            loaded, self.info = load_generator(model)
+            self.model = cast(GatedUNet, loaded)  # the tiling assumes a gated U-Net's receptive field
         self.crf = crf
         self.tiles = tiles or TileOptions()
         self.threads = threads

@@ -14,10 +14,9 @@ from importlib import resources
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 
 from .files import atomic_write_bytes
-from .model import arch_of, build_generator
+from .model import Generator, arch_of, build_generator
 
 __all__ = ["DEFAULT_MODEL", "default_model_path", "save_weights", "load_generator", "average_generators", "ModelError"]
 
@@ -34,7 +33,7 @@ def default_model_path() -> Path:
     return Path(str(resources.files("reexposure") / "weights" / DEFAULT_MODEL))
 
 
-def save_weights(model: nn.Module, path: str | Path, **info: object) -> None:
+def save_weights(model: Generator, path: str | Path, **info: object) -> None:
     """Export generator ``model`` (any architecture of :data:`reexposure.core.model.ARCHITECTURES`)
     as fp16 safetensors with its architecture and config (atomic write)."""
     from safetensors.torch import save
@@ -45,7 +44,7 @@ def save_weights(model: nn.Module, path: str | Path, **info: object) -> None:
     atomic_write_bytes(Path(path), save(tensors, metadata=meta))
 
 
-def load_generator(path: str | Path | None = None) -> tuple[nn.Module, dict[str, str]]:
+def load_generator(path: str | Path | None = None) -> tuple[Generator, dict[str, str]]:
     """Load a generator (float32, eval mode) and its metadata. ``None`` loads the shipped default.
     The class is rebuilt from the file's ``arch`` metadata (``GatedUNet`` when absent).
 
@@ -77,7 +76,7 @@ def load_generator(path: str | Path | None = None) -> tuple[nn.Module, dict[str,
     return model, meta
 
 
-def average_generators(paths: list[str | Path]) -> tuple[nn.Module, dict[str, str]]:
+def average_generators(paths: list[str | Path]) -> tuple[Generator, dict[str, str]]:
     """Uniform average of the weights of several generator files of one architecture and config
     (snapshots of a run: a smoother model than any one of them). Returns the model and the *last*
     file's metadata (list snapshots in order: its ``trained_steps`` is the run's) plus ``averaged``

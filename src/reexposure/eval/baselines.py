@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -205,6 +206,7 @@ class ExpandNet(Method):
 
     def __init__(self, path: str | Path | torch.nn.Module, name: str = "expandnet") -> None:
         self.name = name
+        self.model: Any
         if isinstance(path, torch.nn.Module):  # a network in memory (training validation)
             self.model, meta = path.eval(), {"path": "<in memory>"}
         else:
@@ -230,9 +232,9 @@ def make_method(spec: str, model: str | None = None, crf: CRF = DEFAULT_CRF,
     """A method from ``NAME`` or ``NAME=PATH`` (PATH: weights file of a model method; ``model`` is
     the fallback). Raises ``ValueError`` (or :class:`reexposure.core.weights.ModelError`) with a
     one-line message."""
-    name, _, path = spec.strip().partition("=")
+    name, _, given = spec.strip().partition("=")
     name = name.strip().lower()
-    path = path.strip() or model
+    path = given.strip() or model
     if name == "naive":
         return Naive()
     if name == "brightness":

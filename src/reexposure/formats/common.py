@@ -9,7 +9,8 @@ from typing import Union
 
 import numpy as np
 
-__all__ = ['ImageError', 'OutputExistsError', 'ImageWarning', 'set_max_pixels', 'get_max_pixels', 'DEFAULT_MAX_PIXELS', 'MAX_PIXELS_ENV', 'PathLike']
+__all__ = ["ImageError", "OutputExistsError", "ImageWarning", "set_max_pixels", "get_max_pixels",
+           "DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "PathLike"]
 
 log = logging.getLogger("reexposure.formats.io")
 

@@ -18,7 +18,7 @@ from .extensions import HDR_EXTENSIONS
 from .paths import atomic_output, check_output_path
 from .photo import _as_hwc
 
-__all__ = ['read_hdr', 'write_hdr']
+__all__ = ["read_hdr", "write_hdr"]
 
 log = logging.getLogger("reexposure.formats.io")
 
@@ -61,9 +61,9 @@ def read_hdr(path: PathLike, max_pixels: int | None = None, *, keep_negative: bo
 
     Returns HxWx3 C-contiguous float32 linear RGB; NaN/Inf/negative values are set to 0 with an
     :class:`ImageWarning` naming the count (``keep_negative``: negative values are returned as they
-    are, for code that repairs what a lossy codec such as DWAB left below zero). Gray files are replicated to 3 channels; EXR alpha is
-    dropped. The header's size is checked against the pixel limit (:func:`get_max_pixels`)
-    before pixels are read. Raises :class:`ImageError` (one line) for unreadable files.
+    are, for code that repairs what a lossy codec such as DWAB left below zero). Gray files are
+    replicated to 3 channels; EXR alpha is dropped. The header's size is checked against the pixel
+    limit (:func:`get_max_pixels`) before pixels are read. Raises :class:`ImageError` (one line) for unreadable files.
     """
     p = Path(path)
     name = str(p)

@@ -13,7 +13,7 @@ from ..core.files import atomic_path
 from .common import ImageError, OutputExistsError, PathLike, _one_line
 from .extensions import HDR_EXTENSIONS, PHOTO_WRITE_EXTENSIONS
 
-__all__ = ['check_output_path', 'atomic_output']
+__all__ = ["check_output_path", "atomic_output"]
 
 log = logging.getLogger("reexposure.formats.io")
 

@@ -21,10 +21,10 @@ import sys
 import threading
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import Any, BinaryIO, Union
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ from .exif import EXIF_HEADER, UPRIGHT_TRANSPOSE, _photo_exif
 from .extensions import PHOTO_WRITE_EXTENSIONS
 from .paths import atomic_output, check_output_path
 
-__all__ = ['Photo', 'read_photo', 'write_photo']
+__all__ = ["Photo", "read_photo", "write_photo"]
 
 log = logging.getLogger("reexposure.formats.io")
 
@@ -186,7 +186,7 @@ def _rawmode(tile: tuple) -> str | None:
     return None
 
 
-def _retile(im: Image.Image, rawmode_fn) -> None:
+def _retile(im: Any, rawmode_fn: Callable[[str], str]) -> None:
     tiles = []
     for t in im.tile:
         args = t[3]
@@ -246,9 +246,9 @@ def read_photo(path: Source, max_pixels: int | None = None, *, name: str | None 
         src, name = bytes(path), name or "<image data>"
     elif hasattr(path, "read"):
         name = name or str(getattr(path, "name", "<image stream>"))
-        src = path.read()  # type: ignore[union-attr]
+        src = path.read()
     else:
-        fpath = Path(path)  # type: ignore[arg-type]
+        fpath = Path(path)
         name = name or str(fpath)
         if not fpath.exists():
             raise ImageError(f"{name}: no such file")
@@ -286,7 +286,7 @@ def read_photo(path: Source, max_pixels: int | None = None, *, name: str | None 
         im.close()
 
 
-def _decode_photo(im: Image.Image, src: str | bytes, name: str, fpath: Path | None, limit: int) -> Photo:
+def _decode_photo(im: Any, src: str | bytes, name: str, fpath: Path | None, limit: int) -> Photo:
     width, height = im.size
     _check_dims(name, width, height, limit)
     fmt = im.format or ""
@@ -391,13 +391,17 @@ def _to_srgb8(img: Image.Image, icc: bytes | None, name: str) -> tuple[Image.Ima
     if icc is not None:
         if not (space == "RGB" and _is_srgb(icc)):
             try:
-                return ImageCms.applyTransform(img, _cms_transform(icc, img.mode, True)), icc
+                converted = ImageCms.applyTransform(img, _cms_transform(icc, img.mode, True))
+                assert converted is not None  # inPlace=False returns the new image
+                return converted, icc
             except Exception as exc:  # noqa: BLE001
                 _warn(f"{name}: ignored unusable ICC profile ({_one_line(exc)})")
                 icc = None
     if img.mode == "LAB":
         lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
-        return ImageCms.profileToProfile(img, lab, _SRGB_PROFILE, outputMode="RGB"), icc
+        converted = ImageCms.profileToProfile(img, lab, _SRGB_PROFILE, outputMode="RGB")
+        assert converted is not None  # inPlace=False returns the new image
+        return converted, icc
     return (img if img.mode == "RGB" else img.convert("RGB")), icc
 
 

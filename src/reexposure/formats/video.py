@@ -13,8 +13,8 @@ every frame at full resolution straight from the :class:`~reexposure.core.infer.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch

@@ -113,7 +113,8 @@ class PairSynthesizer:
     def bright_pixels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coordinates (ys, xs) of the brightest 5% of pixels (max over channels)."""
         peak = image.max(axis=-1)
-        return np.nonzero(peak >= np.percentile(peak, 95))
+        ys, xs = np.nonzero(peak >= np.percentile(peak, 95))
+        return ys, xs
 
     def crop(self, image: np.ndarray, rng: np.random.Generator,
              bright: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:

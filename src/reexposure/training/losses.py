@@ -108,7 +108,7 @@ def hinge_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 
 # VGG19 'features' configuration (torchvision layout): ints are conv widths, 'M' max-pools.
-_VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+_VGG19_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
               512, 512, 512, 512, "M"]
 #: Index of conv3_4 in ``features`` (torchvision numbering: conv, relu, ... conv3_4 is 16).
 VGG_CONV3_4 = 16
@@ -130,6 +130,8 @@ class VGG19(nn.Module):
                 layers += [nn.Conv2d(in_ch, int(v), 3, padding=1), nn.ReLU(inplace=False)]
                 in_ch = int(v)
         self.features = nn.Sequential(*layers[: last + 1])
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
 

@@ -13,8 +13,9 @@ import logging
 import math
 import re
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from ...formats.extensions import PHOTO_INPUT_EXTENSIONS, PHOTO_WRITE_EXTENSIONS
 
@@ -274,7 +275,7 @@ def describe_model(info: dict[str, str]) -> str:
     return f"model: {path} ({desc}{extra})"
 
 
-def load_reconstructor(args: argparse.Namespace) -> "Reconstructor":
+def load_reconstructor(args: argparse.Namespace) -> Reconstructor:
     """The generator named by ``--model`` (default: shipped), with ``--crf`` and ``--threads``;
     reports which model it is."""
     from ...core.camera import crf_from_name

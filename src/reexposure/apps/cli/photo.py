@@ -84,7 +84,7 @@ def _cmd_expose(args: argparse.Namespace) -> int:
     return run_batch(args, plan, work)
 
 
-def radiance_array(rmap: "RadianceMap") -> "np.ndarray":
+def radiance_array(rmap: RadianceMap) -> np.ndarray:
     """The whole radiance map as HxWx3 float32 (filled strip by strip, no full-size temporaries)."""
     import numpy as np
 
@@ -110,7 +110,7 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
         ultrahdr = None  # type: ignore[assignment]
     loaded: list[Reconstructor] = []
 
-    def reconstructor() -> "Reconstructor":
+    def reconstructor() -> Reconstructor:
         if not loaded:
             loaded.append(load_reconstructor(args))
         return loaded[0]

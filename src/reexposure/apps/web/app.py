@@ -19,7 +19,7 @@ HTTP API (all under ``/api``; JSON unless noted)::
     GET    /api/jobs/{id}/photo.jpg?ev=E    full-resolution re-exposed JPEG (E in [-4, 4])
     GET    /api/jobs/{id}/radiance.exr      full-resolution radiance map (half float EXR)
     GET    /api/jobs/{id}/sweep.mp4         H.264 video sweeping EV -4..+4
-    GET    /api/jobs/{id}/ultrahdr.jpg      Ultra HDR (gain map) JPEG of the photo, if reexposure.formats.ultrahdr exists
+    GET    /api/jobs/{id}/ultrahdr.jpg      Ultra HDR (gain map) JPEG of the photo
     DELETE /api/jobs/{id}                   forget a job now
 
 Limits: uploads above ``max_upload_bytes`` get 413, photos above ``max_pixels`` get 413 with a
@@ -42,10 +42,11 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -219,6 +220,7 @@ def create_app(settings: WebSettings | None = None):
     """Build the FastAPI app. Loads the model now (raises :class:`reexposure.core.weights.ModelError`
     with a one-line message if it is missing)."""
     settings = settings or WebSettings()
+    model: Any
     if isinstance(settings.model, GatedUNet):
         model, model_info = settings.model.eval(), {"path": "<in memory>"}
     else:

@@ -22,7 +22,7 @@ from .settings import WebSettings
 #: what a job id looks like (random URL-safe token)
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
-__all__ = ['Job', 'JobStore', 'QueueFull']
+__all__ = ["Job", "JobStore", "QueueFull"]
 
 log = logging.getLogger("reexposure.apps.web")
 

@@ -18,7 +18,8 @@ from ...core.infer import RadianceMap
 #: largest finite half float
 F16_MAX = 65504.0
 
-__all__ = ['PREVIEW_MAGIC', 'PREVIEW_SCALE', 'Preview', 'decode_preview', 'encode_preview', 'make_preview', 'preview_size']
+__all__ = ["PREVIEW_MAGIC", "PREVIEW_SCALE", "Preview", "decode_preview", "encode_preview", "make_preview",
+           "preview_size"]
 
 
 

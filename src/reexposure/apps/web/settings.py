@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ...core.model import GatedUNet
 
-__all__ = ['WebSettings']
+__all__ = ["WebSettings"]
 
 
 

@@ -3,7 +3,7 @@ discriminator. :func:`build_generator` is the one place that maps an architectur
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 import torch.nn as nn
 
@@ -13,7 +13,10 @@ from .generator import GatedConv2d, GatedUNet, GeneratorConfig, compose_radiance
 
 __all__ = ["GatedConv2d", "GatedUNet", "GeneratorConfig", "compose_radiance",
            "ExpandNet", "ExpandNetConfig", "DiscriminatorConfig", "SNPatchGAN",
-           "ARCHITECTURES", "arch_of", "build_generator"]
+           "ARCHITECTURES", "Generator", "arch_of", "build_generator"]
+
+#: A generator network of any architecture (both have ``config`` and ``radiance(lin, mask)``).
+Generator = Union[GatedUNet, ExpandNet]
 
 #: Generator architectures: name -> (class, config class). Every generator has
 #: ``forward(lin, mask)`` and ``radiance(lin, mask) -> (B,3,H,W)`` relative radiance.
@@ -23,7 +26,7 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
 }
 
 
-def build_generator(arch: str, config: Any = None) -> nn.Module:
+def build_generator(arch: str, config: Any = None) -> Generator:
     """A generator of architecture ``arch`` (``gated_unet`` or ``expandnet``) from its config
     dataclass, a dict of its fields, or ``None`` (defaults). Raises ``ValueError`` for an unknown
     name or bad fields."""
@@ -37,7 +40,8 @@ def build_generator(arch: str, config: Any = None) -> nn.Module:
             raise ValueError(f"bad {arch} config: {exc}") from None
     elif config is not None and not isinstance(config, cfg_cls):
         raise ValueError(f"{arch} needs a {cfg_cls.__name__}, got {type(config).__name__}")
-    return cls(config)
+    model: Generator = cls(config)  # type: ignore[assignment]  # the classes of ARCHITECTURES
+    return model
 
 
 def arch_of(model: nn.Module) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     pass
 from .metadata import DEFAULT_HEADROOM, MAX_HEADROOM, MIN_GAIN_MAX, OFFSET, GainMapMetadata, _fmt
 
-__all__ = ['apply_gain_map', 'compute_gain_map']
+__all__ = ["apply_gain_map", "compute_gain_map"]
 
 log = logging.getLogger("reexposure")
 
@@ -170,11 +171,11 @@ def apply_gain_map(base_rgb: np.ndarray, codes: np.ndarray, meta: GainMapMetadat
     """The HDR rendition (HxWx3 float32, 1.0 = SDR white) of an sRGB base (HxWx3 uint8) and its
     gain map codes (h x w or h x w x 3 uint8, upsampled bilinearly with centre-aligned samples)."""
     h, w = base_rgb.shape[:2]
-    rec = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.float32) / 255.0)
-    rec = rec[None, None] if rec.ndim == 2 else rec.permute(2, 0, 1)[None]
-    if rec.shape[2:] != (h, w):
-        rec = F.interpolate(rec, size=(h, w), mode="bilinear", align_corners=False)
-    rec = rec[0].permute(1, 2, 0).numpy()  # h x w x C
+    t = torch.from_numpy(np.ascontiguousarray(codes, dtype=np.float32) / 255.0)
+    t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
+    if t.shape[2:] != (h, w):
+        t = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False)
+    rec = t[0].permute(1, 2, 0).numpy()  # h x w x C
     c = rec.shape[2]
     gmin = np.array(meta.gain_map_min, np.float32)[:c] if c == 3 else np.float32(meta.gain_map_min[0])
     gmax = np.array(meta.gain_map_max, np.float32)[:c] if c == 3 else np.float32(meta.gain_map_max[0])

@@ -16,7 +16,9 @@ from ..io import ImageError
 if TYPE_CHECKING:
     pass
 
-__all__ = ['CONTAINER_NS', 'DEFAULT_HEADROOM', 'GainMapMetadata', 'HDRGM_NS', 'ISO_SIG', 'ITEM_NS', 'MAX_HEADROOM', 'MIN_GAIN_MAX', 'MPF_SIG', 'OFFSET', 'RDF_NS', 'REEXPOSE_NS', 'UltraHDRError', 'XMP_SIG']
+__all__ = ["CONTAINER_NS", "DEFAULT_HEADROOM", "GainMapMetadata", "HDRGM_NS", "ISO_SIG", "ITEM_NS",
+           "MAX_HEADROOM", "MIN_GAIN_MAX", "MPF_SIG", "OFFSET", "RDF_NS", "REEXPOSE_NS", "UltraHDRError",
+           "XMP_SIG"]
 
 log = logging.getLogger("reexposure")
 
@@ -70,10 +72,10 @@ def _triple(v: Any) -> tuple[float, float, float]:
         return (float(v),) * 3
     vals = tuple(float(x) for x in v)
     if len(vals) == 1:
-        return vals * 3  # type: ignore[return-value]
+        return vals[0], vals[0], vals[0]
     if len(vals) != 3:
         raise ValueError(f"expected 1 or 3 values, got {len(vals)}")
-    return vals  # type: ignore[return-value]
+    return vals[0], vals[1], vals[2]
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class GainMapMetadata:
     version: str = "1.0"
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def validate(self) -> "GainMapMetadata":
+    def validate(self) -> GainMapMetadata:
         """Raise :class:`UltraHDRError` for values the specification forbids; returns self."""
         for name in ("gain_map_min", "gain_map_max", "gamma", "offset_sdr", "offset_hdr"):
             if not all(math.isfinite(x) for x in getattr(self, name)):

@@ -20,7 +20,7 @@ from .container import _apply_orientation, _check_pixels, _decode_rgb, _name, _p
 from .gainmap import _radiance, apply_gain_map
 from .metadata import GainMapMetadata, UltraHDRError, _hdrgm_values, _metadata_from_hdrgm, _reexpose_crf
 
-__all__ = ['hdr_from_ultrahdr', 'is_ultrahdr', 'metadata_of', 'radiance_from_ultrahdr', 'read_ultrahdr']
+__all__ = ["hdr_from_ultrahdr", "is_ultrahdr", "metadata_of", "radiance_from_ultrahdr", "read_ultrahdr"]
 
 log = logging.getLogger("reexposure")
 

@@ -43,7 +43,7 @@ from .metadata import (
     _xmp_packet,
 )
 
-__all__ = ['ultrahdr_bytes', 'write_ultrahdr']
+__all__ = ["ultrahdr_bytes", "write_ultrahdr"]
 
 log = logging.getLogger("reexposure")
 
@@ -110,7 +110,7 @@ def _photo_parts(photo: Any, radiance_map: Any) -> tuple[Any, np.ndarray]:
     return photo, np.asarray(rgb)
 
 
-def ultrahdr_bytes(photo: "Photo | str | Path | np.ndarray", radiance_map: "RadianceMap | torch.Tensor | np.ndarray",
+def ultrahdr_bytes(photo: Photo | str | Path | np.ndarray, radiance_map: RadianceMap | torch.Tensor | np.ndarray,
                    headroom: float | None = None, *, crf: CRF | None = None, scale: int = 1,
                    channels: int = 3, gamma: float = 1.0, quality: int = 95,
                    base_quality: int = 95) -> bytes:
@@ -171,8 +171,8 @@ def _assemble(primary: bytes, codes: np.ndarray, meta: GainMapMetadata, quality:
     return out + secondary
 
 
-def write_ultrahdr(path: str | Path, photo: "Photo | str | Path | np.ndarray",
-                   radiance_map: "RadianceMap | torch.Tensor | np.ndarray", headroom: float | None = None,
+def write_ultrahdr(path: str | Path, photo: Photo | str | Path | np.ndarray,
+                   radiance_map: RadianceMap | torch.Tensor | np.ndarray, headroom: float | None = None,
                    force: bool = False, **options: Any) -> Path:
     """Write a gain-map JPEG to ``path`` (.jpg/.jpeg) atomically; refuses to overwrite the input, or
     an existing file unless ``force``. ``options`` go to :func:`ultrahdr_bytes`. Returns the path."""
