@@ -326,7 +326,7 @@ Measured {when} with
   Tiles of {results[0]['tile'] if results else '?'} px with {results[0]['context'] if results else '?'} px context
   (TileOptions defaults). *Network MP*: pixels the generator ran on (tiles overlap, and tiles
   without clipped pixels are skipped); *GFLOP/s*: the generator's operations / reconstruct time.
-- Each case runs in a fresh process on a synthetic 4:3 photo (see `src/reexposure/bench.py`).
+- Each case runs in a fresh process on a synthetic 4:3 photo (see `src/reexposure/apps/bench.py`).
   *Latency* = reconstruct (linearise, mask, generator on every tile with clipped pixels, blend) +
   render (re-expose at EV {BENCH_EV:g} to an 8-bit image). Not included: Python start-up, importing
   torch, loading the model (*load*), image decoding and encoding. *Peak RSS* is the whole process
