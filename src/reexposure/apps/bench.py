@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.arrays import to_uint8
+from ..core.camera import DEFAULT_CRF, render_ldr
 from ..core.files import atomic_write_bytes
 from ..core.infer import Reconstructor
 
@@ -143,9 +145,9 @@ def synthesize(path: str | Path, case: Case, seed: int = 0) -> float:
         texture = rng.normal(0.0, 0.08, size=(y1 - y0, w)).astype(np.float32)
         texture = np.clip(texture, -0.35, 0.35)
         rad = np.exp(field - offset + texture)[..., None] * tint * np.float32(scale)
-        ldr = np.sqrt(np.clip(rad, 0.0, 1.0))  # default camera curve (sqrt)
+        ldr = render_ldr(rad.astype(np.float32), 0.0, DEFAULT_CRF, bits=None)  # the default camera curve
         ldr += rng.normal(0.0, 0.004, size=ldr.shape).astype(np.float32)  # sensor noise
-        strip = (np.clip(ldr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        strip = to_uint8(ldr)
         out[y0:y1] = strip
         clipped += int((strip.max(axis=2) == 255).sum())
     out.flush()

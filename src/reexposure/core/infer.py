@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from . import camera
-from .arrays import to_uint8
+from .arrays import to_uint8, uint8_to_ldr
 from .camera import CRF, DEFAULT_CRF
 from .model import GatedUNet, GeneratorConfig
 from .weights import load_generator
@@ -166,7 +166,7 @@ def _mask_rows(photo: np.ndarray, y0: int, y1: int, dilate: int = 1) -> torch.Te
     dilation sees the rows just outside the range, so strips agree with the whole image."""
     h = photo.shape[0]
     a, z = max(0, y0 - dilate), min(h, y1 + dilate)
-    ldr = torch.from_numpy(photo[a:z]).permute(2, 0, 1)[None].float() / 255.0
+    ldr = uint8_to_ldr(photo[a:z])
     return camera.saturation_mask(ldr, per_channel=True, dilate=dilate)[:, :, y0 - a:y0 - a + (y1 - y0)]
 
 
@@ -259,6 +259,15 @@ class RadianceMap:
     def to_tensor(self) -> torch.Tensor:
         """The whole radiance map, (1,3,H,W) float32."""
         return self.radiance()
+
+    def to_array(self) -> np.ndarray:
+        """The whole radiance map as HxWx3 float32, filled strip by strip (no full-size temporaries
+        besides the result): what the radiance writers take."""
+        h, w = self.shape
+        out = np.empty((h, w, 3), dtype=np.float32)
+        for y0, rad in self.strips():
+            out[y0:y0 + rad.shape[2]] = rad[0].permute(1, 2, 0).numpy()
+        return out
 
     def strips(self, rows: int = 256) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield ``(y0, radiance rows)`` strips of at most ``rows`` rows."""

@@ -47,7 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core import camera
-from ..core.arrays import to_uint8, uint8_to_ldr
+from ..core.arrays import from_tensor, to_tensor, to_uint8, uint8_to_ldr
 from ..core.camera import CRF
 from ..core.files import atomic_write_bytes
 from ..formats.extensions import PHOTO_INPUT_EXTENSIONS
@@ -167,9 +167,8 @@ def downscale(hdr: np.ndarray, max_side: int | None) -> np.ndarray:
         return hdr
     f = max_side / max(h, w)
     size = (max(2, round(h * f)), max(2, round(w * f)))
-    t = torch.from_numpy(np.ascontiguousarray(hdr, dtype=np.float32)).permute(2, 0, 1)[None]
-    t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_min(0.0)
-    return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy())
+    t = F.interpolate(to_tensor(hdr), size=size, mode="bilinear", antialias=True, align_corners=False).clamp_min(0.0)
+    return from_tensor(t)
 
 
 def load_scene(path: str | Path, max_side: int | None) -> tuple[np.ndarray, torch.Tensor]:
@@ -177,7 +176,7 @@ def load_scene(path: str | Path, max_side: int | None) -> tuple[np.ndarray, torc
     (:func:`reexposure.formats.scenes.normalize_95`), then downscaled to ``max_side`` (:func:`downscale`). Returns the
     HxWx3 array and the same radiance as a (1,3,H,W) float32 tensor."""
     hdr = downscale(normalize_95(read_hdr(path)), max_side)
-    return hdr, torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1)[None].contiguous()
+    return hdr, to_tensor(hdr)
 
 
 def case_photo(hdr: np.ndarray, radiance: torch.Tensor, share: float, crf: CRF = camera.DEFAULT_CRF,
@@ -559,7 +558,7 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
         labels_cols = ["input"] + [f"{k} EV-2" for k in cols] + ["ground truth EV-2"]
         for clip in opts.clips:
             if sheet_rows[clip]:
-                img = contact_sheet([[c.astype(np.float32) / 255.0 for c in row] for row in sheet_rows[clip]],
+                img = contact_sheet([list(row) for row in sheet_rows[clip]],
                                     labels_cols, row_labels=sheet_names[clip], cell=opts.cell)
                 fn = f"sheet_clip{round(clip * 100):02d}.png"
                 _write_png(out / fn, img)
@@ -618,7 +617,7 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
                                                             for k, m in cols.items()])
         out = Path(opts.out)
         for e, fn in zip(PHOTO_SHEET_EVS, names):
-            img = contact_sheet([[c.astype(np.float32) / 255.0 for c in r] for r in rows[e]],
+            img = contact_sheet([list(r) for r in rows[e]],
                                 ["input"] + [f"{k} EV{e:+g}" for k in cols], row_labels=[p.stem for p in files],
                                 cell=opts.cell)
             _write_png(out / fn, img)

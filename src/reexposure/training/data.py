@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 
 from ..core import camera
+from ..core.arrays import from_tensor, to_tensor
 from ..formats.io import ImageError, read_hdr, read_photo, to_uint8
 from ..formats.scenes import HDR_EXTENSIONS, DataError, find_hdr_files, find_ldr_files, normalize_95
 
@@ -41,12 +42,12 @@ def photo_radiance(rgb: np.ndarray, max_side: int | None = None) -> tuple[np.nda
     channel is at the clip level, code >= 254, before resizing). Those pixels hold no real
     radiance, which is why photos with many of them are not used."""
     clipped = camera.clipped_share(rgb)
-    t = camera.crf_from_name("srgb").inverse(torch.from_numpy(rgb.astype(np.float32) / 255.0)).permute(2, 0, 1)[None]
+    t = camera.crf_from_name("srgb").inverse(to_tensor(rgb))
     h, w = rgb.shape[:2]
     if max_side and max(h, w) > max_side:
         f = max_side / max(h, w)
         t = torch.nn.functional.interpolate(t, size=(max(1, round(h * f)), max(1, round(w * f))), mode="area")
-    return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy(), dtype=np.float32), clipped
+    return from_tensor(t), clipped
 
 
 @dataclass(frozen=True)

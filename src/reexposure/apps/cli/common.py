@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # heavy imports (torch) stay out of `reexpose --help`
 
 __all__ = ["UsageError", "ArgumentParser", "Formatter", "add_model_options", "add_output_options",
            "add_log_options", "collect_inputs", "plan_outputs", "load_reconstructor", "report",
-           "ev_tag", "check_ev", "check_common", "run_batch", "PHOTO_EXTS", "WRITE_EXTS", "EV_LIMIT", "PROG"]
+           "ev_tag", "check_ev", "check_common", "run_batch", "plan_inputs", "PHOTO_EXTS", "WRITE_EXTS",
+           "EV_LIMIT", "PROG"]
 
 PROG = "reexpose"
 log = logging.getLogger("reexposure")
@@ -250,6 +251,18 @@ def plan_outputs(args: argparse.Namespace, inputs: list[Path], names: Callable[[
                 continue  # kept: written (atomically) by an earlier, interrupted run
             check_output_path(out, force, inputs=all_inputs, extensions=None)  # extensions checked above
     return plan
+
+
+def plan_inputs(args: argparse.Namespace, names: Callable[[Path], list[str]],
+                allowed: Sequence[str]) -> tuple[list[Path], list[tuple[Path, list[Path]]]]:
+    """:func:`collect_inputs` of ``args.photos`` and :func:`plan_outputs` for them: returns (all
+    inputs, which outputs never overwrite; the plan). Reports "nothing to do" when every output
+    exists already (``--skip-existing``): an empty plan means the command is done."""
+    inputs = collect_inputs(args.photos)
+    plan = plan_outputs(args, inputs, names, allowed)
+    if not plan:
+        report(args, "nothing to do")
+    return inputs, plan
 
 
 def _remove_stale_temp_files(out: Path) -> None:

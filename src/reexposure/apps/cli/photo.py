@@ -28,21 +28,19 @@ from .common import (
     check_common,
     check_ev,
     check_pixels,
-    collect_inputs,
     ev_tag,
     load_reconstructor,
-    plan_outputs,
+    plan_inputs,
     read_input,
     report,
     run_batch,
 )
 
 if TYPE_CHECKING:
-    import numpy as np
 
-    from ...core.infer import RadianceMap, Reconstructor
+    from ...core.infer import Reconstructor
 
-__all__ = ["register", "radiance_array"]
+__all__ = ["register"]
 
 log = logging.getLogger("reexposure")
 HDR_EXTS = HDR_EXTENSIONS
@@ -55,17 +53,15 @@ def _cmd_expose(args: argparse.Namespace) -> int:
         raise UsageError("the same --ev is given twice")
     if args.format and f".{args.format}" not in WRITE_EXTS:
         raise UsageError(f"--format {args.format}: use one of {', '.join(e[1:] for e in WRITE_EXTS)}")
-    inputs = collect_inputs(args.photos)
 
     def suffix(p: Path) -> str:
         if args.format:
             return f".{args.format}"
         return p.suffix.lower() if p.suffix.lower() in WRITE_EXTS else ".jpg"
 
-    plan = plan_outputs(args, inputs, lambda p: [f"{p.stem}_ev{ev_tag(ev)}{suffix(p)}" for ev in evs],
-                        WRITE_EXTS)
+    inputs, plan = plan_inputs(args, lambda p: [f"{p.stem}_ev{ev_tag(ev)}{suffix(p)}" for ev in evs],
+                               WRITE_EXTS)
     if not plan:
-        report(args, "nothing to do")
         return 0
     from ...formats.io import write_photo
 
@@ -84,23 +80,10 @@ def _cmd_expose(args: argparse.Namespace) -> int:
     return run_batch(args, plan, work)
 
 
-def radiance_array(rmap: RadianceMap) -> np.ndarray:
-    """The whole radiance map as HxWx3 float32 (filled strip by strip, no full-size temporaries)."""
-    import numpy as np
-
-    h, w = rmap.shape
-    out = np.empty((h, w, 3), dtype=np.float32)
-    for y0, rad in rmap.strips():
-        out[y0:y0 + rad.shape[2]] = rad[0].permute(1, 2, 0).numpy()
-    return out
-
-
 def _cmd_hdr(args: argparse.Namespace) -> int:
     check_common(args)
-    inputs = collect_inputs(args.photos)
-    plan = plan_outputs(args, inputs, lambda p: [f"{p.stem}.{args.format}"], HDR_EXTS)
+    inputs, plan = plan_inputs(args, lambda p: [f"{p.stem}.{args.format}"], HDR_EXTS)
     if not plan:
-        report(args, "nothing to do")
         return 0
     from ...formats.io import write_hdr
 
@@ -121,7 +104,7 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
             rad, what = ultrahdr.hdr_from_ultrahdr(src)
             report(args, f"{src}: gain-map JPEG, no reconstruction: {what}")
         else:
-            rad = radiance_array(reconstructor()(read_input(args, src).rgb, progress=tiles))
+            rad = reconstructor()(read_input(args, src).rgb, progress=tiles).to_array()
         peak = float(rad.max()) if rad.size else 0.0
         if not args.float and peak > 65504.0 and outs[0].suffix.lower() == ".exr":
             log.warning("radiance peaks at %.4g, above the half-float range; use --float", peak)
@@ -143,10 +126,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"--fps must be within 1-120, got {args.fps:g}")
     if args.size < 0 or 0 < args.size < 16:
         raise UsageError(f"--size must be 0 (full resolution) or at least 16, got {args.size}")
-    inputs = collect_inputs(args.photos)
-    plan = plan_outputs(args, inputs, lambda p: [f"{p.stem}_sweep.{args.format}"], VIDEO_EXTS)
+    inputs, plan = plan_inputs(args, lambda p: [f"{p.stem}_sweep.{args.format}"], VIDEO_EXTS)
     if not plan:
-        report(args, "nothing to do")
         return 0
     rec = load_reconstructor(args)
 
@@ -167,10 +148,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     ev = check_ev(args.ev)
     if not 64 <= args.width <= 4096:
         raise UsageError(f"--width must be within 64-4096, got {args.width}")
-    inputs = collect_inputs(args.photos)
-    plan = plan_outputs(args, inputs, lambda p: [f"{p.stem}_compare.jpg"], WRITE_EXTS)
+    inputs, plan = plan_inputs(args, lambda p: [f"{p.stem}_compare.jpg"], WRITE_EXTS)
     if not plan:
-        report(args, "nothing to do")
         return 0
     from ...formats.io import write_photo
 

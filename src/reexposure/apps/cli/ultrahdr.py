@@ -14,9 +14,8 @@ from .common import (
     add_model_options,
     add_output_options,
     check_common,
-    collect_inputs,
     load_reconstructor,
-    plan_outputs,
+    plan_inputs,
     read_input,
     report,
     run_batch,
@@ -73,10 +72,8 @@ def _cmd_ultrahdr(args: argparse.Namespace) -> int:
         raise UsageError(f"--headroom must be within (0, {MAX_HEADROOM:g}] stops, got {args.headroom:g}")
     if not 1 <= args.gain_map_quality <= 100:
         raise UsageError(f"--gain-map-quality must be within 1-100, got {args.gain_map_quality}")
-    inputs = collect_inputs(args.photos)
-    plan = plan_outputs(args, inputs, lambda p: [f"{p.stem}_ultrahdr.jpg"], (".jpg", ".jpeg"))
+    inputs, plan = plan_inputs(args, lambda p: [f"{p.stem}_ultrahdr.jpg"], (".jpg", ".jpeg"))
     if not plan:
-        report(args, "nothing to do")
         return 0
     rec = load_reconstructor(args)
 

@@ -48,7 +48,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -157,10 +156,7 @@ def _render_jpeg(job: Job, ev: float) -> bytes:
 def _render_exr(job: Job) -> bytes:
     rm = job.radiance
     assert rm is not None
-    h, w = rm.shape
-    arr = np.empty((h, w, 3), dtype=np.float32)
-    for y0, rad in rm.strips(256):
-        arr[y0:y0 + rad.shape[2]] = rad[0].permute(1, 2, 0).numpy()
+    arr = rm.to_array()
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
         path = Path(tmp) / "radiance.exr"
         rio.write_hdr(path, arr, half=True)
