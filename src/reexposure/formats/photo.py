@@ -56,8 +56,6 @@ _PIL_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", "
 _OPEN_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "GIF", "BMP", "PPM", "JPEG2000", "HEIF", "AVIF")
 
 
-
-
 # --------------------------------------------------------------------------------------------
 # Photo
 # --------------------------------------------------------------------------------------------
@@ -216,8 +214,6 @@ def _load(im: Image.Image, name: str) -> None:
         if "truncated" in msg.lower() or isinstance(exc, EOFError):
             raise ImageError(f"{name}: truncated image file ({msg})") from None
         raise ImageError(f"{name}: corrupt or unsupported image data ({msg})") from None
-
-
 
 
 def _orient(im: Image.Image, orientation: int) -> Image.Image:

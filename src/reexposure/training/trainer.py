@@ -67,6 +67,7 @@ from .losses import (
     texture_loss,
     tonemap_for_d,
 )
+from .runtime import _any_rank, _append_jsonl, _device, _flatten, _is_main_thread, _rank, _truncate_log, _unwrap, _world
 
 __all__ = ["TrainConfig", "Trainer", "StepBatches", "train", "validation_set",
            "load_train_config", "CHECKPOINT_VERSION"]
@@ -75,7 +76,6 @@ log = logging.getLogger(__name__)
 
 #: Checkpoint format: 1 (no ``arch``, always the gated U-Net) and 2 (``arch`` key) both load.
 CHECKPOINT_VERSION = 2
-
 
 
 @dataclass(frozen=True)
@@ -130,18 +130,6 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _rank() -> int:
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
-def _world() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
-
-
-def _unwrap(m: nn.Module) -> nn.Module:
-    return m.module if isinstance(m, DDP) else m
 
 
 def _hub_dir() -> Path:
@@ -572,49 +560,6 @@ class Trainer:
         return {k: float(np.mean(v)) for k, v in acc.items() if v}
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device=cuda but no CUDA GPU is available")
-    if name == "cuda":
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    if name != "cpu":
-        raise ConfigError(f"unknown device {name!r} (auto, cpu, cuda)")
-    return torch.device("cpu")
-
-
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[prefix + k] = v
-    return out
-
-
-def _append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """On resume: drop log records past the checkpoint's step (they will be recomputed)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if int(json.loads(line).get("step", 0)) <= step:
-                keep.append(line)
-        except (ValueError, AttributeError):
-            continue
-    atomic_write_bytes(path, "".join(k + "\n" for k in keep).encode())
-
-
 #: TensorBoard image tags written at every validation (first 4 validation crops each).
 TB_IMAGE_TAGS = ("ev-2/input", "ev-2/naive", "ev-2/prediction", "ev-2/target")
 
@@ -773,22 +718,6 @@ def _export(trainer: Trainer, path: Path) -> None:
         info.update(init_from=Path(trainer.config.init_from).name, init_steps=trainer.init_steps,
                     finetune_steps=trainer.step)
     save_weights(trainer.G_ema, path, **info)
-
-
-def _any_rank(flag: bool, device: torch.device, distributed: bool) -> bool:
-    """``flag`` OR-ed over all ranks (so that a SIGTERM seen by one rank stops all of them at the
-    same step instead of leaving the others waiting in a collective)."""
-    if not distributed:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 def load_train_config(path: str | None, overrides: list[str]) -> TrainConfig:

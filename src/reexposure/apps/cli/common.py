@@ -15,13 +15,16 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from ...core.camera import crf_from_name
+from ...core.files import stale_temp_files
+from ...core.infer import Reconstructor
 from ...formats.extensions import PHOTO_INPUT_EXTENSIONS, PHOTO_WRITE_EXTENSIONS
-
-if TYPE_CHECKING:  # heavy imports (torch) stay out of `reexpose --help`
-    from ...core.infer import Reconstructor
-    from ...formats.io import Photo
+from ...formats.io import ImageError, Photo, check_output_path, get_max_pixels, read_photo
 
 __all__ = ["UsageError", "ArgumentParser", "Formatter", "add_model_options", "add_output_options",
            "add_log_options", "collect_inputs", "plan_outputs", "load_reconstructor", "report",
@@ -108,15 +111,11 @@ def report(args: argparse.Namespace, message: str) -> None:
     """Print one line of the report to stdout (unless ``--quiet``), without breaking a progress bar."""
     if getattr(args, "quiet", False):
         return
-    from tqdm import tqdm
-
     tqdm.write(message, file=sys.stdout)
     sys.stdout.flush()
 
 
 def error_line(message: str) -> None:
-    from tqdm import tqdm
-
     tqdm.write(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
 
 
@@ -142,8 +141,6 @@ def check_common(args: argparse.Namespace) -> None:
     if threads is not None:
         if threads < 1:
             raise UsageError(f"--threads must be at least 1, got {threads}")
-        import torch
-
         torch.set_num_threads(threads)
     max_pixels = getattr(args, "max_pixels", None)
     if max_pixels is not None and max_pixels < 4:
@@ -157,8 +154,6 @@ def collect_inputs(items: Sequence[str]) -> list[Path]:
     """Expand the positional inputs: files as given, folders to their photos (sorted, not
     recursive, hidden files and this tool's own outputs skipped). Raises ImageError for a missing
     path or a folder without photos."""
-    from ...formats.io import ImageError
-
     found: list[Path] = []
     for item in items:
         p = Path(item)
@@ -189,8 +184,6 @@ def _is_file_target(output: str) -> bool:
 
 
 def _make_folder(folder: Path) -> None:
-    from ...formats.io import ImageError
-
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -205,8 +198,6 @@ def plan_outputs(args: argparse.Namespace, inputs: list[Path], names: Callable[[
     the current folder); ``-o FILE`` is allowed when there is exactly one output in all. Checks the
     extensions against ``allowed``, duplicates, inputs that would be overwritten and existing outputs
     (``--force``, ``--skip-existing``). Returns ``[(input, [outputs])]`` of the inputs to process."""
-    from ...formats.io import ImageError, check_output_path
-
     output = getattr(args, "output", None)
     if output and _is_file_target(output):
         count = sum(len(names(p)) for p in inputs)
@@ -269,8 +260,6 @@ def _remove_stale_temp_files(out: Path) -> None:
     """Delete the hidden temp files that :func:`reexposure.formats.io.atomic_output` leaves for ``out``
     when a run is killed (SIGKILL, power loss) in the middle of writing it:
     ``.<stem>.<8 random characters>.tmp<suffix>`` in the same folder."""
-    from ...core.files import stale_temp_files
-
     for stale in stale_temp_files(out):
         try:
             stale.unlink()
@@ -291,9 +280,6 @@ def describe_model(info: dict[str, str]) -> str:
 def load_reconstructor(args: argparse.Namespace) -> Reconstructor:
     """The generator named by ``--model`` (default: shipped), with ``--crf`` and ``--threads``;
     reports which model it is."""
-    from ...core.camera import crf_from_name
-    from ...core.infer import Reconstructor
-
     crf = crf_from_name(args.crf)
     rec = Reconstructor(args.model, crf=crf, threads=args.threads)
     report(args, describe_model(rec.info))
@@ -314,8 +300,6 @@ def run_batch(args: argparse.Namespace, plan: list[tuple[Path, list[Path]]],
 
     With one input, errors propagate (main prints them). With several, a bad input (ImageError,
     ValueError) is reported on its own line and the rest still run; the exit code is then 2."""
-    from tqdm import tqdm
-
     if not plan:
         report(args, "nothing to do")
         return 0
@@ -334,8 +318,6 @@ def run_batch(args: argparse.Namespace, plan: list[tuple[Path, list[Path]]],
             error_line(str(_with_path(src, exc)))
     bar.close()
     if failures:
-        from ...formats.io import ImageError
-
         raise ImageError(f"{failures} of {len(plan)} {what}s failed (see the lines above); "
                          "the others were written")
     return 0
@@ -353,10 +335,6 @@ def _with_path(src: Path, exc: Exception) -> Exception:
 
 def check_pixels(args: argparse.Namespace, src: Path) -> None:
     """Refuse a file above the pixel limit from its header alone (for readers other than read_photo)."""
-    from PIL import Image
-
-    from ...formats.io import ImageError, get_max_pixels
-
     limit = get_max_pixels(args.max_pixels)
     with Image.open(src) as im:
         w, h = im.size
@@ -366,8 +344,6 @@ def check_pixels(args: argparse.Namespace, src: Path) -> None:
 
 def read_input(args: argparse.Namespace, src: Path) -> Photo:
     """Read one input photo with ``--max-pixels``."""
-    from ...formats.io import read_photo
-
     return read_photo(src, max_pixels=args.max_pixels)
 
 

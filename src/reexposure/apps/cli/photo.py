@@ -4,7 +4,6 @@ Each handler validates its arguments, plans every output path first (:func:`.com
 and then calls library functions per photo: :func:`reexposure.formats.io.read_photo`, the
 :class:`reexposure.core.infer.Reconstructor`, and a writer (``write_photo``, ``write_hdr``,
 :func:`reexposure.formats.video.write_sweep`, :func:`reexposure.apps.compare.compare_image`).
-Library modules are imported inside the handlers so that ``reexpose --help`` does not load torch.
 """
 
 from __future__ import annotations
@@ -15,7 +14,10 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...formats import ultrahdr, video
 from ...formats.extensions import HDR_EXTENSIONS, VIDEO_EXTENSIONS
+from ...formats.io import write_hdr, write_photo
+from .. import compare
 from .common import (
     PHOTO_EXTS,
     PROG,
@@ -37,7 +39,6 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-
     from ...core.infer import Reconstructor
 
 __all__ = ["register"]
@@ -63,7 +64,6 @@ def _cmd_expose(args: argparse.Namespace) -> int:
                                WRITE_EXTS)
     if not plan:
         return 0
-    from ...formats.io import write_photo
 
     rec = load_reconstructor(args)
 
@@ -85,12 +85,6 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
     inputs, plan = plan_inputs(args, lambda p: [f"{p.stem}.{args.format}"], HDR_EXTS)
     if not plan:
         return 0
-    from ...formats.io import write_hdr
-
-    try:  # gain-map JPEGs (Ultra HDR) already hold the radiance: read it instead of reconstructing
-        from ...formats import ultrahdr
-    except Exception:  # the module is optional
-        ultrahdr = None  # type: ignore[assignment]
     loaded: list[Reconstructor] = []
 
     def reconstructor() -> Reconstructor:
@@ -99,7 +93,8 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
         return loaded[0]
 
     def work(src: Path, outs: list[Path], tiles: bool) -> None:
-        if ultrahdr is not None and src.suffix.lower() in (".jpg", ".jpeg") and ultrahdr.is_ultrahdr(src):
+        # gain-map JPEGs (Ultra HDR) already hold the radiance: read it instead of reconstructing
+        if src.suffix.lower() in (".jpg", ".jpeg") and ultrahdr.is_ultrahdr(src):
             check_pixels(args, src)
             rad, what = ultrahdr.hdr_from_ultrahdr(src)
             report(args, f"{src}: gain-map JPEG, no reconstruction: {what}")
@@ -115,8 +110,6 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from ...formats import video
-
     check_common(args)
     ev_from = check_ev(args.ev_from, "--from")
     ev_to = check_ev(args.ev_to, "--to")
@@ -142,8 +135,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .. import compare
-
     check_common(args)
     ev = check_ev(args.ev)
     if not 64 <= args.width <= 4096:
@@ -151,7 +142,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     inputs, plan = plan_inputs(args, lambda p: [f"{p.stem}_compare.jpg"], WRITE_EXTS)
     if not plan:
         return 0
-    from ...formats.io import write_photo
 
     rec = load_reconstructor(args)
 

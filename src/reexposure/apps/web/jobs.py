@@ -30,6 +30,7 @@ log = logging.getLogger("reexposure.apps.web")
 class _Cancelled(Exception):
     pass
 
+
 @dataclass
 class Job:
     """One reconstruction: the uploaded photo, its state and, when done, the radiance map."""
@@ -59,10 +60,12 @@ class Job:
     def active(self) -> bool:
         return self.state in ("queued", "running")
 
+
 class QueueFull(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__("queue full")
         self.retry_after = retry_after
+
 
 class JobStore:
     """Jobs by id, the bounded reconstruction queue and the time-to-live clean-up. Thread safe."""

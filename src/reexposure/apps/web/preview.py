@@ -22,12 +22,12 @@ __all__ = ["PREVIEW_MAGIC", "PREVIEW_SCALE", "Preview", "decode_preview", "encod
            "preview_size"]
 
 
-
 PREVIEW_MAGIC = b"RXP1"
 
 #: radiance is stored times this factor so the darkest 8-bit code stays a normal float16; the
 #: largest storable radiance (65504 / 256 = 256x the clip level) is still white at EV -4.
 PREVIEW_SCALE = 256.0
+
 
 @dataclass
 class Preview:
@@ -43,11 +43,13 @@ class Preview:
     def shape(self) -> tuple[int, int]:
         return self.naive.shape[0], self.naive.shape[1]
 
+
 def preview_size(h: int, w: int, max_side: int, max_pixels: int) -> tuple[int, int]:
     """(height, width) of the preview of an HxW photo: the photo scaled down (never up) so its long
     side is at most ``max_side`` and its area at most ``max_pixels``."""
     s = min(1.0, max_side / max(h, w), math.sqrt(max_pixels / (h * w)))
     return max(1, int(h * s)), max(1, int(w * s))
+
 
 def _box_reduce(t: torch.Tensor, k: int) -> torch.Tensor:
     """Average k x k blocks of (1,C,h,w); rows/columns beyond a multiple of k are averaged over what
@@ -55,6 +57,7 @@ def _box_reduce(t: torch.Tensor, k: int) -> torch.Tensor:
     if k == 1:
         return t
     return F.avg_pool2d(t, k, stride=k, ceil_mode=True, count_include_pad=False)
+
 
 def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_000) -> Preview:
     """Downscale a :class:`RadianceMap` to a preview in linear light (area averaging), strip by
@@ -88,6 +91,7 @@ def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_
 
     return Preview(hwc(naive_t), hwc(ours_t), np.ascontiguousarray(mask_t[0, 0].numpy(), dtype=np.float32))
 
+
 def encode_preview(p: Preview) -> bytes:
     """The binary preview the browser renders (all little-endian)::
 
@@ -110,6 +114,7 @@ def encode_preview(p: Preview) -> bytes:
     mask8 = np.clip(p.mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
     header = struct.pack("<4sIIf", PREVIEW_MAGIC, w, h, PREVIEW_SCALE)
     return b"".join([header, naive16.tobytes(), delta16.tobytes(), mask8.tobytes()])
+
 
 def decode_preview(data: bytes) -> Preview:
     """Inverse of :func:`encode_preview` (up to float16 rounding)."""

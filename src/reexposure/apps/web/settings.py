@@ -11,7 +11,6 @@ from ...core.model import GatedUNet
 __all__ = ["WebSettings"]
 
 
-
 @dataclass
 class WebSettings:
     """Server configuration (``reexpose serve`` options).

@@ -27,10 +27,6 @@ __all__ = []
 log = logging.getLogger("reexposure")
 
 
-
-
-
-
 @dataclass(frozen=True)
 class _Segment:
     marker: int  # second marker byte (0xE1 = APP1, ...)
