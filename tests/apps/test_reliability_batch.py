@@ -34,17 +34,6 @@ EVS = ("-2", "1")
 N_PHOTOS = 4
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    from reexposure.core.model import GatedUNet, GeneratorConfig
-    from reexposure.core.weights import save_weights
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_weights(GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16)), path)
-    return path
-
-
 def _photos(folder: Path, n: int = N_PHOTOS, size: tuple[int, int] = (256, 384)) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from reexposure.formats import io as rio
@@ -41,17 +40,6 @@ def _default_limit(monkeypatch):
     rio.set_max_pixels(None)
     yield
     rio.set_max_pixels(None)
-
-
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    from reexposure.core.model import GatedUNet, GeneratorConfig
-    from reexposure.core.weights import save_weights
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_weights(GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16)), path)
-    return path
 
 
 def _photo(h: int = 24, w: int = 32) -> np.ndarray:

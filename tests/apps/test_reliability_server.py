@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 httpx = pytest.importorskip("httpx")
@@ -167,14 +166,8 @@ def _listening_addresses(port: int) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory) -> Path:
-    from reexposure.core.model import GatedUNet, GeneratorConfig
-    from reexposure.core.weights import save_weights
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_weights(GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16)), path)
-    return path
+def model_path(tiny_weights: Path) -> Path:
+    return tiny_weights
 
 
 @pytest.fixture(scope="module")

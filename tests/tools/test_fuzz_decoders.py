@@ -212,19 +212,6 @@ def test_random_bytes_behind_a_valid_signature(target: str, data) -> None:
 # ------------------------------------------------------------------------------ the CLI
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    import torch
-
-    from reexposure.core.model import GatedUNet, GeneratorConfig
-    from reexposure.core.weights import save_weights
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_weights(GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16)), path)
-    return path
-
-
 @pytest.mark.parametrize("fmt", ["jpeg", "png", "tiff", "webp"])
 @settings(max_examples=max(5, EXAMPLES // 8), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
