@@ -2,7 +2,7 @@
 conv3_4 pre-ReLU perceptual), resumable exactly, one process or many (torchrun + DDP).
 
 Run: ``reexpose train --config configs/cpu-small.yaml [key=value ...] [--resume]``
-(also ``python -m reexposure.training.trainer ...``; many GPUs: ``torchrun --nproc_per_node=N -m reexposure
+(also ``python -m reexposure train ...``; many GPUs: ``torchrun --nproc_per_node=N -m reexposure
 train --config configs/full.yaml``).
 
 The step shape follows BasicSR's SRGAN step: D frozen during the G step, D trained on the
