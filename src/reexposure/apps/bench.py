@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -47,7 +47,8 @@ from ..core.infer import Reconstructor
 log = logging.getLogger(__name__)
 
 __all__ = ["Case", "DEFAULT_CASES", "synthesize", "run_case", "format_table", "update_markdown",
-           "main", "DESCRIPTION", "machine_info", "section_text", "format_targets"]
+           "main", "DESCRIPTION", "machine_info", "section_text", "format_targets", "select_cases",
+           "run_cases"]
 
 #: plain-text description for ``reexpose bench --help`` (the module docstring is reStructuredText)
 DESCRIPTION = """\
@@ -358,6 +359,55 @@ def update_markdown(path: str | Path, section: str) -> None:
         new = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, new.encode())
+
+
+def select_cases(sizes: Sequence[float]) -> list[Case]:
+    """The default cases of these megapixel sizes; a size without default cases gets 5%, 30% and
+    0% clipped. Raises ``ValueError`` when nothing is selected."""
+    cases = [Case(*c) for c in DEFAULT_CASES if c[0] in sizes]
+    cases += [Case(s, f) for s in sizes if s not in {c[0] for c in DEFAULT_CASES} for f in (0.05, 0.30, 0.0)]
+    if not cases:
+        raise ValueError("no benchmark cases selected")
+    return cases
+
+
+def run_cases(cases: Sequence[Case], model: str | None = None, threads: int | None = None,
+              timeout: float = 3600.0, json_path: str | Path | None = None,
+              on_result: Callable[[Case, dict], None] | None = None,
+              machine: dict | None = None) -> tuple[dict, list[dict], list[str]]:
+    """Run ``cases`` one after the other (:func:`run_case`, each in a fresh process). A case that
+    times out or fails is recorded in ``failed`` and the others still run; ``on_result(case,
+    result)`` is called after each finished case, and ``json_path`` (if given) is rewritten after
+    every case, so a long run keeps what it measured. ``machine``: :func:`machine_info`, taken now
+    if not given. Returns (machine, results, failed); raises ``RuntimeError`` when no case finished."""
+    machine = machine or machine_info()
+    results: list[dict] = []
+    failed: list[str] = []
+
+    def save() -> None:
+        if json_path:
+            Path(json_path).write_text(json.dumps({"machine": machine, "results": results, "failed": failed},
+                                                  indent=2))
+
+    for case in cases:
+        try:
+            r = run_case(case, model=model, threads=threads, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            failed.append(f"{case.name}: did not finish within {timeout:g} s")
+            log.error("%s", failed[-1])
+            continue
+        except RuntimeError as exc:
+            failed.append(str(exc))
+            log.error("%s", failed[-1])
+            continue
+        results.append(r)
+        if on_result is not None:
+            on_result(case, r)
+        save()
+    if not results:
+        raise RuntimeError("no benchmark case finished: " + "; ".join(failed))
+    save()
+    return machine, results, failed
 
 
 def main(argv: Sequence[str] | None = None) -> int:

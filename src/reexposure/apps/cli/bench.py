@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import subprocess
 from pathlib import Path
 
 from ...core.weights import ModelError
 from ..bench import (
-    DEFAULT_CASES,
     DESCRIPTION,
     Case,
     format_table,
     format_targets,
     machine_info,
-    run_case,
+    run_cases,
     section_text,
+    select_cases,
     update_markdown,
 )
 from .common import Formatter, UsageError, add_log_options, report
@@ -41,49 +39,28 @@ def _parse_case(text: str) -> Case:
 def _cmd_bench(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    if args.cases:
-        cases = list(args.cases)
-    else:
-        sizes = [float(s) for s in args.sizes]
-        cases = [Case(*c) for c in DEFAULT_CASES if c[0] in sizes]
-        cases += [Case(s, f) for s in sizes if s not in {c[0] for c in DEFAULT_CASES} for f in (0.05, 0.30, 0.0)]
-        if not cases:
-            raise UsageError("no benchmark cases selected")
+    cases = list(args.cases) if args.cases else select_cases([float(s) for s in args.sizes])
     if args.model is not None and not Path(args.model).is_file():
         raise ModelError(f"model file {args.model} not found")
     machine = machine_info()
     report(args, f"machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}, "
                  f"load average {machine['load']}")
-    results: list[dict] = []
-    failed: list[str] = []
-    for case in cases:
-        try:
-            r = run_case(case, model=args.model, threads=args.threads, timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            failed.append(f"{case.name}: did not finish within {args.timeout:g} s")
-            log.error("%s", failed[-1])
-            continue
-        except RuntimeError as exc:
-            failed.append(str(exc))
-            log.error("%s", failed[-1])
-            continue
-        if not results:
+    shown: list[bool] = []
+
+    def on_result(case: Case, r: dict) -> None:
+        if not shown:
             m = r["model"]
             report(args, f"model: {m.get('path')} ({m.get('description', 'no description')}; "
                          f"trained_steps={m.get('trained_steps', '?')})")
-        results.append(r)
+            shown.append(True)
         report(args, f"{case.name}: latency {r['latency_s']:.2f} s (reconstruct {r['reconstruct_s']:.2f} + "
                      f"render {r['render_s']:.2f}), peak RSS {r['peak_rss_mb']:.0f} MB, "
                      f"{r['clipped_pct']:.1f}% clipped, {r['tiles_run']} tiles")
-        if args.json:  # after every case, so a long run keeps what it measured
-            Path(args.json).write_text(json.dumps({"machine": machine, "results": results, "failed": failed},
-                                                  indent=2))
-    if not results:
-        raise RuntimeError("no benchmark case finished: " + "; ".join(failed))
+
+    machine, results, failed = run_cases(cases, model=args.model, threads=args.threads, timeout=args.timeout,
+                                         json_path=args.json, on_result=on_result, machine=machine)
     print(format_table(results), end="")
     print(format_targets(results), end="")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine, "results": results, "failed": failed}, indent=2))
     if args.output:
         argv = list(getattr(args, "argv", ["bench"]))[1:]
         command = "reexpose bench " + " ".join(argv)
