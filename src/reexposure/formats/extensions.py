@@ -20,6 +20,6 @@ PHOTO_INPUT_EXTENSIONS = (
 HDR_EXTENSIONS = (".exr", ".hdr", ".pfm")
 #: Exposure-sweep video formats (:mod:`reexposure.formats.video`).
 VIDEO_EXTENSIONS = (".mp4", ".gif")
-#: Media type of each written photo format (HTTP downloads).
+#: Media type of the photo formats a browser may upload (the web app's accepted types).
 PHOTO_MEDIA_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
-                     ".tiff": "image/tiff", ".webp": "image/webp"}
+                     ".tiff": "image/tiff", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif"}

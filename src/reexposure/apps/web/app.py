@@ -59,6 +59,7 @@ from ...core.model import GatedUNet
 from ...core.weights import load_generator
 from ...formats import io as rio
 from ...formats import ultrahdr, video
+from ...formats.extensions import PHOTO_MEDIA_TYPES
 from ...formats.video import sweep_evs as ramp
 from .jobs import Job, JobStore, QueueFull
 from .preview import PREVIEW_MAGIC, Preview, decode_preview, encode_preview, make_preview
@@ -72,17 +73,12 @@ log = logging.getLogger("reexposure.apps.web")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EV_MIN, EV_MAX = -4.0, 4.0
 
-#: declared upload type -> file extension handed to the decoder
-ACCEPTED_TYPES = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/tiff": ".tif",
-    "image/webp": ".webp",
-    "image/heic": ".heic",
-    "image/heif": ".heif",
-}
-_EXT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".tif": "image/tiff",
-              ".tiff": "image/tiff", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif"}
+#: upload file extension -> media type (formats.extensions: the one list)
+_EXT_TYPES = PHOTO_MEDIA_TYPES
+#: declared upload type -> file extension handed to the decoder (the first extension of each type)
+ACCEPTED_TYPES: dict[str, str] = {}
+for _ext, _type in PHOTO_MEDIA_TYPES.items():
+    ACCEPTED_TYPES.setdefault(_type, _ext)
 _SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 _SAMPLE_EXTS = (".jpg", ".jpeg", ".png")
 MULTIPART_OVERHEAD = 64 * 1024
