@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import io as _bio
-import logging
 import struct
 from dataclasses import dataclass
 
@@ -16,7 +15,6 @@ from ..core.camera import srgb_decode, srgb_encode
 
 __all__: list[str] = []
 
-log = logging.getLogger("reexposure.formats.io")
 
 # --------------------------------------------------------------------------------------------
 # ICC helpers (LittleCMS through Pillow for 8-bit; own matrix/TRC maths for 16-bit)

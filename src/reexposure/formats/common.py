@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import warnings
 from typing import Union
@@ -12,7 +11,6 @@ import numpy as np
 __all__ = ["ImageError", "OutputExistsError", "ImageWarning", "set_max_pixels", "get_max_pixels",
            "DEFAULT_MAX_PIXELS", "MAX_PIXELS_ENV", "PathLike"]
 
-log = logging.getLogger("reexposure.formats.io")
 
 #: a file path argument
 PathLike = Union[str, "os.PathLike[str]"]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import struct
 
 from PIL import Image
@@ -27,7 +26,6 @@ STORED_TRANSPOSE = {
 
 EXIF_HEADER = b"Exif\x00\x00"
 
-log = logging.getLogger("reexposure.formats.io")
 
 # --------------------------------------------------------------------------------------------
 # EXIF helpers

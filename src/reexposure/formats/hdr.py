@@ -4,7 +4,6 @@ PFM (colour or gray, either byte order, rows stored bottom to top)."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +19,6 @@ from .photo import _as_hwc
 
 __all__ = ["read_hdr", "write_hdr"]
 
-log = logging.getLogger("reexposure.formats.io")
 
 # --------------------------------------------------------------------------------------------
 # HDR: OpenEXR, Radiance RGBE, PFM

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,7 +14,6 @@ from .extensions import HDR_EXTENSIONS, PHOTO_WRITE_EXTENSIONS
 
 __all__ = ["check_output_path", "atomic_output"]
 
-log = logging.getLogger("reexposure.formats.io")
 
 # --------------------------------------------------------------------------------------------
 # Output paths and atomic writes

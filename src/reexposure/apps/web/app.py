@@ -37,7 +37,6 @@ import asyncio
 import gzip
 import importlib.util
 import io as _stdio
-import logging
 import re
 import secrets
 import tempfile
@@ -68,7 +67,6 @@ from .settings import WebSettings
 __all__ = ["WebSettings", "create_app", "make_preview", "encode_preview", "decode_preview", "Preview",
            "PREVIEW_MAGIC"]
 
-log = logging.getLogger("reexposure.apps.web")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EV_MIN, EV_MAX = -4.0, 4.0

@@ -5,7 +5,6 @@ and stripping the gain map, decoding the base image as stored (with its EXIF ori
 from __future__ import annotations
 
 import io
-import logging
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -23,8 +22,6 @@ from ..exif import STORED_TRANSPOSE, UPRIGHT_TRANSPOSE
 from .metadata import CONTAINER_NS, ISO_SIG, ITEM_NS, MPF_SIG, XMP_SIG, UltraHDRError, _parse_xmp
 
 __all__ = []
-
-log = logging.getLogger("reexposure")
 
 
 @dataclass(frozen=True)

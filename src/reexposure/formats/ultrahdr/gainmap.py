@@ -4,7 +4,6 @@ and back (see :mod:`reexposure.formats.ultrahdr` for the formulas).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,6 @@ if TYPE_CHECKING:
 from .metadata import DEFAULT_HEADROOM, MAX_HEADROOM, MIN_GAIN_MAX, OFFSET, GainMapMetadata, _fmt
 
 __all__ = ["apply_gain_map", "compute_gain_map"]
-
-log = logging.getLogger("reexposure")
 
 
 #: Rec. 709 luminance weights for single-channel gain maps

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +20,6 @@ from .gainmap import _radiance, apply_gain_map
 from .metadata import GainMapMetadata, UltraHDRError, _hdrgm_values, _metadata_from_hdrgm, _reexpose_crf
 
 __all__ = ["hdr_from_ultrahdr", "is_ultrahdr", "metadata_of", "radiance_from_ultrahdr", "read_ultrahdr"]
-
-log = logging.getLogger("reexposure")
 
 
 def is_ultrahdr(path: str | Path | bytes) -> bool:
