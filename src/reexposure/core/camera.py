@@ -119,6 +119,11 @@ class CRF:
         t, was_numpy = _as_tensor(ldr)
         return cast(AT, _back(self.inverse(t.clamp(0.0, 1.0)), was_numpy))
 
+    def inverse_table(self) -> torch.Tensor:
+        """The inverse CRF at the 256 8-bit codes: (256,) float32 linear values in [0, 1], the
+        look-up table that linearises an 8-bit photo."""
+        return self.inverse(torch.arange(256, dtype=torch.float32) / 255.0)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
 

@@ -210,7 +210,7 @@ class RadianceMap:
         return self.photo.shape[0], self.photo.shape[1]
 
     def _lut(self) -> torch.Tensor:
-        return self.crf.inverse(torch.arange(256, dtype=torch.float32) / 255.0)
+        return self.crf.inverse_table()
 
     def lin(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
         """Linearised photo rows [y0, y1) as (1,3,h,W) float32."""

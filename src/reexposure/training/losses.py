@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 __all__ = ["masked_mean", "log_mse", "ldr_loss", "texture_loss", "tonemap_for_d", "hinge_d_loss", "hinge_g_loss",
-           "VGG19", "VGG_CONV3_4", "find_vgg_weights", "PerceptualLoss"]
+           "VGG19", "VGG_CONV3_4", "find_vgg_weights", "hub_checkpoints", "PerceptualLoss"]
 
 LOG_EPS = 1e-3  # radiance floor for the log (1/1000 of the clip level)
 
@@ -161,13 +161,17 @@ class VGG19(nn.Module):
         return self.features((rgb - self.mean) / self.std)
 
 
+def hub_checkpoints() -> Path:
+    """torchvision's weights cache: ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch``)."""
+    return Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
+
+
 def find_vgg_weights(path: str | None = None) -> Path | None:
     """The VGG19 weights file: ``path`` if given, else torchvision's file in the torch hub cache
     (``$TORCH_HOME/hub/checkpoints/vgg19-dcbb9e9d.pth``). ``None`` if absent."""
     if path:
         return Path(path) if Path(path).is_file() else None
-    torch_home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
-    for p in sorted((torch_home / "hub" / "checkpoints").glob("vgg19-*.pth")):
+    for p in sorted(hub_checkpoints().glob("vgg19-*.pth")):
         return p
     return None
 

@@ -61,6 +61,7 @@ from .losses import (
     find_vgg_weights,
     hinge_d_loss,
     hinge_g_loss,
+    hub_checkpoints,
     ldr_loss,
     log_mse,
     masked_mean,
@@ -132,10 +133,6 @@ class TrainConfig:
 # --------------------------------------------------------------------------- helpers
 
 
-def _hub_dir() -> Path:
-    return Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
-
-
 def check_config(c: TrainConfig) -> None:
     """Fail early, with one line, on a config that cannot train (before any data is read)."""
     if c.arch not in ARCHITECTURES:
@@ -188,7 +185,7 @@ def check_config(c: TrainConfig) -> None:
         where = f"{c.vgg_weights} does not exist; " if c.vgg_weights else ""
         raise ConfigError(
             f"the perceptual loss (w_perc={c.w_perc:g}) needs VGG19 weights: {where}download torchvision's "
-            f"vgg19-dcbb9e9d.pth and put it in {_hub_dir()} or pass --vgg-weights PATH; or set w_perc=0")
+            f"vgg19-dcbb9e9d.pth and put it in {hub_checkpoints()} or pass --vgg-weights PATH; or set w_perc=0")
 
 
 def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ _STRIP_ROWS = 256
 
 
 def _lut(crf: CRF) -> np.ndarray:
-    return crf.inverse(torch.arange(256, dtype=torch.float32) / 255.0).numpy().astype(np.float32)
+    return crf.inverse_table().numpy().astype(np.float32)
 
 
 _SRGB_LUT = _lut(SRGBCRF())
