@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Coverage-guided fuzzing of reexposure's decoders with atheris (libFuzzer for Python).
 
-Targets: ``photo`` (reexposure.io.read_photo: JPEG, PNG, TIFF, WebP, HEIC, GIF, BMP), ``hdr``
-(reexposure.io.read_hdr: OpenEXR, Radiance .hdr, PFM) and ``ultrahdr``
-(reexposure.ultrahdr.read_ultrahdr). With ``--target all`` (the default) the first byte of each
+Targets: ``photo`` (reexposure.formats.io.read_photo: JPEG, PNG, TIFF, WebP, HEIC, GIF, BMP), ``hdr``
+(reexposure.formats.io.read_hdr: OpenEXR, Radiance .hdr, PFM) and ``ultrahdr``
+(reexposure.formats.ultrahdr.read_ultrahdr). With ``--target all`` (the default) the first byte of each
 input picks the target (0 photo, 1 hdr, 2 ultrahdr, modulo 3) and the rest is the file.
 
 The property checked is the one in tests/test_fuzz_decoders.py: every input ends in a result or
-in ``reexposure.io.ImageError``, whose message is one line. Any other exception is a crash: libFuzzer
+in ``reexposure.formats.io.ImageError``, whose message is one line. Any other exception is a crash: libFuzzer
 stops, prints the traceback and writes the input to ``crash-<sha1>``. Hangs and memory blow-ups are
 caught by libFuzzer's ``-timeout`` (seconds per input) and ``-rss_limit_mb``; the pixel limit is
 lowered to 2 megapixels (``--max-pixels``) so that a mutated header that declares a large image
@@ -66,11 +66,12 @@ def _load(instrument: bool) -> None:
 
         with atheris.instrument_imports(include=["reexposure", "PIL", "pillow_heif"]):
             import PIL.Image  # noqa: F401
-            from reexposure import io as rio
-            from reexposure import ultrahdr
+
+            from reexposure.formats import io as rio
+            from reexposure.formats import ultrahdr
     else:
-        from reexposure import io as rio
-        from reexposure import ultrahdr
+        from reexposure.formats import io as rio
+        from reexposure.formats import ultrahdr
     _io, _ultrahdr = rio, ultrahdr
 
 

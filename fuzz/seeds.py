@@ -8,8 +8,8 @@ animation, RLE and flat Radiance scanlines, both PFM byte orders, NaN/Inf/negati
 few deliberately hostile ones (broken ICC/EXIF blocks, giant declared sizes), and the mutations
 (truncation, bit flips, insertions, deletions, lying integers) applied to them.
 
-Targets (what a seed is fed to): ``"photo"`` = :func:`reexposure.io.read_photo`, ``"hdr"`` =
-:func:`reexposure.io.read_hdr`, ``"ultrahdr"`` = :func:`reexposure.ultrahdr.read_ultrahdr`.
+Targets (what a seed is fed to): ``"photo"`` = :func:`reexposure.formats.io.read_photo`, ``"hdr"`` =
+:func:`reexposure.formats.io.read_hdr`, ``"ultrahdr"`` = :func:`reexposure.formats.ultrahdr.read_ultrahdr`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import functools
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -150,7 +150,7 @@ def _hdr_values(h: int = 12, w: int = 16, bad: bool = False) -> np.ndarray:
 
 
 def _rgbe(arr: np.ndarray, rle: bool, res: str | None = None, fmt: bytes = b"32-bit_rle_rgbe") -> bytes:
-    """Radiance .hdr bytes written here (not by reexposure.io) so seeds do not depend on the writer."""
+    """Radiance .hdr bytes written here (not by reexposure.formats.io) so seeds do not depend on the writer."""
     h, w, _ = arr.shape
     m = arr.max(axis=2)
     mant, exp = np.frexp(m)
@@ -352,7 +352,7 @@ def _pfm_seeds() -> list[Seed]:
 
 
 def _ultrahdr_seeds(pic: np.ndarray) -> list[Seed]:
-    from reexposure.ultrahdr import ultrahdr_bytes
+    from reexposure.formats.ultrahdr import ultrahdr_bytes
 
     lin = (pic.astype(np.float32) / 255.0) ** 2
     rad = lin.copy()
@@ -464,7 +464,7 @@ def _giant_heic(w: int, h: int) -> bytes | None:
 def _giant_ultrahdr(w: int, h: int) -> bytes | None:
     """A gain-map JPEG whose primary image's SOF claims w x h (the gain map is left as it is)."""
     try:
-        from reexposure.ultrahdr import ultrahdr_bytes
+        from reexposure.formats.ultrahdr import ultrahdr_bytes
     except ImportError:
         return None
     pic = _picture(16, 16)

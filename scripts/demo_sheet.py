@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
-from reexposure.infer import Reconstructor, reexpose_ldr
-from reexposure.io import read_photo
-from reexposure.viz import contact_sheet
-from reexposure.weights import atomic_write_bytes
+from reexposure.core.camera import render_ldr
+from reexposure.core.files import atomic_write_bytes
+from reexposure.core.infer import Reconstructor
+from reexposure.formats.io import read_photo
+from reexposure.formats.viz import contact_sheet
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
         lin = rmap.lin()
         row = [torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255]
         for ev in evs:
-            row += [reexpose_ldr(lin, ev, rmap.crf), reexpose_ldr(radiance, ev, rmap.crf)]
+            row += [render_ldr(lin, ev, rmap.crf, bits=None), render_ldr(radiance, ev, rmap.crf, bits=None)]
         rows.append(row)
         names.append(f.stem.split("_by_")[0])
         print(f"{f.name}: max radiance {float(radiance.max()):.1f}x the clip level")

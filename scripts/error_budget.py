@@ -34,14 +34,15 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from reexposure import camera
-from reexposure.camera import CRF, DEFAULT_CRF
-from reexposure.data import DataConfig, DataError, HDRPairs, find_hdr_files
+from reexposure.core import camera
+from reexposure.core.camera import CRF, DEFAULT_CRF
+from reexposure.core.infer import RadianceMap, Reconstructor
+from reexposure.core.weights import ModelError, load_generator
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import evaluate_case
-from reexposure.infer import RadianceMap, Reconstructor
-from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
-from reexposure.weights import ModelError, load_generator
+from reexposure.formats.scenes import holdout_scenes
+from reexposure.training.data import DataConfig, DataError, HDRPairs, find_hdr_files
+from reexposure.training.trainer import TrainConfig, validation_scenes
 
 
 def _log_boost(radiance: torch.Tensor, lin: torch.Tensor) -> torch.Tensor:
@@ -199,7 +200,7 @@ def main() -> int:
     ap.add_argument("--data", required=True, type=Path, help="HDR folder holding the held-out scenes")
     ap.add_argument("--weights", default=None, help="generator weights (default: the shipped model)")
     ap.add_argument("--format", default="png", choices=("png", "jpeg"))
-    ap.add_argument("--scenes", default=",".join(HOLDOUT_SCENES), help="comma-separated scene names "
+    ap.add_argument("--scenes", default=",".join(holdout_scenes()), help="comma-separated scene names "
                     "(default: the documented hold-out list; empty with --crops: only the crop table)")
     ap.add_argument("--side", type=int, default=512, help="long side of the scenes, px (as eval --max-side)")
     ap.add_argument("--light", type=float, default=4.0, help="true radiance (x clip level) counted as a light")
@@ -224,7 +225,7 @@ def main() -> int:
         if scenes or args.crops <= 0:
             held_out_table(args, scenes, convex)
         if args.crops > 0:  # never a held-out scene, whatever --scenes says
-            crop_calibration(args.data, args.weights, args.crops, tuple(sorted(set(HOLDOUT_SCENES) | set(scenes))))
+            crop_calibration(args.data, args.weights, args.crops, tuple(sorted(set(holdout_scenes()) | set(scenes))))
     except (ModelError, DataError) as exc:
         ap.exit(1, f"error_budget: error: {exc}\n")
     return 0

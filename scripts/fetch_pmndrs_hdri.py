@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from reexposure.io import ImageError, atomic_output, read_hdr, write_hdr
+from reexposure.formats.io import ImageError, atomic_output, read_hdr, write_hdr
 
 VERSION = "1.7.0"
 URL = f"https://registry.npmjs.org/@pmndrs/assets/-/assets-{VERSION}.tgz"
@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tarball", type=Path, help=f"a local copy of assets-{VERSION}.tgz instead of downloading")
     ap.add_argument("--force", action="store_true", help="overwrite files that already exist")
     ap.add_argument("--raw", action="store_true",
-                    help="write the packaged EXR bytes as they are (DWAB ringing around lights kept; see repair_dwab_blocks)")
+                    help="write the packaged EXR bytes as they are (DWAB ringing around lights kept; "
+                         "see repair_dwab_blocks)")
     args = ap.parse_args(argv)
     try:
         files, licence = extract(read_tarball(args.tarball))

@@ -12,7 +12,7 @@ all); ``../shared`` does not travel. This writes into ``--out`` (default ``.gpu`
   a power of two so that 95% of its pixels lie near or below 1 (training and evaluation normalise
   each image this way anyway), rounded to ``--mantissa-bits`` bits of half-float mantissa (7: at
   most 0.4% relative error, which ZIP then packs ~30% smaller than the full 10 bits) and written
-  as half-float OpenEXR with ZIP compression by the package's own writer (``reexposure.io.write_hdr``).
+  as half-float OpenEXR with ZIP compression by the package's own writer (``reexposure.formats.io.write_hdr``).
 * ``crf/emor.txt``: the EMoR camera curves the config's ``pairs.emor_path`` names (copied from
   ``--emor``).
 * ``whl/``: the wheels the device's Python (3.12, x86-64) lacks: OpenEXR, at the version installed
@@ -130,9 +130,9 @@ def download_wheels(dest: Path, python_version: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reexposure.data import find_hdr_files
-    from reexposure.io import read_hdr, write_hdr
-    from reexposure.train import load_train_config
+    from reexposure.formats.io import read_hdr, write_hdr
+    from reexposure.formats.scenes import find_hdr_files
+    from reexposure.training.trainer import load_train_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data_bytes = folder_bytes(hdr_out)
     manifest = {"src": str(args.src), "config": str(args.config), "max_side": args.max_side,
-                "mantissa_bits": args.mantissa_bits, "format": "OpenEXR half, ZIP (reexposure.io.write_hdr)",
+                "mantissa_bits": args.mantissa_bits, "format": "OpenEXR half, ZIP (reexposure.formats.io.write_hdr)",
                 "scenes": len(scenes), "train_scenes": sum(not s["holdout"] for s in scenes),
                 "holdout_scenes": sum(s["holdout"] for s in scenes), "missing_holdout": missing_holdout,
                 "excluded": sorted(exclude & {p.stem for p in files}), "emor": emor, "wheels": wheels,

@@ -139,12 +139,11 @@ if [ -f "$RUN/model.safetensors" ]; then
     # the scene list, in file order, split round-robin into $procs groups (one line each)
     mapfile -t groups < <("$PY" - "$ROOT/hdr" "$SCENES" "$procs" <<'EOF'
 import sys
-from reexposure.data import find_hdr_files
-from reexposure.train import HOLDOUT_SCENES
+from reexposure.formats.scenes import find_hdr_files, holdout_scenes
 data, scenes, procs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 wanted = []
 for s in (s.strip() for s in scenes.split(",") if s.strip()):
-    wanted += list(HOLDOUT_SCENES) if s.lower() == "holdout" else [s]
+    wanted += list(holdout_scenes()) if s.lower() == "holdout" else [s]
 stems = [p.stem for p in find_hdr_files(data)]
 names = [s for s in stems if s in set(wanted)] + sorted(set(wanted) - set(stems))  # missing: eval says so
 for k in range(max(1, min(procs, len(names)))):
@@ -174,12 +173,13 @@ EOF
 import argparse, json, shutil, sys
 from pathlib import Path
 import torch
+from reexposure.apps.cli import eval as cli_eval
 from reexposure.eval import run as ev
 
 out, seconds, threads, argv = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 parser = argparse.ArgumentParser()
-ev.add_cli(parser.add_subparsers())
-opts = ev.options_from_args(parser.parse_args(["eval", *argv]))
+cli_eval.register(parser.add_subparsers())
+opts = cli_eval.options_from_args(parser.parse_args(["eval", *argv]))
 parts = sorted(out.glob("part*"), key=lambda p: int(p.name[4:]))
 docs = [json.loads((p / "summary.json").read_text()) for p in parts]
 records = {}

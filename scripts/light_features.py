@@ -1,7 +1,7 @@
 """Can simple features of a clipped area tell a lamp from a bright wall? A check of the claim that
 the photo, at the evaluation's scale, hardly shows how bright a clipped light source is.
 
-    python scripts/light_features.py --data ../shared/data/hdr      # needs scikit-learn
+    python scripts/light_features.py --data ../shared/data/hdr      # needs scikit-learn: pip install -e '.[analysis]'
 
 For every clipped pixel (max-channel mask > 0.5) of the evaluation's cases (scenes normalised, long
 side ``--side``, exposed so that 2/8/20% clips, square-root CRF, PNG), the features a hand-made
@@ -26,12 +26,13 @@ import torch
 from scipy import ndimage
 from tqdm import tqdm
 
-from reexposure import camera
-from reexposure.camera import DEFAULT_CRF
-from reexposure.data import DataError, find_hdr_files
-from reexposure.infer import Reconstructor
-from reexposure.train import HOLDOUT_SCENES, TrainConfig, validation_scenes
-from reexposure.weights import ModelError
+from reexposure.core import camera
+from reexposure.core.camera import DEFAULT_CRF
+from reexposure.core.infer import Reconstructor
+from reexposure.core.weights import ModelError
+from reexposure.formats.scenes import holdout_scenes
+from reexposure.training.data import DataError, find_hdr_files
+from reexposure.training.trainer import TrainConfig, validation_scenes
 
 FEATURES = ("model prediction", "distance to edge", "area size", "relative depth", "area depth", "ring brightness",
             "local mean 31 px", "local mean 95 px", "scene mean", "scene clipped share", "clipped areas")
@@ -85,13 +86,13 @@ def main() -> int:
     ap.add_argument("--weights", default=None, help="generator weights (default: the shipped model)")
     ap.add_argument("--side", type=int, default=512)
     ap.add_argument("--per-case", type=int, default=4000, help="training pixels kept per case")
-    ap.add_argument("--holdout", default=",".join(HOLDOUT_SCENES), help="comma-separated held-out scene names "
+    ap.add_argument("--holdout", default=",".join(holdout_scenes()), help="comma-separated held-out scene names "
                     "(default: the documented hold-out list)")
     args = ap.parse_args()
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError:
-        ap.exit(1, "light_features: error: needs scikit-learn (pip install scikit-learn)\n")
+        ap.exit(1, "light_features: error: needs scikit-learn (pip install -e '.[analysis]')\n")
     torch.set_num_threads(1)
     try:
         rec = Reconstructor(args.weights, threads=1)
@@ -107,7 +108,8 @@ def main() -> int:
     x_train, y_train = collect(train_cases, rec, args.per_case, "training cases")
     x_held, y_held = collect(held_cases, rec, 0, "held-out cases")
     fits = {"model alone": x_held[:, 0]}
-    for label, cols in (("regressor on the model's prediction", [0]), ("regressor on the area features", list(range(5))),
+    for label, cols in (("regressor on the model's prediction", [0]),
+                        ("regressor on the area features", list(range(5))),
                         ("regressor on all features", list(range(len(FEATURES))))):
         reg = HistGradientBoostingRegressor(max_iter=200, max_leaf_nodes=31, min_samples_leaf=200, random_state=0)
         fits[label] = reg.fit(x_train[:, cols], y_train).predict(x_held[:, cols])

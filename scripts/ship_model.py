@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reexposure.weights import ModelError, average_generators, save_weights
+from reexposure.core.weights import ModelError, average_generators, save_weights
 
 
 def main() -> int:

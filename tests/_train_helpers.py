@@ -50,6 +50,6 @@ def tiny_overrides(data: Path, out: Path, **extra: object) -> list[str]:
 
 
 def tiny_config(data: Path, out: Path, **extra: object):
-    from reexposure.train import load_train_config
+    from reexposure.training.trainer import load_train_config
 
     return load_train_config(None, tiny_overrides(data, out, **extra))

@@ -28,10 +28,23 @@ def shared_hdr(shared: Path) -> Path:
     return shared / "data" / "hdr"
 
 
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny gated U-Net (zero head: the naive answer) as a weights file, shared by the tests
+    that run the command line or a server in another process."""
+    from reexposure.core.model import GatedUNet, GeneratorConfig
+    from reexposure.core.weights import save_weights
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_weights(GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16)), path)
+    return path
+
+
 @pytest.fixture()
 def tiny_model():
     """A tiny generator with a non-zero (random) head, so its output is not the naive answer."""
-    from reexposure.model import GatedUNet, GeneratorConfig
+    from reexposure.core.model import GatedUNet, GeneratorConfig
 
     torch.manual_seed(0)
     model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16))

@@ -6,8 +6,8 @@ Public API::
     radiance = reexposure.reconstruct("photo.jpg")      # (1,3,H,W) float32 relative radiance
     darker = reexposure.reexpose(radiance, ev=-2)        # (1,3,H,W) float32 ldr in [0,1]
 
-For large photos and streaming use :class:`reexposure.infer.Reconstructor`, whose
-:class:`~reexposure.infer.RadianceMap` renders strip by strip in bounded memory.
+For large photos and streaming use :class:`reexposure.core.infer.Reconstructor`, whose
+:class:`~reexposure.core.infer.RadianceMap` renders strip by strip in bounded memory.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Union
 import numpy as np
 import torch
 
-from .camera import CRF, DEFAULT_CRF
+from .core.camera import CRF, DEFAULT_CRF
 
 __version__ = "0.1.0"
 __all__ = ["reconstruct", "reexpose", "__version__"]
@@ -35,10 +35,10 @@ def reconstruct(photo: Union[str, Path, np.ndarray, torch.Tensor], model: str | 
     Returns (1,3,H,W) float32 linear relative radiance; 1.0 is the input's clip level, and
     well-exposed pixels equal the inverse-CRF of the input exactly.
     """
-    from .infer import Reconstructor
+    from .core.infer import Reconstructor
 
     if isinstance(photo, (str, Path)):
-        from .io import read_photo
+        from .formats.io import read_photo
 
         photo = read_photo(photo).rgb
     key = (str(model), crf, threads)
@@ -51,9 +51,8 @@ def reconstruct(photo: Union[str, Path, np.ndarray, torch.Tensor], model: str | 
 def reexpose(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
     """Render relative radiance (B,3,H,W) at ``ev`` stops (-10..10) as ldr in [0,1] (B,3,H,W),
     quantised to 8 bits: expose, clip at 1, apply ``crf``."""
-    from .camera import quantize
-    from .infer import reexpose_ldr
+    from .core.camera import render_ldr
 
     if not -10.0 <= ev <= 10.0:
         raise ValueError(f"EV {ev} outside [-10, 10]")
-    return quantize(reexpose_ldr(radiance, ev, crf))
+    return render_ldr(radiance, ev, crf, bits=8)

@@ -21,8 +21,8 @@ Names (:func:`make_method`):
   doi:10.1109/SIBGRAPI.2014.29 (a refinement of the brightness enhancement function of Rempel et
   al., "Ldr2Hdr: on-the-fly reverse tone mapping of legacy video and photographs", SIGGRAPH 2007).
   See :class:`Kovaleski`.
-- ``ours``: :class:`reexposure.infer.Reconstructor` with a weights file (default: the shipped model).
-- ``expandnet``: a network loaded with :func:`reexposure.weights.load_generator` (the ExpandNet
+- ``ours``: :class:`reexposure.core.infer.Reconstructor` with a weights file (default: the shipped model).
+- ``expandnet``: a network loaded with :func:`reexposure.core.weights.load_generator` (the ExpandNet
   architecture of Marnerides et al., Eurographics 2018, trained by our own training code), run on
   the whole image (padded to its size multiple, if any) through ``model.radiance(lin, mask)``.
 
@@ -33,14 +33,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import camera
-from ..camera import CRF, DEFAULT_CRF
-from ..infer import reexpose_ldr
+from ..core import camera
+from ..core.arrays import uint8_to_ldr
+from ..core.camera import CRF, DEFAULT_CRF
+from ..core.infer import Reconstructor, pad_to_multiple
+from ..core.weights import load_generator
 
 __all__ = ["Method", "Naive", "Brightness", "Kovaleski", "Ours", "ExpandNet", "METHOD_NAMES",
            "make_method", "parse_methods", "cross_bilateral_grid"]
@@ -48,12 +51,7 @@ __all__ = ["Method", "Naive", "Brightness", "Kovaleski", "Ours", "ExpandNet", "M
 METHOD_NAMES = ("naive", "brightness", "kovaleski", "ours", "expandnet")
 
 
-def _ldr(photo: np.ndarray) -> torch.Tensor:
-    """HxWx3 uint8 -> (1,3,H,W) float32 in [0,1]."""
-    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
-        raise ValueError(f"expected an HxWx3 uint8 photo, got {photo.dtype} {photo.shape}")
-    arr = photo if photo.flags.writeable and photo.flags.c_contiguous else np.array(photo, order="C")
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255.0
+_ldr = uint8_to_ldr
 
 
 class Method:
@@ -69,7 +67,7 @@ class Method:
     def render(self, radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF,
                photo: np.ndarray | None = None) -> torch.Tensor:
         """The 8-bit rendition (1,3,H,W) in [0,1] at ``ev`` stops of this method's ``radiance``."""
-        return camera.quantize(reexpose_ldr(radiance, ev, crf))
+        return camera.render_ldr(radiance, ev, crf, bits=8)
 
 
 class Naive(Method):
@@ -184,14 +182,12 @@ class Kovaleski(Method):
 
 
 class Ours(Method):
-    """This project's model through :class:`reexposure.infer.Reconstructor` (tiled inference)."""
+    """This project's model through :class:`reexposure.core.infer.Reconstructor` (tiled inference)."""
 
     name = "ours"
 
     def __init__(self, model: object = None, crf: CRF = DEFAULT_CRF, threads: int | None = None,
                  name: str = "ours") -> None:
-        from ..infer import Reconstructor
-
         self.name = name
         self.rec = Reconstructor(model, crf=crf, threads=threads)  # type: ignore[arg-type]
         self.info = {k: str(v) for k, v in self.rec.info.items() if k != "config" and len(str(v)) < 200}
@@ -202,16 +198,15 @@ class Ours(Method):
 
 
 class ExpandNet(Method):
-    """A network loaded with :func:`reexposure.weights.load_generator`, run in one pass on the
+    """A network loaded with :func:`reexposure.core.weights.load_generator`, run in one pass on the
     whole image, padded (reflect) to the multiple its config asks for (16 if it names none)."""
 
     name = "expandnet"
     multiple = 16
 
     def __init__(self, path: str | Path | torch.nn.Module, name: str = "expandnet") -> None:
-        from ..weights import load_generator
-
         self.name = name
+        self.model: Any
         if isinstance(path, torch.nn.Module):  # a network in memory (training validation)
             self.model, meta = path.eval(), {"path": "<in memory>"}
         else:
@@ -226,7 +221,6 @@ class ExpandNet(Method):
         ldr = _ldr(photo)
         lin = crf.inverse(ldr)
         mask = camera.saturation_mask(ldr)
-        from ..infer import pad_to_multiple
 
         h, w = lin.shape[2:]
         lin, mask = pad_to_multiple(self.multiple, lin, mask)
@@ -236,11 +230,11 @@ class ExpandNet(Method):
 def make_method(spec: str, model: str | None = None, crf: CRF = DEFAULT_CRF,
                 threads: int | None = None) -> Method:
     """A method from ``NAME`` or ``NAME=PATH`` (PATH: weights file of a model method; ``model`` is
-    the fallback). Raises ``ValueError`` (or :class:`reexposure.weights.ModelError`) with a
+    the fallback). Raises ``ValueError`` (or :class:`reexposure.core.weights.ModelError`) with a
     one-line message."""
-    name, _, path = spec.strip().partition("=")
+    name, _, given = spec.strip().partition("=")
     name = name.strip().lower()
-    path = path.strip() or model
+    path = given.strip() or model
     if name == "naive":
         return Naive()
     if name == "brightness":

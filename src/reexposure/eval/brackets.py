@@ -6,13 +6,13 @@ pixels (``bright_frame``), the frame ``darker_2to3ev`` taken ``ev_diff`` stops d
 EVERY ``highlight_test`` entry with a darker frame, the bright frame is the input and the darker
 frame the reference:
 
-1. Both frames are read with :func:`reexposure.io.read_photo` and brought to one size: the smaller
+1. Both frames are read with :func:`reexposure.formats.io.read_photo` and brought to one size: the smaller
    of the two frames' sizes, then at most ``--max-side`` (default 1600) on the long side (Pillow,
    Lanczos; a frame already at that size is left as it is).
 2. Both are linearised with the package's default inverse curve (square: ``camera.DEFAULT_CRF``);
    the darker frame is multiplied by ``2**ev_diff``, which puts it in the bright frame's units
    (relative radiance, 1.0 = the bright frame's clip level). ``naive`` is the linearised bright
-   frame; ``ours`` the model's reconstruction of it (:class:`reexposure.infer.Reconstructor`).
+   frame; ``ours`` the model's reconstruction of it (:class:`reexposure.core.infer.Reconstructor`).
 3. Measures, inside the bright frame's clipped pixels (any channel at code >= 254):
 
    - **colour** (degrees): per pixel, the angle between the reconstructed linear RGB and the darker
@@ -46,15 +46,21 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from .. import camera
-from ..camera import CRF
+from ..core import camera
+from ..core.arrays import to_uint8
+from ..core.camera import CRF
+from ..core.infer import Reconstructor
+from ..formats.io import read_photo
+from .photos import check_out
+from .run import EvalError, _jsonable, _write
 
 __all__ = ["CLIP_CODE", "REF_MAX_CODE", "LUMA", "BracketEvalOptions", "find_sets", "load_pair", "bracket_scores",
            "spearman", "run_brackets", "set_line"]
@@ -141,8 +147,6 @@ def find_sets(root: str | Path) -> list[Path]:
 
 
 def _read_u8(path: Path) -> np.ndarray:
-    from ..io import read_photo, to_uint8
-
     return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
 
 
@@ -151,8 +155,6 @@ def load_pair(bright_path: str | Path, dark_path: str | Path,
     """Both frames as HxWx3 uint8 of one size: the smaller frame's size, capped at ``max_side``
     (Pillow Lanczos). Raises ``EvalError`` when their aspect ratios differ by more than 2%."""
     from PIL import Image
-
-    from .run import EvalError
 
     a, b = _read_u8(Path(bright_path)), _read_u8(Path(dark_path))
     (ha, wa), (hb, wb) = a.shape[:2], b.shape[:2]
@@ -282,10 +284,6 @@ def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = 
     ``summary.md`` in ``opts.out`` and returns the summary dict. ``echo`` gets one line per set."""
     from tqdm import tqdm
 
-    from ..infer import Reconstructor
-    from .photos import check_out
-    from .run import EvalError, _jsonable, _write
-
     root = Path(opts.brackets)
     if not root.is_dir():
         raise EvalError(f"bracket folder {root} does not exist or is not a folder")
@@ -302,7 +300,8 @@ def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = 
             info = json.loads((d / "info.json").read_text())
             tests = list(info.get("highlight_test") or [])
         except (OSError, ValueError, AttributeError) as exc:
-            raise EvalError(f"{d / 'info.json'}: cannot read ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+            why = str(exc).splitlines()[0] if str(exc) else exc
+            raise EvalError(f"{d / 'info.json'}: cannot read ({why})") from None
         plans.append((d, info, tests))
     check_out(opts.out, root, opts.force, ["summary.json", "summary.md"])
     crf = camera.DEFAULT_CRF
@@ -320,7 +319,7 @@ def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = 
         verdict = str((info.get("alignment") or {}).get("verdict", "?"))
         entries: list[dict[str, Any]] = []
         for t in tests:
-            bright_name, dark_name = t.get("bright_frame"), t.get("darker_2to3ev")
+            bright_name, dark_name = str(t.get("bright_frame")), t.get("darker_2to3ev")
             if not dark_name:
                 entries.append({"bright_frame": bright_name, "skipped": "no frame 2-3 EV darker"})
                 continue

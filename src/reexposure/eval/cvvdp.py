@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -84,7 +84,7 @@ def _import_pycvvdp() -> types.ModuleType:
         if not (exc.name or "").startswith("torchvision"):
             raise
     tv = types.ModuleType("torchvision")
-    tv.__path__ = []  # type: ignore[attr-defined]  # a package, so submodules import
+    tv.__path__ = []  # a package, so submodules import
     tr = types.ModuleType("torchvision.transforms")
     tr.GaussianBlur = GaussianBlur  # type: ignore[attr-defined]
     ops = types.ModuleType("torchvision.ops")

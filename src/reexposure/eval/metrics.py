@@ -39,7 +39,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .. import camera
+from ..core import camera
 
 __all__ = ["PSNR_CAP_MSE", "LOG_LO", "LOG_HI", "psnr", "ssim_map", "ssim", "SSIMReference", "log_psnr",
            "gradient_energy", "texture_ratio", "fit_scale", "clipped_region", "fit_pixels",
@@ -181,7 +181,7 @@ def texture_ratio(estimate: torch.Tensor, reference: torch.Tensor, region: torch
 
 def clipped_region(ldr: torch.Tensor, dilate: int = REGION_DILATE) -> torch.Tensor:
     """The *clipped region* of an input rendition ``ldr`` (B,3,H,W): pixels where the saturation
-    mask (:func:`reexposure.camera.saturation_mask`, default ramp and its 1-pixel dilation) is
+    mask (:func:`reexposure.core.camera.saturation_mask`, default ramp and its 1-pixel dilation) is
     above 0, dilated by ``dilate`` more pixels (square). Returns bool (B,1,H,W).
 
     With the default ramp, a pixel is in the saturation mask when its largest channel is above

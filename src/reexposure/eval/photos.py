@@ -3,7 +3,7 @@
 There is no ground truth for a photo, so these measures ask whether the reconstruction is
 *plausible*: a clipped lamp or sky should keep the colour of the unclipped light around it (or
 stay neutral), without stripes or colour blotches. Every number is given for ``ours`` (the model
-through :class:`reexposure.infer.Reconstructor`) and for ``naive`` (the photo linearised with the
+through :class:`reexposure.core.infer.Reconstructor`) and for ``naive`` (the photo linearised with the
 inverse camera curve, clipped pixels left at the clip level), so a method score can be read
 against the do-nothing answer.
 
@@ -39,7 +39,7 @@ One measure is our own:
   region pixels). A smooth reconstruction scores near 0; naive scores only on the partly clipped
   rim where its colour changes quickly.
 
-Photos are read with :func:`reexposure.io.read_photo` (EXIF orientation applied, ICC converted to
+Photos are read with :func:`reexposure.formats.io.read_photo` (EXIF orientation applied, ICC converted to
 sRGB), downscaled to ``--max-side`` (default 1600, Pillow ``thumbnail`` with Lanczos, as the
 checker does), and reconstructed with the public API. Outputs in ``--out``: ``summary.json``,
 ``summary.md`` and ``sheets/<photo>.jpg`` (input | naive EV -2 | ours EV -2 | naive EV -3 | ours
@@ -53,16 +53,23 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from scipy import ndimage
 
-from .. import camera
-from ..camera import CRF
+from ..core import camera
+from ..core.arrays import to_uint8
+from ..core.camera import CRF
+from ..core.infer import Reconstructor
+from ..formats.extensions import PHOTO_INPUT_EXTENSIONS
+from ..formats.io import read_photo
+from ..formats.viz import _font
+from .run import EvalError, _jsonable, _write
 
 __all__ = ["CLIP_CODE", "MIN_PX", "RING_INNER", "RING_OUTER", "BLOTCH_SIGMA", "BLOTCH_DEG", "SHEET_EVS",
            "angles", "clipped_mask", "find_regions", "Region", "tool_scale", "banding_share", "blotch_map",
@@ -148,7 +155,8 @@ def find_regions(u8: np.ndarray, min_px: int = MIN_PX) -> tuple[list[Region], np
         box = (slice(max(0, sl[0].start - m), min(h, sl[0].stop + m)),
                slice(max(0, sl[1].start - m), min(w, sl[1].stop + m)))
         reg = lab[box] == i
-        outer = ndimage.binary_dilation(reg, iterations=RING_OUTER) & ~ndimage.binary_dilation(reg, iterations=RING_INNER)
+        outer = (ndimage.binary_dilation(reg, iterations=RING_OUTER)
+                 & ~ndimage.binary_dilation(reg, iterations=RING_INNER))
         ring = outer & ~clipped[box]
         if int(ring.sum()) < RING_MIN:
             continue
@@ -220,7 +228,8 @@ def photo_scores(u8: np.ndarray, preds: dict[str, np.ndarray], min_px: int = MIN
                            "region_share": float(support.mean()), "regions": [], "colour": {}, "banding": {},
                            "blotch": {}, "scale": {}}
     area = sum(r.area for r in regions)
-    rows = [{"index": r.index, "area": r.area, "bbox": list(r.bbox), "colour": {}, "blotch": {}} for r in regions]
+    rows: list[dict[str, Any]] = [{"index": r.index, "area": r.area, "bbox": list(r.bbox), "colour": {}, "blotch": {}}
+                                  for r in regions]
     for label, pred in preds.items():
         pred = np.asarray(pred, dtype=np.float32)
         s = tool_scale(u8, pred, lin)
@@ -247,11 +256,9 @@ def photo_scores(u8: np.ndarray, preds: dict[str, np.ndarray], min_px: int = MIN
 
 
 def prepare_photo(path: str | Path, max_side: int | None = MAX_SIDE) -> np.ndarray:
-    """A photo as evaluated: :func:`reexposure.io.read_photo` (orientation, ICC -> sRGB), 8 bits,
+    """A photo as evaluated: :func:`reexposure.formats.io.read_photo` (orientation, ICC -> sRGB), 8 bits,
     shrunk with Pillow's ``thumbnail`` (Lanczos) to at most ``max_side`` px on its long side."""
     from PIL import Image
-
-    from ..io import read_photo, to_uint8
 
     u8 = np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
     if max_side and max(u8.shape[:2]) > max_side:
@@ -262,14 +269,12 @@ def prepare_photo(path: str | Path, max_side: int | None = MAX_SIDE) -> np.ndarr
 
 
 def _render(rad: torch.Tensor, ev: float, crf: CRF) -> np.ndarray:
-    from ..infer import ldr_to_uint8, reexpose_ldr
-
-    return ldr_to_uint8(reexpose_ldr(rad, ev, crf))
+    return to_uint8(camera.render_ldr(rad, ev, crf, None))
 
 
 def evaluate_photo(u8: np.ndarray, reconstructor: Any, min_px: int = MIN_PX,
                    evs: Sequence[float] = SHEET_EVS) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Reconstruct ``u8`` with ``reconstructor`` (a :class:`reexposure.infer.Reconstructor`) and
+    """Reconstruct ``u8`` with ``reconstructor`` (a :class:`reexposure.core.infer.Reconstructor`) and
     score ours and naive (:func:`photo_scores`). Returns ``(scores, extras)``; ``extras`` holds
     ``renders[(label, ev)]`` (HWC uint8) and ``regions`` (for the sheet)."""
     crf = reconstructor.crf
@@ -338,8 +343,6 @@ def photo_sheet(name: str, u8: np.ndarray, scores: dict[str, Any], extras: dict[
     ``max_zooms`` regions, the same crop of every column enlarged (nearest neighbour, 2-3x), with
     the crop marked on the input."""
     from PIL import Image, ImageDraw
-
-    from ..viz import _font
 
     renders = extras["renders"]
     evs = sorted({ev for _, ev in renders}, reverse=True)
@@ -426,8 +429,6 @@ class PhotoEvalOptions:
 
 def check_out(out: Path, data: Path, force: bool, names: Sequence[str]) -> None:
     """Refuse to write into ``data`` or over earlier results without ``force`` (``EvalError``)."""
-    from .run import EvalError
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise EvalError(f"output {out} exists and is not a folder")
@@ -440,9 +441,7 @@ def check_out(out: Path, data: Path, force: bool, names: Sequence[str]) -> None:
 
 
 def _photo_files(folder: Path) -> list[Path]:
-    from .run import PHOTO_EXTENSIONS
-
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_INPUT_EXTENSIONS
                   and not p.name.startswith("."))
 
 
@@ -460,7 +459,8 @@ def aggregate(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
         out[key] = {m: _mean([s[key][m] for s in scored.values()]) for m in ("ours", "naive")}
     out["casts"] = [k for k, s in scored.items() if _is_cast(s)]
     out["ours_better_colour"] = sum(1 for s in scored.values()
-                                    if math.isfinite(s["colour"]["ours"]) and s["colour"]["ours"] < s["colour"]["naive"])
+                                    if math.isfinite(s["colour"]["ours"])
+                                    and s["colour"]["ours"] < s["colour"]["naive"])
     return out
 
 
@@ -476,7 +476,8 @@ def _markdown(opts: PhotoEvalOptions, rows: dict[str, dict[str, Any]], agg: dict
               seconds: float, sheets: dict[str, str]) -> str:
     lines = ["# Colour fidelity on photos without ground truth", "",
              f"- Command: `{opts.command()}`",
-             f"- Model: {info.get('path', '?')}" + (f" ({info['description'][:120]})" if info.get("description") else ""),
+             f"- Model: {info.get('path', '?')}"
+             + (f" ({info['description'][:120]})" if info.get("description") else ""),
              f"- {len(rows)} photos from {opts.photos}; long side <= {opts.max_side} px; regions >= {opts.min_px} px; "
              f"wall time {seconds:.0f} s",
              "- colour: 95th percentile of the per-pixel angle (degrees) between the reconstruction and the mean "
@@ -512,9 +513,6 @@ def run_photos(opts: PhotoEvalOptions, echo: Callable[[str], None] | None = None
     ``summary.md`` and the sheets in ``opts.out``; returns the summary dict. ``echo`` receives one
     line per photo and the total line."""
     from tqdm import tqdm
-
-    from ..infer import Reconstructor
-    from .run import EvalError, _jsonable, _write
 
     folder = Path(opts.photos)
     if not folder.is_dir():

@@ -3,11 +3,11 @@
 With HDR files (.exr/.hdr/.pfm) in ``--data``, for every image and every target clipped share
 ``p`` (``--clip``):
 
-1. The image is normalised (:func:`reexposure.data.normalize_95`), optionally downscaled
+1. The image is normalised (:func:`reexposure.training.data.normalize_95`), optionally downscaled
    (``--max-side``, antialiased), and exposed so that a share ``p`` of its pixels (largest channel)
    reaches the clip level: the ground truth ``gt`` is the radiance divided by the ``(1-p)``
    quantile of the per-pixel maximum, so 1.0 is the clip level.
-2. The 8-bit photo is rendered from ``gt`` with the CRF (:func:`reexposure.camera.render_ldr`),
+2. The 8-bit photo is rendered from ``gt`` with the CRF (:func:`reexposure.core.camera.render_ldr`),
    and optionally JPEG-compressed (``--format jpeg --quality 90``, Pillow, 4:2:0).
 3. Each method reconstructs relative radiance from the photo; one global scale is fitted on the
    well-exposed pixels (least squares in the log domain, :func:`metrics.fit_scale` over
@@ -38,7 +38,6 @@ frame's clipped pixels; :mod:`reexposure.eval.brackets`).
 
 from __future__ import annotations
 
-import argparse
 import io as _io
 import json
 import math
@@ -46,28 +45,34 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import camera
-from ..camera import CRF
-from . import metrics
-from .baselines import Brightness, Method, Naive, make_method, parse_methods
+from ..core import camera
+from ..core.arrays import from_tensor, to_tensor, to_uint8, uint8_to_ldr
+from ..core.camera import CRF
+from ..core.files import atomic_write_bytes
+from ..formats.extensions import PHOTO_INPUT_EXTENSIONS
+from ..formats.io import read_hdr, read_photo
+from ..formats.scenes import find_hdr_files, holdout_scenes, normalize_95
+from ..formats.viz import contact_sheet
+from . import cvvdp, metrics
+from .baselines import Brightness, Method, Naive, make_method
 from .pu21 import NITS_AT_CLIP, pu21_psnr
 
-__all__ = ["EvalOptions", "evaluate_case", "load_scene", "case_photo", "run_eval", "run_sheets", "add_cli", "main",
-           "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV", "PHOTO_EXTENSIONS"]
+__all__ = ["EvalOptions", "evaluate_case", "load_scene", "case_photo", "run_eval", "run_sheets",
+           "EvalError", "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV"]
 
 DEFAULT_CLIPS: tuple[float, ...] = (0.02, 0.08, 0.20)
 DEFAULT_EVS: tuple[float, ...] = (-1.0, -2.0, -3.0, -4.0, 1.0)
 SHEET_EV = -2.0
 PHOTO_SHEET_EVS = (-2.0, -3.0)
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif")
 REGION_KEYS = ("all", "clipped", "outside")
 
 
@@ -125,13 +130,8 @@ class EvalOptions:
 # --------------------------------------------------------------------------- helpers
 
 
-def _ldr(photo: np.ndarray) -> torch.Tensor:
-    arr = photo if photo.flags.writeable and photo.flags.c_contiguous else np.array(photo, order="C")
-    return torch.from_numpy(arr).permute(2, 0, 1)[None].float() / 255.0
-
-
-def _u8(ldr: torch.Tensor) -> np.ndarray:
-    return np.ascontiguousarray((ldr[0].clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy())
+_ldr = uint8_to_ldr
+_u8 = to_uint8
 
 
 def ev_key(ev: float) -> str:
@@ -175,20 +175,16 @@ def downscale(hdr: np.ndarray, max_side: int | None) -> np.ndarray:
         return hdr
     f = max_side / max(h, w)
     size = (max(2, round(h * f)), max(2, round(w * f)))
-    t = torch.from_numpy(np.ascontiguousarray(hdr, dtype=np.float32)).permute(2, 0, 1)[None]
-    t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_min(0.0)
-    return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy())
+    t = F.interpolate(to_tensor(hdr), size=size, mode="bilinear", antialias=True, align_corners=False).clamp_min(0.0)
+    return from_tensor(t)
 
 
 def load_scene(path: str | Path, max_side: int | None) -> tuple[np.ndarray, torch.Tensor]:
-    r"""An HDR file as the evaluation uses it: normalised so that 95% of pixels lie in [0, 1]
-    (:func:`reexposure.data.normalize_95`), then :func:`downscale`\ d to ``max_side``. Returns the
+    """An HDR file as the evaluation uses it: normalised so that 95% of pixels lie in [0, 1]
+    (:func:`reexposure.formats.scenes.normalize_95`), then downscaled to ``max_side`` (:func:`downscale`). Returns the
     HxWx3 array and the same radiance as a (1,3,H,W) float32 tensor."""
-    from ..data import normalize_95
-    from ..io import read_hdr
-
     hdr = downscale(normalize_95(read_hdr(path)), max_side)
-    return hdr, torch.from_numpy(np.ascontiguousarray(hdr)).permute(2, 0, 1)[None].contiguous()
+    return hdr, to_tensor(hdr)
 
 
 def case_photo(hdr: np.ndarray, radiance: torch.Tensor, share: float, crf: CRF = camera.DEFAULT_CRF,
@@ -228,8 +224,6 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from ..weights import atomic_write_bytes
-
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, data)
 
@@ -463,16 +457,12 @@ def _check_out(opts: EvalOptions, names: Sequence[str]) -> None:
 
 
 def _select_files(opts: EvalOptions) -> list[Path]:
-    from ..data import find_hdr_files
-
     files = find_hdr_files(opts.data)
     if opts.scenes:
         wanted: list[str] = []
         for s in opts.scenes:
             if s.lower() == "holdout":
-                from ..train import HOLDOUT_SCENES
-
-                wanted += list(HOLDOUT_SCENES)
+                wanted += list(holdout_scenes())
             else:
                 wanted.append(s)
         stems = {p.stem for p in files}
@@ -487,8 +477,6 @@ def _select_files(opts: EvalOptions) -> list[Path]:
 
 def _cvvdp_fn() -> Any:
     """The JOD function, or ``None`` with a warning on stderr when cvvdp is not installed."""
-    from . import cvvdp
-
     try:
         return cvvdp.make_cvvdp()
     except cvvdp.CVVDPUnavailable as exc:
@@ -501,8 +489,6 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
     dict (also written to ``summary.json``). Falls back to :func:`run_sheets` when the folder has
     no HDR file but has photos."""
     from tqdm import tqdm
-
-    from ..viz import contact_sheet
 
     data = Path(opts.data)
     if not data.is_dir():
@@ -586,7 +572,7 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
         labels_cols = ["input"] + [f"{k} EV-2" for k in cols] + ["ground truth EV-2"]
         for clip in opts.clips:
             if sheet_rows[clip]:
-                img = contact_sheet([[c.astype(np.float32) / 255.0 for c in row] for row in sheet_rows[clip]],
+                img = contact_sheet([list(row) for row in sheet_rows[clip]],
                                     labels_cols, row_labels=sheet_names[clip], cell=opts.cell)
                 fn = f"sheet_clip{round(clip * 100):02d}.png"
                 _write_png(out / fn, img)
@@ -600,24 +586,12 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
 
 
 def _photo_files(data: Path) -> list[Path]:
-    return sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS
+    return sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_INPUT_EXTENSIONS
                   and not p.name.startswith("."))
 
 
 def _read_photo_u8(path: Path) -> np.ndarray:
-    """An 8-bit sRGB HxWx3 photo (orientation applied) through :func:`reexposure.io.read_photo`."""
-    try:
-        from ..io import read_photo
-    except ImportError:  # older io module without read_photo
-        from PIL import Image, ImageOps
-
-        try:
-            with Image.open(path) as im:
-                return np.asarray(ImageOps.exif_transpose(im).convert("RGB"), dtype=np.uint8)
-        except OSError as exc:
-            raise EvalError(f"{path}: cannot read image ({exc})") from None
-    from ..io import to_uint8
-
+    """An 8-bit sRGB HxWx3 photo (orientation applied) through :func:`reexposure.formats.io.read_photo`."""
     return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
 
 
@@ -626,8 +600,6 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
     methods) and a short ``summary.md``. Returns a dict of what was written."""
     from PIL import Image
     from tqdm import tqdm
-
-    from ..viz import contact_sheet
 
     data = Path(opts.data)
     files = _photo_files(data)
@@ -659,7 +631,7 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
                                                             for k, m in cols.items()])
         out = Path(opts.out)
         for e, fn in zip(PHOTO_SHEET_EVS, names):
-            img = contact_sheet([[c.astype(np.float32) / 255.0 for c in r] for r in rows[e]],
+            img = contact_sheet([list(r) for r in rows[e]],
                                 ["input"] + [f"{k} EV{e:+g}" for k in cols], row_labels=[p.stem for p in files],
                                 cell=opts.cell)
             _write_png(out / fn, img)
@@ -671,194 +643,3 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
     finally:
         torch.set_num_threads(old_threads)
 
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _floats(text: str, what: str) -> tuple[float, ...]:
-    try:
-        vals = tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: expected comma-separated numbers, got {text!r}") from None
-    if not vals:
-        raise argparse.ArgumentTypeError(f"{what}: empty list")
-    return vals
-
-
-EPILOG = """examples:
-  reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,brightness,kovaleski,ours \\
-      --max-side 512 --threads 1 --out eval/holdout
-  reexpose eval --data ../shared/data/hdr --scenes holdout --method naive,ours --format jpeg --out eval/jpeg
-  reexpose eval --data tests/data/eval --method naive,brightness --out /tmp/eval
-  reexpose eval --data ../shared/data/demo --method ours --max-side 800 --out eval/demo   # photos: sheets only
-  reexpose eval --photos ../shared/data/demo --out eval/photos-demo       # colour fidelity, no ground truth
-  reexpose eval --brackets ../shared/data/brackets --out eval/brackets   # real brackets as reference
-
-methods: naive, brightness, kovaleski (classical iTMO, Kovaleski & Oliveira 2014), ours (shipped
-model, or --model PATH / ours=PATH), expandnet (needs --model PATH or expandnet=PATH).
-"""
-
-
-def add_cli(subparsers: Any) -> None:
-    """Register the ``eval`` subcommand."""
-    p = subparsers.add_parser(
-        "eval", help="score reconstruction methods on HDR images (or compare them on photos)",
-        description="Render 8-bit photos from HDR images at several clipped shares, reconstruct them with "
-                    "each method, and report HDR metrics (log-PSNR, PU21-PSNR), re-exposure PSNR/SSIM and "
-                    "texture in the clipped region, with per-image JSON, a Markdown summary and contact sheets. "
-                    "On a folder of ordinary photos it writes comparison sheets only.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=None, help="folder of HDR images (.exr/.hdr/.pfm, searched "
-                   "recursively) or of photos (JPEG/PNG/...)")
-    p.add_argument("--photos", type=Path, default=None, help="instead of --data: folder of ordinary photos; "
-                   "scores ours against naive without ground truth (colour against the ring around each clipped "
-                   "region, banding, blotches) and writes per-photo contact sheets")
-    p.add_argument("--brackets", type=Path, default=None, help="instead of --data: folder of exposure bracket "
-                   "sets (each with info.json); scores ours against naive on the bright frames' clipped pixels "
-                   "with the darker frame as reference")
-    p.add_argument("--method", default=None, help="comma-separated methods, NAME or NAME=WEIGHTS "
-                   "(naive, brightness, kovaleski, ours, expandnet); required with --data; with --photos/--brackets "
-                   "only ours or ours=WEIGHTS (ours is always compared with naive)")
-    p.add_argument("--model", default=None, help="weights file for ours/expandnet without their own =PATH")
-    p.add_argument("--out", type=Path, default=Path("eval-out"), help="output folder (default: eval-out)")
-    p.add_argument("--clip", default="0.02,0.08,0.20", help="target shares of clipped pixels (default 0.02,0.08,0.20)")
-    p.add_argument("--ev", default="-1,-2,-3,-4,1",
-                   help="re-exposure EVs to score, written --ev=-1,-2 (default -1,-2,-3,-4,1)")
-    p.add_argument("--crf", default="sqrt", help="camera response: sqrt (default), srgb, gammaG, emor:PATH")
-    p.add_argument("--format", choices=("png", "jpeg"), default="png", help="input photo format (default png)")
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality for --format jpeg (default 90)")
-    p.add_argument("--max-side", type=int, default=None, help="downscale images to this long side first "
-                   "(default: none with --data, 1600 with --photos/--brackets)")
-    p.add_argument("--min-px", type=int, default=400, help="--photos: smallest clipped region scored, in pixels "
-                   "(default 400)")
-    p.add_argument("--limit", type=int, default=None, help="use only the first N images (bracket sets)")
-    p.add_argument("--scenes", default=None, help="comma-separated scene names (file stems); 'holdout' = "
-                   "the training hold-out list")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--cvvdp", action="store_true", help="also compute ColorVideoVDP JOD (needs the cvvdp package)")
-    p.add_argument("--force", action="store_true", help="replace results already in --out")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=handler)
-
-
-def options_from_args(args: argparse.Namespace) -> EvalOptions:
-    """Validate parsed arguments into :class:`EvalOptions` (raises ``EvalError``)."""
-    try:
-        clips = _floats(args.clip, "--clip")
-        evs = _floats(args.ev, "--ev")
-    except argparse.ArgumentTypeError as exc:
-        raise EvalError(str(exc)) from None
-    if not 1 <= args.quality <= 100:
-        raise EvalError(f"--quality must be in 1..100, got {args.quality}")
-    if args.max_side is not None and args.max_side < 16:
-        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
-    if args.limit is not None and args.limit < 1:
-        raise EvalError(f"--limit must be at least 1, got {args.limit}")
-    if args.threads is not None and args.threads < 1:
-        raise EvalError(f"--threads must be at least 1, got {args.threads}")
-    if any(not -10 <= e <= 10 for e in evs):
-        raise EvalError("--ev values must be in [-10, 10]")
-    if SHEET_EV not in evs:
-        evs = evs + (SHEET_EV,)
-    scenes = tuple(s.strip() for s in (args.scenes or "").split(",") if s.strip())
-    return EvalOptions(data=args.data, methods=parse_methods(args.method), model=args.model, out=args.out,
-                       clips=clips, evs=evs, crf=args.crf, format=args.format, quality=args.quality,
-                       max_side=args.max_side, limit=args.limit, scenes=scenes, threads=args.threads,
-                       force=args.force, cvvdp=args.cvvdp, progress=not args.no_progress)
-
-
-def _real_model(args: argparse.Namespace, flag: str) -> str | None:
-    """The weights for ``ours`` in the --photos/--brackets modes: ``--method ours=PATH`` or ``--model``."""
-    if not args.method:
-        return args.model
-    specs = parse_methods(args.method)
-    if len(specs) != 1 or specs[0].partition("=")[0] != "ours":
-        raise EvalError(f"{flag} compares ours with naive: --method takes only ours or ours=WEIGHTS")
-    return specs[0].partition("=")[2] or args.model
-
-
-def real_options_from_args(args: argparse.Namespace) -> Any:
-    """``--photos``/``--brackets`` arguments -> :class:`~reexposure.eval.photos.PhotoEvalOptions` or
-    :class:`~reexposure.eval.brackets.BracketEvalOptions` (raises ``EvalError``)."""
-    modes = [f for f, v in (("--data", args.data), ("--photos", getattr(args, "photos", None)),
-                            ("--brackets", getattr(args, "brackets", None))) if v is not None]
-    if len(modes) != 1:
-        raise EvalError("give exactly one of --data, --photos and --brackets" + (f" (got {', '.join(modes)})"
-                                                                                if modes else ""))
-    flag = modes[0]
-    if args.max_side is not None and args.max_side < 16:
-        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
-    if args.limit is not None and args.limit < 1:
-        raise EvalError(f"--limit must be at least 1, got {args.limit}")
-    if args.threads is not None and args.threads < 1:
-        raise EvalError(f"--threads must be at least 1, got {args.threads}")
-    model = _real_model(args, flag)
-    max_side = args.max_side if args.max_side is not None else 1600
-    if flag == "--photos":
-        from .photos import PhotoEvalOptions
-
-        if args.min_px < 1:
-            raise EvalError(f"--min-px must be at least 1, got {args.min_px}")
-        return PhotoEvalOptions(photos=args.photos, out=args.out, model=model, max_side=max_side, min_px=args.min_px,
-                                crf=args.crf, threads=args.threads, limit=args.limit, force=args.force,
-                                progress=not args.no_progress)
-    from .brackets import BracketEvalOptions
-
-    return BracketEvalOptions(brackets=args.brackets, out=args.out, model=model, max_side=max_side,
-                              threads=args.threads, limit=args.limit, force=args.force, progress=not args.no_progress)
-
-
-def _real_handler(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    def echo(line: str) -> None:
-        tqdm.write(line, file=sys.stdout)
-        sys.stdout.flush()
-
-    opts = real_options_from_args(args)
-    if getattr(args, "photos", None) is not None:
-        from .photos import run_photos
-
-        run_photos(opts, echo)
-    else:
-        from .brackets import run_brackets
-
-        run_brackets(opts, echo)
-    print(f"wrote {Path(opts.out) / 'summary.md'} and summary.json")
-    return 0
-
-
-def handler(args: argparse.Namespace) -> int:
-    """Run ``reexpose eval``; prints ``reexpose: error: ...`` and returns 2 on bad input."""
-    try:
-        if args.data is None or getattr(args, "photos", None) is not None or getattr(args, "brackets", None) is not None:
-            return _real_handler(args)
-        if not args.method:
-            raise EvalError("--method is required with --data (e.g. --method naive,ours)")
-        opts = options_from_args(args)
-        doc = run_eval(opts)
-    except (ValueError, OSError) as exc:  # ImageError, ModelError, EvalError are ValueErrors
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"reexpose: error: {msg}", file=sys.stderr)
-        return 2
-    out = Path(opts.out)
-    print(f"wrote {out / 'summary.md'}" + (f" and {len(doc.get('sheets', []))} sheet(s)" if doc.get("sheets") else ""))
-    if "sanity_check" in doc:
-        s = doc["sanity_check"]
-        print(f"sanity check (naive beats brightness, clipped region, EV -2): "
-              f"{'holds' if s['naive_beats_brightness_clipped_ev-2'] else 'FAILS'} "
-              f"({s['naive_db']:.2f} vs {s['brightness_db']:.2f} dB)")
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point without the ``reexpose`` dispatcher: ``python -m reexposure.eval.run ...``."""
-    parser = argparse.ArgumentParser(prog="reexpose")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_cli(sub)
-    args = parser.parse_args(["eval", *(argv if argv is not None else sys.argv[1:])])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

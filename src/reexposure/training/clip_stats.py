@@ -1,0 +1,100 @@
+"""Do the training photos clip like real camera photos? Statistics of clipped pixels and of the
+colour around them, for folders of real photos and for rendered training pairs.
+
+For a set of 8-bit RGB images, over all pixels with any channel at 254 or 255 (clipped):
+
+- ``one`` / ``two`` / ``three``: share of clipped pixels with exactly 1, 2 or 3 channels clipped
+  (a per-channel square-root render of a white-balanced HDR image clips mostly all three at once;
+  cameras clip saturated colours in one or two);
+- ``single_r`` / ``single_g`` / ``single_b``: which channel it is, among one-channel clips;
+- ``ring_sat``: mean saturation ``(max - min) / max`` (8-bit values) of the ring 2-6 px outside
+  the clipped areas (cameras roll highlights off toward white: a pale ring);
+- ``ring_level``: mean largest channel of that ring, in [0, 1] (how bright the border is: a hard
+  clip of a smooth highlight has a bright ring, a camera's shoulder brighter still);
+- ``clipped``: share of clipped pixels overall (weights nothing, for context).
+
+Statistics are pooled over the set's clipped pixels (so large photos weigh more). Photos are
+area-reduced to at most ``max_side`` pixels first, about the scale of the training crops.
+
+Run: ``python scripts/clip_stats.py --photos DIR [DIR ...] --pairs CONFIG [--n 300]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from ..core.arrays import to_uint8
+from ..formats.io import read_photo
+from ..formats.scenes import find_hdr_files, find_ldr_files
+from .data import HDRPairs
+from .trainer import load_train_config
+
+__all__ = ["KEYS", "clip_statistics", "photo_set", "pair_set"]
+
+KEYS = ("clipped", "one", "two", "three", "single_r", "single_g", "single_b", "ring_sat", "ring_level")
+
+
+def clip_statistics(images: Iterable[np.ndarray]) -> dict[str, float]:
+    """Pooled statistics (see the module docstring) of HxWx3 uint8 images; NaN where undefined."""
+    counts = np.zeros(3)
+    single = np.zeros(3)
+    total = clipped_px = 0
+    sat_sum = level_sum = ring_n = 0.0
+    for u8 in images:
+        top = u8 >= 254
+        n_ch = top.sum(-1)
+        any_clip = n_ch > 0
+        total += n_ch.size
+        clipped_px += int(any_clip.sum())
+        for k in range(3):
+            counts[k] += int((n_ch == k + 1).sum())
+        one = n_ch == 1
+        single += top[one].sum(0)
+        if any_clip.any():
+            ring = ndimage.binary_dilation(any_clip, iterations=6) & ~ndimage.binary_dilation(any_clip, iterations=2)
+            px = u8[ring].astype(np.float64)
+            if len(px):
+                mx = px.max(-1)
+                sat_sum += float(((mx - px.min(-1)) / np.maximum(mx, 1.0)).sum())
+                level_sum += float((mx / 255.0).sum())
+                ring_n += len(px)
+    n = max(1, int(counts.sum()))
+    s = max(1.0, float(single.sum()))
+    return {"clipped": clipped_px / max(1, total), "one": counts[0] / n, "two": counts[1] / n,
+            "three": counts[2] / n, "single_r": single[0] / s, "single_g": single[1] / s,
+            "single_b": single[2] / s, "ring_sat": sat_sum / ring_n if ring_n else float("nan"),
+            "ring_level": level_sum / ring_n if ring_n else float("nan")}
+
+
+def photo_set(folders: Sequence[str | Path], max_side: int = 1024) -> list[np.ndarray]:
+    """The photos under ``folders`` (any nesting) with at least one clipped pixel, as uint8
+    arrays area-reduced to at most ``max_side`` on the long side (EXIF orientation applied)."""
+    out = []
+    for folder in folders:
+        for path in find_ldr_files(folder):
+            u8 = np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
+            if u8.max() < 254:
+                continue
+            h, w = u8.shape[:2]
+            f = max_side / max(h, w)
+            if f < 1:
+                u8 = np.asarray(Image.fromarray(u8).reduce(max(1, round(1 / f))))
+            out.append(u8)
+    return out
+
+
+def pair_set(config_path: str | Path, n: int = 300, camera_prob: float | None = None,
+             seed: int = 0) -> list[np.ndarray]:
+    """``n`` training input photos (uint8) rendered by the pair settings of a training config
+    (``camera_prob`` overrides ``pairs.camera_prob``: 0 = the plain camera, 1 = camera-like)."""
+    cfg = load_train_config(str(config_path), [])
+    pairs = cfg.pairs if camera_prob is None else dataclasses.replace(cfg.pairs, camera_prob=camera_prob)
+    files = [p for p in find_hdr_files(cfg.data) if p.stem not in set(cfg.holdout) | set(cfg.exclude)]
+    ds = HDRPairs(files, pairs, seed=seed)
+    return [np.round(ds[i]["ldr"].permute(1, 2, 0).numpy() * 255).astype(np.uint8) for i in range(n)]

@@ -1,0 +1,120 @@
+"""The one blend (reexposure.model.blend): known values of compose_radiance and ring_chroma."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reexposure.core.model import GatedUNet, GeneratorConfig, compose_radiance, ring_chroma
+from reexposure.core.model.blend import COLOUR_LOGIT_INIT, head_channels
+
+WARM = torch.tensor([1.0, 0.8, 0.5])  # the colour of a warm lamp's glow, max-normalised
+
+
+def _disc_photo(ring_colour: torch.Tensor, size: int = 64, radius: int = 20, level: float = 0.6):
+    """lin (1,3,S,S): a clipped disc (all channels 1.0) on a background of ``ring_colour * level``,
+    and its per-channel mask (1 inside the disc)."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    disc = ((yy - size // 2) ** 2 + (xx - size // 2) ** 2 < radius**2).float()[None, None]
+    lin = ring_colour.view(1, 3, 1, 1) * level * (1 - disc) + disc
+    return lin, disc.expand(1, 3, size, size).clone()
+
+
+def _head(o: float, t: float, like: torch.Tensor) -> torch.Tensor:
+    return torch.stack([torch.full_like(like[:, 0], o), torch.full_like(like[:, 0], t)], dim=1)
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_unmasked_pixels_and_unclipped_channels_pass_through_exactly(channels):
+    torch.manual_seed(0)
+    lin = torch.rand(1, 3, 16, 16)
+    mask = torch.zeros(1, 3, 16, 16)
+    mask[:, 0, 4:8, 4:8] = 1.0  # only red clipped there
+    head = torch.randn(1, channels, 16, 16)
+    out = compose_radiance(lin, mask, head)
+    assert torch.equal(out[:, 1:], lin[:, 1:])
+    assert torch.equal(out[:, 0][mask[:, 0] == 0], lin[:, 0][mask[:, 0] == 0])
+    assert (out >= lin - 1e-7).all()  # clipping only loses light
+
+
+def test_ring_chroma_of_a_uniform_surround_is_its_colour():
+    lin, mask = _disc_photo(WARM)
+    chroma = ring_chroma(lin, mask)
+    assert chroma.shape == lin.shape
+    assert torch.allclose(chroma[0, :, 32, 32], WARM, atol=1e-4)  # the disc's centre takes the surround's colour
+    assert torch.allclose(chroma.amax(1), torch.ones(1, 64, 64))
+
+
+def test_ring_chroma_is_white_when_nothing_votes():
+    lin, mask = torch.ones(1, 3, 8, 8), torch.ones(1, 3, 8, 8)
+    assert torch.allclose(ring_chroma(lin, mask), torch.ones(1, 3, 8, 8))
+
+
+def test_fully_clipped_colour_follows_the_surround_or_stays_neutral():
+    lin, mask = _disc_photo(WARM)
+    c = (32, 32)
+    # sigmoid(30) = 1: the surround's colour
+    full = compose_radiance(lin, mask, _head(0.0, 30.0, lin))[0, :, c[0], c[1]]
+    assert torch.allclose(full / full.max(), WARM, atol=1e-3)
+    assert full.min() == pytest.approx(1.0, abs=1e-3)  # the smallest radiance that keeps every channel >= 1
+    neutral = compose_radiance(lin, mask, _head(0.0, -30.0, lin))[0, :, c[0], c[1]]
+    assert torch.allclose(neutral, torch.ones(3), atol=1e-4)
+
+
+def test_brightness_scales_all_channels_of_a_clipped_pixel_alike():
+    lin, mask = _disc_photo(WARM)
+    base = compose_radiance(lin, mask, _head(0.0, 0.0, lin))[0, :, 32, 32]
+    bright = compose_radiance(lin, mask, _head(2.0, 0.0, lin))[0, :, 32, 32]
+    assert torch.allclose(bright / base, torch.full((3,), float(torch.exp(torch.tensor(2.0)))), rtol=1e-5)
+    negative = compose_radiance(lin, mask, _head(-3.0, 0.0, lin))[0, :, 32, 32]
+    assert torch.equal(negative, base)  # log boosts are clamped at 0
+
+
+def test_partly_clipped_pixel_takes_its_clipped_channel_from_the_unclipped_ones():
+    """Red clipped, green and blue recorded: red follows the surround's red/green ratio (1.5), and
+    the network's brightness does not touch the pixel (it would only invent a hue)."""
+    surround = torch.tensor([1.0, 2 / 3, 0.3])
+    lin, _ = _disc_photo(surround, radius=0, level=0.9)
+    mask = torch.zeros_like(lin)
+    lin[0, :, 12:52, 12:52] = torch.tensor([1.0, 0.8, 0.36]).view(3, 1, 1)
+    mask[0, 0, 12:52, 12:52] = 1.0
+    for o in (0.0, 3.0):
+        px = compose_radiance(lin, mask, _head(o, 30.0, lin))[0, :, 32, 32]
+        assert px[0] == pytest.approx(1.2, rel=1e-3) and px[1] == pytest.approx(0.8) and px[2] == pytest.approx(0.36)
+
+
+def test_rgb_head_is_the_v03_blend():
+    lin, mask = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    o = torch.randn(1, 3, 8, 8)
+    assert torch.equal(compose_radiance(lin, mask, o), lin * torch.exp(mask * o.clamp_min(0)))
+
+
+def test_guided_network_adopts_an_rgb_head():
+    torch.manual_seed(1)
+    rgb = GatedUNet(GeneratorConfig(width=4, depth=2))
+    torch.nn.init.normal_(rgb.head.weight, std=0.1)
+    guided = GatedUNet(GeneratorConfig(width=4, depth=2, head="guided"))
+    guided.load_state_dict(guided.adopt_rgb_head(rgb.state_dict()))
+    lin, mask = torch.rand(1, 3, 16, 16), torch.ones(1, 3, 16, 16)
+    o_rgb, o_guided = rgb(lin, mask), guided(lin, mask)
+    assert torch.allclose(o_guided[:, 0], o_rgb.mean(1), atol=1e-6)
+    assert torch.equal(o_guided[:, 1], torch.full_like(o_guided[:, 1], COLOUR_LOGIT_INIT))
+
+
+def test_unknown_head_is_refused():
+    with pytest.raises(ValueError, match="unknown output head"):
+        head_channels("hsv")
+    with pytest.raises(ValueError):
+        GeneratorConfig(head="hsv")
+
+
+def test_a_jpeg_dip_inside_a_clipped_lamp_is_not_a_dark_speckle():
+    """One pixel of a fully clipped disc has its blue channel pulled below the clip ramp (JPEG
+    ringing): it still gets the lamp's brightness; a pixel with no channel near the clip never does."""
+    lin, mask = _disc_photo(WARM)
+    lin[0, 2, 32, 32], mask[0, 2, 32, 32] = 0.9, 0.0
+    out = compose_radiance(lin, mask, _head(2.0, 0.0, lin))
+    ratio = out[0, :, 32, 32] / compose_radiance(lin, mask, _head(0.0, 0.0, lin))[0, :, 32, 32]
+    assert torch.allclose(ratio, torch.full((3,), float(torch.exp(torch.tensor(2.0)))), rtol=1e-5)
+    outside = mask.amax(1)[0] == 0
+    assert torch.equal(out[0][:, outside], lin[0][:, outside])

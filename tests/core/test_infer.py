@@ -1,0 +1,203 @@
+"""Tiled inference: equals one pass, skips unclipped tiles, keeps well-exposed pixels, deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import reexposure
+from reexposure.core import camera
+from reexposure.core.infer import Reconstructor, TileOptions, _axis_weights, _positions, receptive_radius
+from reexposure.core.model import GatedUNet, GeneratorConfig, compose_radiance
+
+
+def _photo_512() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:512, :512]
+    img = np.clip(90 + 60 * np.sin(xx / 13.0)[..., None] * np.cos(yy / 17.0)[..., None]
+                  + rng.normal(0, 10, (512, 512, 3)), 0, 235).astype(np.uint8)
+    # clipped areas crossing the tile borders of a 256-pixel tiling
+    for cy, cx, r in [(256, 256, 70), (120, 380, 50), (400, 130, 60), (250, 5, 30), (500, 500, 40)]:
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 255
+    img[300:320, :, 0] = 255  # a band where only red clips
+    return img
+
+
+@pytest.mark.parametrize("config,context", [(GeneratorConfig(), 64), (GeneratorConfig(width=8, depth=3), None),
+                                            (GeneratorConfig(width=8, depth=3, context_blocks=1), None),
+                                            (GeneratorConfig(width=8, depth=3, head="guided"), None)])
+def test_tiled_equals_one_pass(config, context):
+    torch.manual_seed(0)
+    model = GatedUNet(config)
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    for block in model.context:  # zero at init: give them a say, so that their reach is tested
+        torch.nn.init.normal_(block.proj.weight, std=0.1)
+    model.eval()
+    img = _photo_512()
+    full = Reconstructor(model, tiles=TileOptions(one_pass_pixels=10**9))(img)
+    tiled_rec = Reconstructor(model, tiles=TileOptions(tile=256, context=context, one_pass_pixels=0))
+    tiled = tiled_rec(img)
+    assert len(tiled.boosts) >= 4, "the test must really tile"
+    a, b = full.to_tensor(), tiled.to_tensor()
+    assert (a - b).abs().max().item() < 1e-3
+    assert not torch.equal(a, camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255))
+
+
+def test_shipped_model_tiles_match_one_pass():
+    img = _photo_512()
+    full = Reconstructor(None, tiles=TileOptions(one_pass_pixels=10**9))(img).to_tensor()
+    tiled = Reconstructor(None, tiles=TileOptions(tile=256, one_pass_pixels=0))(img).to_tensor()
+    assert (full - tiled).abs().max().item() < 1e-3 * max(1.0, float(full.max()))
+
+
+def test_weights_partition_of_unity():
+    for length, tile, overlap in [(1000, 256, 96), (257, 256, 96), (4000, 1024, 320), (600, 320, 160)]:
+        starts = _positions(length, tile, overlap, 16)
+        assert starts[0] == 0 and min(length, starts[-1] + tile) == length
+        assert all(s % 16 == 0 for s in starts)
+        total = np.zeros(length)
+        for s, w in zip(starts, _axis_weights(starts, tile, length, (overlap - 32) // 2, 32)):
+            total[s:s + len(w)] += w
+        assert np.allclose(total, 1.0, atol=1e-6)
+
+
+def test_unclipped_tiles_skipped_and_passthrough(tiny_model):
+    img = np.full((600, 900, 3), 120, np.uint8)
+    img[20:60, 30:80] = 255
+    rec = Reconstructor(tiny_model, tiles=TileOptions(tile=256, one_pass_pixels=0))
+    r = rec(img)
+    assert 0 < len(r.boosts) <= 2
+    rad = r.to_tensor()
+    lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    mask = camera.saturation_mask(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    assert torch.equal(rad[mask.expand_as(rad) == 0], lin[mask.expand_as(lin) == 0])
+    none = rec(np.full((600, 900, 3), 120, np.uint8))
+    assert none.boosts == {}
+
+
+def test_on_window_reports_each_pass_and_can_stop_it(tiny_model):
+    img = _photo_512()
+    rec = Reconstructor(tiny_model, tiles=TileOptions(tile=256, one_pass_pixels=0))
+    seen: list[int] = []
+    r = rec(img, on_window=seen.append)
+    assert seen == list(range(len(r.boosts))) and len(seen) >= 4
+    assert len(seen) <= rec.window_count(*img.shape[:2])
+    assert Reconstructor(tiny_model, tiles=TileOptions(one_pass_pixels=10**9)).window_count(512, 512) == 1
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_2(done: int) -> None:
+        if done == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        rec(img, on_window=stop_at_2)
+    assert rec(np.full((64, 64, 3), 100, np.uint8), on_window=seen.append).boosts == {}
+
+
+def test_reexpose_streaming_matches_tensor_path(tiny_model, highlight_photo):
+    r = Reconstructor(tiny_model)(highlight_photo)
+    u8 = r.reexpose(-2, rows=50)
+    ref = reexposure.reexpose(r.to_tensor(), -2)
+    assert np.abs(u8.astype(int) - np.round(ref[0].permute(1, 2, 0).numpy() * 255).astype(int)).max() <= 1
+    outside = camera.saturation_mask(torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255)[0, 0] == 0
+    assert np.array_equal(r.reexpose(0)[outside.numpy()], highlight_photo[outside.numpy()])  # EV 0 gives the photo back
+
+
+def test_network_output_goes_through_the_one_blend(tiny_model, highlight_photo):
+    """The map's radiance is compose_radiance of the photo, its undilated per-channel mask and the
+    network's output as it was (the blend, not the map, clamps the log boost at 0)."""
+    r = Reconstructor(tiny_model)(highlight_photo)
+    o = r.network_boost()
+    assert o.shape == (3, *highlight_photo.shape[:2]) and o.abs().max() > 0
+    ldr = torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255
+    mask = camera.saturation_mask(ldr, per_channel=True, dilate=r.blend_dilate)  # the photo's own, undilated
+    assert torch.allclose(r.output(), o[None], atol=1e-6)
+    assert torch.allclose(r.to_tensor(), compose_radiance(r.lin(), mask, o[None]), rtol=1e-5)
+    # nothing clipped: no network pass, a zero output of the working grid's shape
+    flat = Reconstructor(tiny_model)(np.full((40, 48, 3), 100, np.uint8))
+    assert not flat.boosts and not flat.network_boost().any()
+
+
+def test_deterministic(tiny_model, highlight_photo):
+    rec = Reconstructor(tiny_model, threads=1)
+    assert torch.equal(rec(highlight_photo).to_tensor(), rec(highlight_photo).to_tensor())
+
+
+def test_public_api(tiny_model, tmp_path, highlight_photo):
+    from reexposure.core.weights import save_weights
+
+    p = tmp_path / "m.safetensors"
+    save_weights(tiny_model, p)
+    rad = reexposure.reconstruct(highlight_photo, model=p)
+    assert rad.shape == (1, 3, 192, 256) and rad.dtype == torch.float32
+    assert float(rad.max()) > 1.0  # the random head boosts clipped pixels
+    with pytest.raises(ValueError):
+        reexposure.reexpose(rad, 11)
+    with pytest.raises(ValueError):
+        reexposure.reconstruct(np.zeros((1, 1, 3), np.uint8), model=p)
+
+
+def test_receptive_radius_default():
+    assert receptive_radius(GeneratorConfig()) == 141
+    # a context block of dilation d at the bottleneck (1/16 resolution) reaches d * 16 pixels further
+    assert receptive_radius(GeneratorConfig(context_blocks=2)) == 141 + (2 + 4) * 16
+
+
+def test_unclipped_channels_of_a_partly_clipped_pixel_stay_exact(tiny_model):
+    img = np.full((64, 64, 3), 100, np.uint8)
+    img[20:40, 20:40, 0] = 255  # red clips, green and blue were recorded
+    torch.nn.init.constant_(tiny_model.head.bias, 0.5)  # boosts everything it may
+    rad = Reconstructor(tiny_model)(img).to_tensor()
+    lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    assert torch.equal(rad[:, 1:], lin[:, 1:])
+    assert not torch.equal(rad[:, 0, 20:40, 20:40], lin[:, 0, 20:40, 20:40])
+
+
+def test_radiance_never_below_the_recorded_value(tiny_model, highlight_photo):
+    torch.nn.init.constant_(tiny_model.head.bias, -1.0)  # a model that would darken clipped pixels
+    rad = Reconstructor(tiny_model)(highlight_photo).to_tensor()
+    lin = camera.linearize(torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255)
+    assert bool((rad >= lin).all())
+
+
+def test_working_grid_for_large_photos(tiny_model):
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(3)
+    img = np.clip(rng.normal(120, 30, (300, 420, 3)), 0, 240).astype(np.uint8)
+    img[50:150, 100:260] = 255
+    img[200:220, 10:400, 2] = 255
+    rec = Reconstructor(tiny_model, tiles=TileOptions(max_work_pixels=20_000))
+    k = rec.work_scale(300, 420)
+    assert k == 3
+    r = rec(img)
+    assert r.scale == 3 and r.work_shape == (100, 140)
+    o = torch.from_numpy(r.boosts[(0, 0)].astype(np.float32))[None]
+    up = F.interpolate(o, scale_factor=3, mode="bilinear", align_corners=False)
+    mask = camera.saturation_mask(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255, per_channel=True,
+                                  dilate=0)
+    assert torch.allclose(r.output(), up, atol=1e-5)
+    assert torch.allclose(torch.cat([b for _, b in r.strips(rows=37)], dim=2), r.to_tensor())
+    lin = camera.linearize(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
+    rad = r.to_tensor()
+    assert torch.equal(rad[mask == 0], lin[mask == 0])
+    keep = mask[0].amax(0).numpy() == 0
+    again = Reconstructor(tiny_model)(np.where(img > 0, img, img))
+    assert np.array_equal(r.reexpose(-1)[keep], again.reexpose(-1)[keep])
+
+
+def test_read_only_photo_is_accepted_without_a_torch_warning(tiny_model, highlight_photo):
+    """np.asarray(PIL image) is read-only; the result equals that of a writable copy, silently."""
+    import warnings
+
+    frozen = highlight_photo.copy()
+    frozen.flags.writeable = False
+    rec = Reconstructor(tiny_model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = rec(frozen).to_tensor()
+    assert torch.equal(out, rec(highlight_photo).to_tensor())
+    assert not frozen.flags.writeable  # the input itself untouched

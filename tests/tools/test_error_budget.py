@@ -1,0 +1,59 @@
+"""scripts/error_budget.py end to end on a tiny synthetic HDR folder."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from _train_helpers import make_hdr_folder
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "error_budget.py"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], check=False, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_error_budget_table_and_crop_calibration(tmp_path: Path) -> None:
+    """The what-if that knows the true lights scores at least as well as the model; the crop
+    table counts clipped pixels of training scenes only."""
+    data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
+    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--convex", "1,0.5", "--two-scale", "--crops", "8")
+    assert out.returncode == 0, out.stderr
+    rows = dict(re.findall(r"^\| (ours[^|]*?) \| ([^|]+ \| [^|]+) \|", out.stdout, re.MULTILINE))
+    assert set(rows) == {"ours", "ours + true lights", "ours, convex 1,0.5", "ours, two-scale"}
+    ev3 = {k: float(v.split("|")[1]) for k, v in rows.items()}
+    assert ev3["ours + true lights"] >= ev3["ours"]
+    assert "3 cases, png" in out.stdout and "training crops" in out.stdout
+    only = _run("--data", str(data), "--scenes", "", "--crops", "8")  # the crop table alone
+    assert only.returncode == 0 and "cases," not in only.stdout and "training crops" in only.stdout
+    bad = _run("--data", str(data), "--scenes", "v", "--side", "96", "--weights", str(tmp_path / "none.safetensors"))
+    assert bad.returncode == 1 and "none.safetensors" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_error_budget_ensemble_and_upscale_of_the_model_itself(tmp_path: Path) -> None:
+    """The model averaged with itself, and run at 1x through the resize path, score as the model."""
+    from reexposure.core.weights import default_model_path
+
+    data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
+    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--ensemble", str(default_model_path()),
+               "--upscale", "1", "--upscale", "2")
+    assert out.returncode == 0, out.stderr
+    rows = dict(re.findall(r"^\| (ours[^|]*?) \| ([^|]+ \| [^|]+ \| [^|]+) \|", out.stdout, re.MULTILINE))
+    assert set(rows) == {"ours", "ours + true lights", f"ours + {default_model_path()}", "ours at 1x", "ours at 2x"}
+    assert rows[f"ours + {default_model_path()}"] == rows["ours"] == rows["ours at 1x"]
+    assert rows["ours at 2x"] != rows["ours"]
+    bad = _run("--data", str(data), "--scenes", "v", "--side", "96", "--ensemble", str(tmp_path / "x.safetensors"))
+    assert bad.returncode == 1 and "x.safetensors" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_error_budget_bad_input_is_one_line(tmp_path: Path) -> None:
+    out = _run("--data", str(tmp_path), "--scenes", "nope")
+    assert out.returncode == 1 and out.stderr.strip().count("\n") == 0 and "nope" in out.stderr
+    out = _run("--data", str(tmp_path), "--scenes", "", "--crops", "4")
+    assert out.returncode == 1 and "no training scenes" in out.stderr and "Traceback" not in out.stderr
+    out = _run("--data", str(tmp_path), "--convex", "1")
+    assert out.returncode == 2 and "A,T" in out.stderr
