@@ -11,7 +11,7 @@ Frame-rate measurement (docs/benchmarks.md, "Web")::
 
 README screenshot (shipped default model and sample)::
 
-    REEXPOSE_WEB_SCREENSHOT=docs/web-screenshot.png .venv/bin/python -m pytest tests/test_web_e2e.py -k screenshot
+    REEXPOSE_WEB_SCREENSHOT=docs/web-screenshot.png .venv/bin/python -m pytest tests/apps/test_web_e2e.py -k screenshot
 """
 
 from __future__ import annotations
