@@ -11,7 +11,7 @@ from reexposure.core.model.blend import COLOUR_LOGIT_INIT, head_channels
 WARM = torch.tensor([1.0, 0.8, 0.5])  # the colour of a warm lamp's glow, max-normalised
 
 
-def _disc_photo(ring_colour: torch.Tensor, size: int = 64, radius: int = 20, level: float = 0.6):
+def _disc_photo(ring_colour: torch.Tensor, size: int = 64, radius: int = 20, level: float = 0.95):
     """lin (1,3,S,S): a clipped disc (all channels 1.0) on a background of ``ring_colour * level``,
     and its per-channel mask (1 inside the disc)."""
     yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
@@ -38,11 +38,17 @@ def test_unmasked_pixels_and_unclipped_channels_pass_through_exactly(channels):
 
 
 def test_ring_chroma_of_a_uniform_surround_is_its_colour():
-    lin, mask = _disc_photo(WARM)
+    lin, mask = _disc_photo(WARM, level=1.0)
     chroma = ring_chroma(lin, mask)
     assert chroma.shape == lin.shape
     assert torch.allclose(chroma[0, :, 32, 32], WARM, atol=1e-4)  # the disc's centre takes the surround's colour
     assert torch.allclose(chroma.amax(1), torch.ones(1, 64, 64))
+
+
+def test_ring_chroma_of_a_dark_surround_is_paler():
+    """Voters at half the clip level: the colour is pulled toward white by 1 - 0.5**2."""
+    lin, mask = _disc_photo(WARM, level=0.5)
+    assert torch.allclose(ring_chroma(lin, mask)[0, :, 32, 32], 1 - 0.25 * (1 - WARM), atol=1e-4)
 
 
 def test_ring_chroma_is_white_when_nothing_votes():
@@ -51,7 +57,7 @@ def test_ring_chroma_is_white_when_nothing_votes():
 
 
 def test_fully_clipped_colour_follows_the_surround_or_stays_neutral():
-    lin, mask = _disc_photo(WARM)
+    lin, mask = _disc_photo(WARM, level=1.0)
     c = (32, 32)
     # sigmoid(30) = 1: the surround's colour
     full = compose_radiance(lin, mask, _head(0.0, 30.0, lin))[0, :, c[0], c[1]]
@@ -74,7 +80,7 @@ def test_partly_clipped_pixel_takes_its_clipped_channel_from_the_unclipped_ones(
     """Red clipped, green and blue recorded: red follows the surround's red/green ratio (1.5), and
     the network's brightness does not touch the pixel (it would only invent a hue)."""
     surround = torch.tensor([1.0, 2 / 3, 0.3])
-    lin, _ = _disc_photo(surround, radius=0, level=0.9)
+    lin, _ = _disc_photo(surround, radius=0, level=1.0)
     mask = torch.zeros_like(lin)
     lin[0, :, 12:52, 12:52] = torch.tensor([1.0, 0.8, 0.36]).view(3, 1, 1)
     mask[0, 0, 12:52, 12:52] = 1.0

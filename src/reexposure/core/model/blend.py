@@ -114,10 +114,16 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     (bright pixels carry a highlight's colour: its glow, the unclipped part of a white wall; dark
     ones are often another surface). A push-pull pyramid (2x2 averages down to one pixel, then back up, each
     level's own average trusted in proportion to its weight) fills every pixel with the
-    weighted colour of its nearest voters. Smooth by construction; white where nothing votes."""
+    weighted colour of its nearest voters. Smooth by construction; white where nothing votes.
+
+    The colour is then pulled toward white by how dark its voters are: with ``L`` the voters'
+    weighted mean peak brightness (propagated the same way), the result is
+    ``1 - L**2 * (1 - colour)``. A lamp's glow or a sky next to a cloud is bright (``L`` near 1)
+    and keeps its colour; a clipped cream wall whose nearest unclipped neighbours are a dark brown
+    brush (``L`` about 0.4) is not told it is brown."""
     peak = lin.amax(dim=1, keepdim=True)
     weight = (1.0 - mask.amax(dim=1, keepdim=True)).clamp(0.0, 1.0) * peak**_RING_POWER
-    chroma = lin / peak.clamp_min(1e-4)
+    chroma = torch.cat([lin / peak.clamp_min(1e-4), peak], dim=1)  # colour and the voter's brightness
     nums, dens = [weight * chroma], [weight]
     while max(nums[-1].shape[-2:]) > 1:
         nums.append(F.avg_pool2d(nums[-1], 2, ceil_mode=True))
@@ -127,7 +133,9 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         up = F.interpolate(est, size=num.shape[-2:], mode="bilinear", align_corners=False)
         conf = (den / _RING_TAU).clamp(max=1.0)
         est = conf * (num / den.clamp_min(1e-8)) + (1.0 - conf) * up
-    return est / est.amax(dim=1, keepdim=True).clamp_min(1e-4)
+    colour, level = est[:, :3], est[:, 3:].clamp(0.0, 1.0)
+    colour = colour / colour.amax(dim=1, keepdim=True).clamp_min(1e-4)
+    return 1.0 - level.square() * (1.0 - colour)
 
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
