@@ -37,6 +37,7 @@ from tqdm import tqdm
 from reexposure.core import camera
 from reexposure.core.camera import CRF, DEFAULT_CRF
 from reexposure.core.infer import RadianceMap, Reconstructor
+from reexposure.core.model import ring_chroma
 from reexposure.core.weights import ModelError, load_generator
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import evaluate_case
@@ -88,7 +89,7 @@ def network_boost(rec: Reconstructor, photo: np.ndarray, crf: CRF, factor: float
     rec.crf = crf
     rmap = rec(img)
     if not rmap.boosts:
-        return torch.zeros(1, 3, h, w)
+        return torch.zeros(1, 2 if rec.model.config.head == "guided" else 3, h, w)
     o = rmap.network_boost()[None]
     if o.shape[-2:] != (h, w):
         o = F.interpolate(o, size=(h, w), mode="area" if o.shape[-1] > w else "bilinear")
@@ -108,6 +109,10 @@ class MeanBoost(Method):
         o = torch.stack([network_boost(rec, photo, crf, f) for rec, f in self.runs]).mean(0)[0]
         h, w = photo.shape[:2]
         rmap = RadianceMap(photo, crf, boosts={(0, 0): o.numpy().astype(np.float16)}, work_shape=(h, w))
+        if o.shape[0] == 2:  # the guided head: the surroundings' colour as the pipeline computes it
+            ldr = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255.0
+            chroma = ring_chroma(crf.inverse(ldr), camera.saturation_mask(ldr, per_channel=True))
+            rmap.chroma = chroma[0].numpy().astype(np.float16)
         return rmap.to_tensor()
 
 

@@ -80,6 +80,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_eval)
 
 
+def _check_sizes(args: argparse.Namespace) -> None:
+    """--max-side, --limit and --threads, shared by every mode (raises ``EvalError``)."""
+    if args.max_side is not None and args.max_side < 16:
+        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
+    if args.limit is not None and args.limit < 1:
+        raise EvalError(f"--limit must be at least 1, got {args.limit}")
+    if args.threads is not None and args.threads < 1:
+        raise EvalError(f"--threads must be at least 1, got {args.threads}")
+
+
 def options_from_args(args: argparse.Namespace) -> EvalOptions:
     """Validate parsed arguments into :class:`EvalOptions` (raises ``EvalError``)."""
     try:
@@ -89,12 +99,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
         raise EvalError(str(exc)) from None
     if not 1 <= args.quality <= 100:
         raise EvalError(f"--quality must be in 1..100, got {args.quality}")
-    if args.max_side is not None and args.max_side < 16:
-        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
-    if args.limit is not None and args.limit < 1:
-        raise EvalError(f"--limit must be at least 1, got {args.limit}")
-    if args.threads is not None and args.threads < 1:
-        raise EvalError(f"--threads must be at least 1, got {args.threads}")
+    _check_sizes(args)
     if any(not -10 <= e <= 10 for e in evs):
         raise EvalError("--ev values must be in [-10, 10]")
     if SHEET_EV not in evs:
@@ -125,12 +130,7 @@ def real_options_from_args(args: argparse.Namespace) -> PhotoEvalOptions | Brack
         raise EvalError("give exactly one of --data, --photos and --brackets" + (f" (got {', '.join(modes)})"
                                                                                 if modes else ""))
     flag = modes[0]
-    if args.max_side is not None and args.max_side < 16:
-        raise EvalError(f"--max-side must be at least 16, got {args.max_side}")
-    if args.limit is not None and args.limit < 1:
-        raise EvalError(f"--limit must be at least 1, got {args.limit}")
-    if args.threads is not None and args.threads < 1:
-        raise EvalError(f"--threads must be at least 1, got {args.threads}")
+    _check_sizes(args)
     model = _real_model(args, flag)
     max_side = args.max_side if args.max_side is not None else 1600
     if flag == "--photos":
