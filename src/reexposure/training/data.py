@@ -214,7 +214,8 @@ class PairSynthesizer:
         x = np.maximum(radiance, 0.0)
         if rng.random() < c.noise_prob:
             sigma = float(rng.uniform(*c.noise_sigma))
-            noisy = x + rng.normal(0.0, 1.0, x.shape).astype(np.float32) * (np.sqrt(np.minimum(x, 1.0)) * sigma + sigma * 0.3)
+            spread = np.sqrt(np.minimum(x, 1.0)) * sigma + sigma * 0.3  # shot noise grows with the signal
+            noisy = x + rng.normal(0.0, 1.0, x.shape).astype(np.float32) * spread
             x = np.where(x >= 1.0, x, np.maximum(noisy, 0.0))
         if rng.random() < c.shoulder_prob:
             knee = float(rng.uniform(*c.shoulder_knee))
@@ -232,7 +233,8 @@ class PairSynthesizer:
         img = Image.fromarray(ldr8)
         amount = float(rng.uniform(*c.sharpen))
         if amount >= 1.0:
-            img = img.filter(ImageFilter.UnsharpMask(radius=float(rng.uniform(0.6, 1.4)), percent=int(amount), threshold=1))
+            radius = float(rng.uniform(0.6, 1.4))
+            img = img.filter(ImageFilter.UnsharpMask(radius=radius, percent=int(amount), threshold=1))
         if rng.random() < c.camera_jpeg_prob:
             q = int(rng.integers(c.camera_jpeg_quality[0], c.camera_jpeg_quality[1] + 1))
             buf = _io.BytesIO()
@@ -336,7 +338,8 @@ class HDRPairs(torch.utils.data.Dataset):
         try:
             rgb = read_photo(path).rgb
         except (ImageError, OSError, ValueError) as exc:
-            log.warning("skipping unreadable photo %s: %s", path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("skipping unreadable photo %s: %s", path, why)
             return None
         img, clipped = photo_radiance(np.ascontiguousarray(to_uint8(rgb)[..., :3]), self.config.ldr_max_side)
         if clipped > self.config.ldr_max_clipped:
@@ -357,7 +360,8 @@ class HDRPairs(torch.utils.data.Dataset):
         try:
             img = normalize_95(read_hdr(path))
         except (ImageError, OSError, ValueError, RuntimeError, MemoryError) as exc:
-            log.warning("skipping unreadable HDR file %s: %s", path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("skipping unreadable HDR file %s: %s", path, why)
             return None
         if img.ndim != 3 or min(img.shape[:2]) < self.MIN_SIDE:
             log.warning("skipping %s: smaller than %d pixels", path, self.MIN_SIDE)

@@ -44,6 +44,7 @@ from ..core.model import (
     DiscriminatorConfig,
     ExpandNetConfig,
     GatedUNet,
+    Generator,
     GeneratorConfig,
     SNPatchGAN,
     build_generator,
@@ -105,11 +106,13 @@ class TrainConfig:
     w_rec: float = 1.0  # log-domain MSE (inside the saturation mask; whole image for expandnet)
     w_adv: float = 0.01  # hinge generator loss
     w_ldr: float = 0.0  # MSE of the rendered photo at the D/VGG EV, inside the mask (0 = the seed's recipe)
-    ldr_loss: str = "mse"  # mse: pooled over the batch | log: mean over samples of log10(MSE + ldr_log_eps), i.e. -PSNR/10 per crop
+    # mse: pooled over the batch | log: mean over samples of log10(MSE + ldr_log_eps), i.e. -PSNR/10 per crop
+    ldr_loss: str = "mse"
     ldr_log_eps: float = 1e-4  # floor of the per-crop MSE in the log loss (a 40 dB cap)
     w_tex: float = 0.0  # texture term: local gradient-energy match of the rendered photo in the mask (texture_loss)
     tex_patch: int = 16  # tile size (pixels) of the texture term
-    rec_weighting: str = "soft"  # soft: losses weighted by the soft mask; binary: every pixel with mask > 0 counts fully
+    # soft: losses weighted by the soft mask; binary: every pixel with mask > 0 counts fully
+    rec_weighting: str = "soft"
     w_perc: float = 0.1  # VGG19 conv3_4 pre-ReLU; needs vgg_weights
     vgg_weights: str = ""  # torchvision vgg19 state dict; empty = look in the torch hub cache
     gan_start: int = 2000  # steps of reconstruction-only warm-up
@@ -118,7 +121,8 @@ class TrainConfig:
     lr_schedule: str = "constant"  # constant | cosine (from lr_decay_start down to lr * lr_min_ratio at `steps`)
     lr_decay_start: int = 0
     lr_min_ratio: float = 0.05
-    init_from: str = ""  # fine-tune: a weights file (.safetensors) of the same arch/config that G and its EMA start from
+    # fine-tune: a weights file (.safetensors) of the same arch/config that G and its EMA start from
+    init_from: str = ""
     keep_every: int = 0  # also keep model_NNNNNN.safetensors every this many steps (0 = only the latest)
     log_every: int = 25
     ckpt_every: int = 250
@@ -264,7 +268,7 @@ class StepBatches(torch.utils.data.Sampler):
 class _Radiance(nn.Module):
     """Wraps a generator so that ``forward`` is its ``radiance`` (what DDP must see)."""
 
-    def __init__(self, generator: nn.Module) -> None:
+    def __init__(self, generator: Generator) -> None:
         super().__init__()
         self.generator = generator
 
@@ -335,12 +339,13 @@ class Trainer:
         # turn its rgb head into a guided one (GatedUNet.adopt_rgb_head)
         same = {"context_blocks": 0, "head": "rgb"}
         grows = (self.config.arch == "gated_unet" and have.get("context_blocks", 0) <= want.get("context_blocks", 0)
-                 and have.get("head", "rgb") in ("rgb", want.get("head", "rgb")) and {**have, **same} == {**want, **same})
+                 and have.get("head", "rgb") in ("rgb", want.get("head", "rgb"))
+                 and {**have, **same} == {**want, **same})
         if meta.get("arch", "gated_unet") != self.config.arch or not (have == want or grows):
             raise ConfigError(f"init_from: {path} holds a {meta.get('arch', 'gated_unet')} {meta['config']}, "
                               f"the config asks for {self.config.arch} {json.dumps(want)}")
         state = model.state_dict()
-        if hasattr(self.G, "adopt_rgb_head"):
+        if isinstance(self.G, GatedUNet):
             state = self.G.adopt_rgb_head(state)
         missing, unexpected = self.G.load_state_dict(state, strict=False)
         assert not unexpected and all(k.startswith("context.") for k in missing), (missing, unexpected)
@@ -397,7 +402,8 @@ class Trainer:
         """What D is shown as real: the target inside the mask, the photo outside."""
         return mask * target + (1 - mask) * lin
 
-    def g_step(self, lin: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def g_step(self, lin: torch.Tensor, mask: torch.Tensor,
+               target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
         with self.autocast():
             pred = self.G_train(lin, mask, self.blend_mask(lin))
@@ -443,7 +449,8 @@ class Trainer:
         self.opt_g.step()
         return loss.detach(), metrics
 
-    def d_step(self, lin: torch.Tensor, mask: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def d_step(self, lin: torch.Tensor, mask: torch.Tensor,
+               target: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """One hinge step of D on tone-mapped LDR: real (target in the mask) and the detached fake
         of the last :meth:`g_step`, in one forward pass (one DDP reduction)."""
         assert self._fake is not None, "d_step needs a g_step first"
@@ -502,7 +509,8 @@ class Trainer:
             raise ConfigError(f"cannot resume from {path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
         arch = state.get("arch", "gated_unet")
         if arch != self.config.arch:
-            raise ConfigError(f"cannot resume from {path}: it holds a {arch} generator, the config asks for {self.config.arch}")
+            raise ConfigError(f"cannot resume from {path}: it holds a {arch} generator, "
+                              f"the config asks for {self.config.arch}")
         try:
             self.G.load_state_dict(state["generator"])
             self.D.load_state_dict(state["discriminator"])

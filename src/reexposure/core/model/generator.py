@@ -19,6 +19,7 @@ References
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -61,7 +62,7 @@ class ContextBlock(nn.Module):
         self.conv = GatedConv2d(ch, ch, 3, dilation=dilation)
         self.proj = nn.Conv2d(ch, ch, 1)
         nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.proj.bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.proj(self.conv(x))
@@ -128,18 +129,18 @@ class GatedUNet(nn.Module):
                                           GatedConv2d(2 * w[i], w[i], 3)]))  # after skip concat
         self.head = nn.Conv2d(w[0], head_channels(config.head), 3, padding=1)
         nn.init.zeros_(self.head.weight)  # start from the naive answer (o = 0)
-        nn.init.zeros_(self.head.bias)
+        nn.init.zeros_(cast(torch.Tensor, self.head.bias))
         if config.head == "guided":
             with torch.no_grad():
-                assert self.head.bias is not None
-                self.head.bias[1:] = COLOUR_LOGIT_INIT
+                cast(torch.Tensor, self.head.bias)[1:] = COLOUR_LOGIT_INIT
 
     def forward(self, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, c, h, w = lin.shape
         m = self.config.multiple
         if mask.shape[1] == 3:
             mask = mask.amax(dim=1, keepdim=True)
-        assert c == 3 and mask.shape == (b, 1, h, w), f"expected lin (B,3,H,W) and mask (B,1,H,W) or (B,3,H,W), got {tuple(lin.shape)}, {tuple(mask.shape)}"
+        assert c == 3 and mask.shape == (b, 1, h, w), (
+            f"expected lin (B,3,H,W) and mask (B,1,H,W) or (B,3,H,W), got {tuple(lin.shape)}, {tuple(mask.shape)}")
         assert h % m == 0 and w % m == 0, f"H and W must be multiples of {m}, got {h}x{w}"
         x = torch.cat([torch.sqrt(lin.clamp_min(0.0) + 1e-6), mask], dim=1)  # (B, 4, H, W)
         x = self.stem(x)
@@ -148,7 +149,8 @@ class GatedUNet(nn.Module):
             skips.append(x)
             x = block(x)  # (B, w[i+1], H/2^(i+1), W/2^(i+1))
         x = self.context(self.bottleneck(x))
-        for (up_conv, merge), skip in zip(self.up, reversed(skips)):
+        for pair, skip in zip(self.up, reversed(skips)):
+            up_conv, merge = cast(nn.ModuleList, pair)
             x = up_conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
             x = merge(torch.cat([x, skip], dim=1))
         o = self.head(x)
