@@ -13,7 +13,9 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
 1. :func:`ring_chroma` propagates the colour of the unclipped pixels (brightest first: the glow
    around a lamp, the sky next to a cloud) into the clipped regions, a push-pull pyramid of
    normalised averages, so that a clipped pixel takes the colour of its nearest well-exposed
-   surroundings (larger holes from larger surroundings). It is a smooth field: no blotches.
+   surroundings (larger holes from larger surroundings), pulled toward white when those
+   surroundings are dark (then they are more likely another surface than the clipped thing's
+   glow). It is a smooth field: no blotches.
 2. The network's second channel ``t`` sets how much of that colour to use,
    ``ce = 1 - sigmoid(t) * (1 - chroma)``: 0 = neutral white, 1 = the surroundings' colour.
    It changes saturation, never hue.
@@ -37,7 +39,8 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
 
 Masks, chosen on purpose (the same in training and inference): the network *sees* the saturation
 mask dilated by one pixel (the JPEG-blurred edge of a clipped area is uncertain too); the blend
-uses the per-channel, undilated mask, so well-exposed pixels and unclipped channels stay exact.
+uses the per-channel, undilated mask, so well-exposed pixels stay exact (and unclipped channels too,
+except next to a fully clipped area, step 4).
 The log boost is clamped at 0 in training as at inference: clipping only ever loses light.
 
 References
