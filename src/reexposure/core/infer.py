@@ -439,7 +439,7 @@ class Reconstructor:
             lin, mask = self._work_inputs(u8, k)
             hw, ww = lin.shape[2:]
             result.scale, result.work_shape = k, (hw, ww)
-            if self.model.config.head == "guided":
+            if getattr(self.model.config, "head", "rgb") == "guided":
                 result.chroma = ring_chroma(lin, mask)[0].numpy().astype(np.float16)
             starts = self._window_starts(hw, ww)
             if starts is None:
