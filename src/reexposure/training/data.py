@@ -99,6 +99,14 @@ class DataConfig:
     camera_jpeg_quality: tuple[int, int] = (75, 97)
 
 
+def _jpeg_roundtrip(img: Image.Image, quality: int, **options: int) -> Image.Image:
+    """``img`` encoded as JPEG at ``quality`` (Pillow ``save`` options, e.g. ``subsampling``) and
+    decoded again, as RGB."""
+    buf = _io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality, **options)
+    return Image.open(_io.BytesIO(buf.getvalue())).convert("RGB")
+
+
 @dataclass
 class Pair:
     """One training pair and how it was made: ``ldr`` (HWC in [0,1], the 8-bit input photo),
@@ -203,6 +211,13 @@ class PairSynthesizer:
             x = np.maximum((1.0 + sat) * x - sat * luma[..., None], 0.0)
         return x.astype(np.float32)
 
+    def _noisy(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``x`` (HWC linear, >= 0) plus sensor noise of a random strength from ``noise_sigma``: read
+        noise and shot noise that grows with the signal (up to the clip level). Not clipped."""
+        sigma = float(rng.uniform(*self.config.noise_sigma))
+        spread = np.sqrt(np.minimum(x, 1.0)) * sigma + sigma * 0.3
+        return x + rng.normal(0.0, 1.0, x.shape).astype(np.float32) * spread
+
     def camera_render(self, radiance: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, camera.CRF]:
         """8-bit photo (HWC float in [0,1]) of HWC ``radiance`` as a camera's JPEG engine writes it:
         (shot and read noise), a highlight shoulder per channel (linear below ``knee``, rolling
@@ -213,10 +228,7 @@ class PairSynthesizer:
         c = self.config
         x = np.maximum(radiance, 0.0)
         if rng.random() < c.noise_prob:
-            sigma = float(rng.uniform(*c.noise_sigma))
-            spread = np.sqrt(np.minimum(x, 1.0)) * sigma + sigma * 0.3  # shot noise grows with the signal
-            noisy = x + rng.normal(0.0, 1.0, x.shape).astype(np.float32) * spread
-            x = np.where(x >= 1.0, x, np.maximum(noisy, 0.0))
+            x = np.where(x >= 1.0, x, np.maximum(self._noisy(x, rng), 0.0))
         if rng.random() < c.shoulder_prob:
             knee = float(rng.uniform(*c.shoulder_knee))
             over = np.maximum(x - knee, 0.0) / (1.0 - knee)
@@ -237,9 +249,7 @@ class PairSynthesizer:
             img = img.filter(ImageFilter.UnsharpMask(radius=radius, percent=int(amount), threshold=1))
         if rng.random() < c.camera_jpeg_prob:
             q = int(rng.integers(c.camera_jpeg_quality[0], c.camera_jpeg_quality[1] + 1))
-            buf = _io.BytesIO()
-            img.save(buf, format="JPEG", quality=q, subsampling=2)  # 2 = 4:2:0
-            img = Image.open(_io.BytesIO(buf.getvalue())).convert("RGB")
+            img = _jpeg_roundtrip(img, q, subsampling=2)  # 2 = 4:2:0
         return np.asarray(img, dtype=np.float32) / 255.0, crf
 
     def render(self, radiance: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, camera.CRF]:
@@ -248,16 +258,13 @@ class PairSynthesizer:
         crf = self.pick_crf(rng)
         lin = np.clip(radiance, 0.0, 1.0)
         if rng.random() < c.noise_prob:
-            sigma = float(rng.uniform(*c.noise_sigma))
-            shot = np.sqrt(lin) * sigma  # shot noise grows with the signal
-            lin = np.clip(lin + rng.normal(0.0, 1.0, lin.shape).astype(np.float32) * (shot + sigma * 0.3), 0.0, 1.0)
+            lin = np.clip(self._noisy(lin, rng), 0.0, 1.0)
             lin = np.where(radiance >= 1.0, 1.0, lin)  # a clipped sensor stays clipped
         ldr = camera.quantize(crf(lin.astype(np.float32)))
         if rng.random() < c.jpeg_prob:
             q = int(rng.integers(c.jpeg_quality[0], c.jpeg_quality[1] + 1))
-            buf = _io.BytesIO()
-            Image.fromarray(np.round(ldr * 255).astype(np.uint8)).save(buf, format="JPEG", quality=q)
-            ldr = np.asarray(Image.open(_io.BytesIO(buf.getvalue())).convert("RGB"), dtype=np.float32) / 255.0
+            img = _jpeg_roundtrip(Image.fromarray(np.round(ldr * 255).astype(np.uint8)), q)
+            ldr = np.asarray(img, dtype=np.float32) / 255.0
         return ldr.astype(np.float32), crf
 
     def sample(self, image: np.ndarray, rng: np.random.Generator,
