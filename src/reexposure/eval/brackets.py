@@ -55,7 +55,6 @@ import numpy as np
 import torch
 
 from ..core import camera
-from ..core.arrays import to_uint8
 from ..core.camera import CRF
 from ..core.infer import Reconstructor
 from ..formats.io import read_photo
@@ -146,17 +145,13 @@ def find_sets(root: str | Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / "info.json").is_file())
 
 
-def _read_u8(path: Path) -> np.ndarray:
-    return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
-
-
 def load_pair(bright_path: str | Path, dark_path: str | Path,
               max_side: int | None = MAX_SIDE) -> tuple[np.ndarray, np.ndarray]:
     """Both frames as HxWx3 uint8 of one size: the smaller frame's size, capped at ``max_side``
     (Pillow Lanczos). Raises ``EvalError`` when their aspect ratios differ by more than 2%."""
     from PIL import Image
 
-    a, b = _read_u8(Path(bright_path)), _read_u8(Path(dark_path))
+    a, b = read_photo(Path(bright_path)).rgb8, read_photo(Path(dark_path)).rgb8
     (ha, wa), (hb, wb) = a.shape[:2], b.shape[:2]
     if abs(wa / ha - wb / hb) > 0.02 * (wa / ha):
         raise EvalError(f"{Path(bright_path).name} ({wa}x{ha}) and {Path(dark_path).name} ({wb}x{hb}) differ in "

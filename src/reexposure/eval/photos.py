@@ -66,10 +66,9 @@ from ..core import camera
 from ..core.arrays import to_uint8
 from ..core.camera import CRF
 from ..core.infer import Reconstructor
-from ..formats.extensions import PHOTO_INPUT_EXTENSIONS
 from ..formats.io import read_photo
 from ..formats.viz import _font
-from .run import EvalError, _jsonable, _write
+from .run import EvalError, _jsonable, _write, photo_files
 
 __all__ = ["CLIP_CODE", "MIN_PX", "RING_INNER", "RING_OUTER", "BLOTCH_SIGMA", "BLOTCH_DEG", "SHEET_EVS",
            "angles", "clipped_mask", "find_regions", "Region", "tool_scale", "banding_share", "blotch_map",
@@ -260,7 +259,7 @@ def prepare_photo(path: str | Path, max_side: int | None = MAX_SIDE) -> np.ndarr
     shrunk with Pillow's ``thumbnail`` (Lanczos) to at most ``max_side`` px on its long side."""
     from PIL import Image
 
-    u8 = np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
+    u8 = read_photo(path).rgb8
     if max_side and max(u8.shape[:2]) > max_side:
         im = Image.fromarray(u8)
         im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
@@ -440,11 +439,6 @@ def check_out(out: Path, data: Path, force: bool, names: Sequence[str]) -> None:
                 raise EvalError(f"{out / n} already exists; pass --force to replace the results in {out}")
 
 
-def _photo_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_INPUT_EXTENSIONS
-                  and not p.name.startswith("."))
-
-
 def _mean(vals: Sequence[float]) -> float:
     v = [x for x in vals if x is not None and math.isfinite(x)]
     return float(np.mean(v)) if v else float("nan")
@@ -517,7 +511,7 @@ def run_photos(opts: PhotoEvalOptions, echo: Callable[[str], None] | None = None
     folder = Path(opts.photos)
     if not folder.is_dir():
         raise EvalError(f"photo folder {folder} does not exist or is not a folder")
-    files = _photo_files(folder)
+    files = photo_files(folder)
     if opts.limit:
         files = files[: opts.limit]
     if not files:

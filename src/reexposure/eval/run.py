@@ -67,7 +67,7 @@ from .baselines import Brightness, Method, Naive, make_method
 from .pu21 import NITS_AT_CLIP, pu21_psnr
 
 __all__ = ["EvalOptions", "evaluate_case", "load_scene", "case_photo", "run_eval", "run_sheets",
-           "EvalError", "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV"]
+           "EvalError", "DEFAULT_CLIPS", "DEFAULT_EVS", "SHEET_EV", "photo_files"]
 
 DEFAULT_CLIPS: tuple[float, ...] = (0.02, 0.08, 0.20)
 DEFAULT_EVS: tuple[float, ...] = (-1.0, -2.0, -3.0, -4.0, 1.0)
@@ -495,7 +495,7 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
         raise EvalError(f"data folder {data} does not exist or is not a folder")
     files = _select_files(opts)
     if not files:
-        if _photo_files(data):
+        if photo_files(data):
             return run_sheets(opts)
         raise EvalError(f"no HDR images (.exr/.hdr/.pfm) or photos found in {data}")
     crf = camera.crf_from_name(opts.crf)
@@ -585,14 +585,10 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
         torch.set_num_threads(old_threads)
 
 
-def _photo_files(data: Path) -> list[Path]:
+def photo_files(data: Path) -> list[Path]:
+    """The photos (any of the accepted photo extensions, not hidden) directly in folder ``data``, sorted."""
     return sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_INPUT_EXTENSIONS
                   and not p.name.startswith("."))
-
-
-def _read_photo_u8(path: Path) -> np.ndarray:
-    """An 8-bit sRGB HxWx3 photo (orientation applied) through :func:`reexposure.formats.io.read_photo`."""
-    return np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
 
 
 def run_sheets(opts: EvalOptions) -> dict[str, Any]:
@@ -602,7 +598,7 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
     from tqdm import tqdm
 
     data = Path(opts.data)
-    files = _photo_files(data)
+    files = photo_files(data)
     if opts.scenes:
         files = [p for p in files if p.stem in set(opts.scenes)]
     if opts.limit:
@@ -619,7 +615,7 @@ def run_sheets(opts: EvalOptions) -> dict[str, Any]:
         cols = _sheet_methods(_build_methods(opts, crf))
         rows: dict[float, list[list[np.ndarray]]] = {e: [] for e in PHOTO_SHEET_EVS}
         for path in tqdm(files, desc="sheets", unit="photo", disable=not opts.progress, file=sys.stderr):
-            photo = _read_photo_u8(path)
+            photo = read_photo(path).rgb8
             h, w = photo.shape[:2]
             if opts.max_side and max(h, w) > opts.max_side:
                 f = opts.max_side / max(h, w)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from ..core.arrays import from_tensor
+from ..core.arrays import from_tensor, to_uint8
 from .colour import (
     _SRGB_PROFILE,
     _cms_transform,
@@ -85,6 +85,11 @@ class Photo:
     def bits(self) -> int:
         """Bits per channel of :attr:`rgb`: 8 or 16."""
         return 16 if self.rgb.dtype == np.uint16 else 8
+
+    @property
+    def rgb8(self) -> np.ndarray:
+        """:attr:`rgb` as HxWx3 C-contiguous uint8 (16-bit values rounded; 8-bit ones as they are)."""
+        return to_uint8(self.rgb)
 
     @property
     def height(self) -> int:

@@ -29,7 +29,6 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..core.arrays import to_uint8
 from ..formats.io import read_photo
 from ..formats.scenes import find_hdr_files, find_ldr_files
 from .data import HDRPairs
@@ -78,7 +77,7 @@ def photo_set(folders: Sequence[str | Path], max_side: int = 1024) -> list[np.nd
     out = []
     for folder in folders:
         for path in find_ldr_files(folder):
-            u8 = np.ascontiguousarray(to_uint8(read_photo(path).rgb)[..., :3])
+            u8 = read_photo(path).rgb8
             if u8.max() < 254:
                 continue
             h, w = u8.shape[:2]
