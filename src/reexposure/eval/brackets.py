@@ -58,7 +58,7 @@ from ..core import camera
 from ..core.camera import CRF
 from ..core.infer import Reconstructor
 from ..formats.io import read_photo
-from .photos import check_out
+from .photos import check_out, finite_mean
 from .run import EvalError, _jsonable, _write
 
 __all__ = ["CLIP_CODE", "REF_MAX_CODE", "LUMA", "BracketEvalOptions", "find_sets", "load_pair", "bracket_scores",
@@ -197,11 +197,6 @@ class BracketEvalOptions:
         return " ".join(parts + ["--out", str(self.out)])
 
 
-def _mean(vals: Sequence[float]) -> float:
-    v = [x for x in vals if x is not None and math.isfinite(x)]
-    return float(np.mean(v)) if v else float("nan")
-
-
 MEASURES = ("colour_median", "colour_mean", "spearman", "spearman_full", "lights", "brightness_ratio")
 
 
@@ -209,8 +204,8 @@ def _aggregate(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     scored = [e for e in entries if "skipped" not in e]
     out: dict[str, Any] = {"entries": len(scored)}
     for k in MEASURES:
-        out[k] = {m: _mean([e[k][m] for e in scored]) for m in METHODS}
-    out["clipped_share"] = _mean([e["clipped_share"] for e in scored])
+        out[k] = {m: finite_mean([e[k][m] for e in scored]) for m in METHODS}
+    out["clipped_share"] = finite_mean([e["clipped_share"] for e in scored])
     out["n_still_clipped"] = sum(e["n_still_clipped"] for e in scored)
     return out
 

@@ -439,7 +439,8 @@ def check_out(out: Path, data: Path, force: bool, names: Sequence[str]) -> None:
                 raise EvalError(f"{out / n} already exists; pass --force to replace the results in {out}")
 
 
-def _mean(vals: Sequence[float]) -> float:
+def finite_mean(vals: Sequence[float]) -> float:
+    """Mean of the finite values (``None`` and NaN skipped); NaN when none is left."""
     v = [x for x in vals if x is not None and math.isfinite(x)]
     return float(np.mean(v)) if v else float("nan")
 
@@ -450,7 +451,7 @@ def aggregate(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     scored = {k: s for k, s in rows.items() if not s.get("skipped")}
     out: dict[str, Any] = {"photos": len(scored), "skipped": len(rows) - len(scored)}
     for key in ("colour", "banding", "blotch"):
-        out[key] = {m: _mean([s[key][m] for s in scored.values()]) for m in ("ours", "naive")}
+        out[key] = {m: finite_mean([s[key][m] for s in scored.values()]) for m in ("ours", "naive")}
     out["casts"] = [k for k, s in scored.items() if _is_cast(s)]
     out["ours_better_colour"] = sum(1 for s in scored.values()
                                     if math.isfinite(s["colour"]["ours"])
