@@ -378,7 +378,7 @@ class Reconstructor:
         integrates) and the per-channel mask max-pooled (a block with a clipped pixel is clipped).
         Built in row bands, so no full-resolution float image is ever held."""
         h, w = u8.shape[:2]
-        lut = self.crf.inverse(torch.arange(256, dtype=torch.float32) / 255.0)
+        lut = self.crf.inverse_table()
         if k == 1:
             t = torch.from_numpy(u8).permute(2, 0, 1)[None]
             return lut[t.long()], camera.saturation_mask(t.float() / 255.0, per_channel=True)
