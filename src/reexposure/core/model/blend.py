@@ -18,7 +18,10 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
    glow). It is a smooth field: no blotches.
 2. The network's second channel ``t`` sets how much of that colour to use,
    ``ce = 1 - sigmoid(t) * (1 - chroma)``: 0 = neutral white, 1 = the surroundings' colour.
-   It changes saturation, never hue.
+   It changes saturation, never hue. That colour must agree with which channels clipped around
+   the pixel (:func:`_order_consistent`): a channel that clipped where another did not is not
+   ranked below it, so a peach wall's colour carried into a pale-blue sky (green and blue
+   clipped, red recorded) becomes neutral among the clipped channels, not green.
 3. A colour-consistent lower bound (like darktable's "inpaint opposed" highlight reconstruction,
    RawTherapee's "color propagation"): the pixel's radiance is ``s * ce`` with the smallest ``s``
    that (a) keeps every clipped channel at or above what it recorded and (b) matches the
@@ -78,9 +81,14 @@ COLOUR_LOGIT_INIT = -1.0
 #: filters of side 2 * _SMOOTH + 1 (about a Gaussian of 3.7 px).
 _FILL = 2
 _SMOOTH = 4
+#: How much more often (share of the neighbourhood) one channel must clip than another before the
+#: colour is made to rank it at least as strong (:func:`_order_consistent`).
+_ORDER_MARGIN = 0.5
 #: Pixels of context the blend needs around a pixel (see :func:`compose_radiance`); a caller that
-#: blends in strips gives it this many extra rows.
-BLEND_RADIUS = 2 * _FILL + 2 * _SMOOTH
+#: blends in strips gives it this many extra rows. The all-clipped weight reaches
+#: ``2 * _FILL + 2 * _SMOOTH``; the lower bound smooths a colour that :func:`_order_consistent`
+#: already smoothed, ``4 * _SMOOTH``.
+BLEND_RADIUS = max(2 * _FILL, 2 * _SMOOTH) + 2 * _SMOOTH
 
 
 def _close(x: torch.Tensor) -> torch.Tensor:
@@ -99,6 +107,27 @@ def _smooth(x: torch.Tensor) -> torch.Tensor:
     for _ in range(2):
         x = F.avg_pool2d(x, k, stride=1, padding=_SMOOTH, count_include_pad=False)
     return x
+
+
+def _order_consistent(colour: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The colour (B,3,H,W) in (0,1] made to agree with which channels clipped around each pixel.
+
+    A channel that clipped where another did not recorded more light than it (both share the
+    clip level), so a colour for those pixels must not make it the weaker one. ``q`` = the share
+    of clipped pixels per channel over the blend's neighbourhood (:func:`_smooth` of the
+    per-channel ``mask``, (B,3,H,W) in [0,1]); where channel ``c`` clipped clearly more often
+    than channel ``k`` (by :data:`_ORDER_MARGIN` or more), ``colour_c`` is raised to at least
+    ``colour_k``, in proportion below that: ``colour_c = max(colour_c, max_k colour_k *
+    clamp((q_c - q_k) / margin, 0, 1))``. A colour that agrees (a warm lamp's glow around a
+    pixel whose red and green clipped) is unchanged; one that contradicts it (a peach wall's
+    colour carried into a pale-blue sky whose green and blue clipped and red did not) becomes
+    neutral among the clipped channels instead of inventing a green. Smooth: ``q`` is."""
+    q = _smooth(mask)
+    out = colour
+    for k in range(3):
+        lift = colour[:, k:k + 1] * ((q - q[:, k:k + 1]) / _ORDER_MARGIN).clamp(0.0, 1.0)
+        out = torch.maximum(out, lift)
+    return out
 
 
 def head_channels(head: str) -> int:
@@ -160,7 +189,7 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     if chroma is None:
         chroma = ring_chroma(lin, mask)
     log_bright = head[:, :1].clamp_min(0.0)
-    ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
+    ce = _order_consistent(1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma), mask)  # (B,3,H,W) in (0,1]
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
