@@ -16,7 +16,7 @@ from PIL import Image
 from reexposure.apps.cli import main as cli_main
 from reexposure.core import camera
 from reexposure.eval.baselines import Brightness, Kovaleski, Method, Naive, cross_bilateral_grid, make_method
-from reexposure.eval.run import encode_photo, evaluate_case, exposure_for_share
+from reexposure.eval.run import encode_photo, evaluate_case, exposure_for_share, worse_than_naive
 from reexposure.formats.io import read_hdr
 from reexposure.training.data import normalize_95
 
@@ -124,6 +124,21 @@ def run_main(*args: str) -> int:
     return cli_main(["eval", *args, "--no-progress", "--threads", "1"])
 
 
+def test_worse_than_naive_lists_cases_beyond_the_margin() -> None:
+    def case(scene: str, ours: dict[str, float], naive: dict[str, float]) -> dict:
+        def res(d: dict[str, float]) -> dict:
+            return {"ev": {ev: {"psnr_clipped": v} for ev, v in d.items()}}
+        return {"scene": scene, "clip": 0.08, "methods": {"naive": res(naive), "ours": res(ours)}}
+
+    cases = [case("a", {"-2": 30.0, "-3": 29.6}, {"-2": 30.0, "-3": 30.0}),  # -0.4: inside the margin
+             case("b", {"-2": 20.0, "-3": 31.0}, {"-2": 25.0, "-3": 30.0}),  # -5 at EV -2
+             case("c", {"-2": 28.0, "-3": float("nan")}, {"-2": 29.0, "-3": 30.0})]  # -1; NaN skipped
+    worse = worse_than_naive(cases)
+    assert [(w["scene"], w["ev"], w["db"]) for w in worse] == [("b", "-2", -5.0), ("c", "-2", -1.0)]
+    assert worse_than_naive(cases, margin=0.3)[-1]["scene"] == "a"
+    assert worse_than_naive([{"scene": "x", "clip": 0.02, "methods": {"ours": {}}}]) == []
+
+
 def test_report_on_two_tiny_images(tmp_path: Path) -> None:
     out = tmp_path / "report"
     assert run_main("--data", str(DATA), "--method", "naive,brightness", "--out", str(out)) == 0
@@ -140,6 +155,15 @@ def test_report_on_two_tiny_images(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sanity_check"]["naive_beats_brightness_clipped_ev-2"] is True
     assert summary["means"]["all"]["naive"]["psnr_clipped@-2"]["n"] == 6
+    # every listed case is brightness below naive by more than 0.5 dB, as the per-image files say
+    worse = summary["worse_than_naive"]
+    assert worse and all(w["method"] == "brightness" and w["db"] < -0.5 for w in worse)
+    for w in worse:
+        rec = json.loads((out / "images" / f"{w['scene']}.json").read_text())
+        case = next(c for c in rec["clips"] if c["target_share"] == w["clip"])["methods"]
+        diff = case["brightness"]["ev"][w["ev"]]["psnr_clipped"] - case["naive"]["ev"][w["ev"]]["psnr_clipped"]
+        assert diff == pytest.approx(w["db"])
+    assert "## Cases worse than naive" in md and "- brightness: " in md
     for clip in ("02", "08", "20"):
         with Image.open(out / f"sheet_clip{clip}.png") as im:
             assert im.width > 5 * 150 and im.height > 2 * 150  # 5 columns (input, 2 methods, gt), 2 rows

@@ -321,6 +321,34 @@ def aggregate(cases: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, 
             for ck, cm in acc.items()}
 
 
+#: A case counts as "worse than naive" when its clipped-region PSNR at EV -2 or -3 is this many dB
+#: below naive's (the real-photo issue's "never worse than doing nothing").
+WORSE_DB = 0.5
+
+
+def worse_than_naive(cases: Sequence[dict[str, Any]], evs: Sequence[str] = ("-2", "-3"),
+                     margin: float = WORSE_DB) -> list[dict[str, Any]]:
+    """The cases where a method's clipped-region PSNR is more than ``margin`` dB below naive's at
+    any of ``evs`` (keys as :func:`ev_key` writes them). ``cases`` as for :func:`aggregate`.
+    Returns dicts ``{method, scene, clip, ev, db}`` (``db`` < -margin: the method minus naive),
+    worst first; empty without a ``naive`` result."""
+    found = []
+    for case in cases:
+        naive = case["methods"].get("naive")
+        if naive is None:
+            continue
+        for label, res in case["methods"].items():
+            if label == "naive":
+                continue
+            for ev in evs:
+                a = res.get("ev", {}).get(ev, {}).get("psnr_clipped")
+                b = naive.get("ev", {}).get(ev, {}).get("psnr_clipped")
+                if a is not None and b is not None and math.isfinite(a) and math.isfinite(b) and a - b < -margin:
+                    found.append({"method": label, "scene": case["scene"], "clip": case["clip"], "ev": ev,
+                                  "db": a - b})
+    return sorted(found, key=lambda f: f["db"])
+
+
 def _fmt(summary: Mapping, clip_key: str, method: str, key: str, digits: int = 2) -> str:
     v = summary.get(clip_key, {}).get(method, {}).get(key)
     return "–" if v is None else f"{v['mean']:.{digits}f}"
@@ -338,8 +366,10 @@ def sanity_check(summary: Mapping, clip_key: str = "all", ev: float = SHEET_EV) 
 
 
 def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str], n_images: int,
-                     infos: Mapping[str, Mapping[str, str]], seconds: float) -> str:
-    """The Markdown report: settings, headline tables, every EV, the sanity check."""
+                     infos: Mapping[str, Mapping[str, str]], seconds: float,
+                     worse: Sequence[Mapping[str, Any]] | None = None, n_cases: int = 0) -> str:
+    """The Markdown report: settings, headline tables, every EV, the cases worse than naive
+    (:func:`worse_than_naive`, when given), the sanity check."""
     evs = [ev_key(e) for e in opts.evs]
     lines = ["# Evaluation summary", "",
              f"- Command: `{opts.command()}`",
@@ -404,6 +434,15 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
     if any("cvvdp_jod" in summary.get("all", {}).get(m, {}) for m in labels):
         lines += ["", "## ColorVideoVDP (JOD, higher is better, 10 = identical)", "", "| method | JOD |", "|---|---:|"]
         lines += [f"| {m} | {_fmt(summary, 'all', m, 'cvvdp_jod')} |" for m in labels]
+    if worse is not None and "naive" in labels:
+        lines += ["", f"## Cases worse than naive (clipped-region PSNR more than {WORSE_DB:g} dB below naive's "
+                  "at EV -2 or -3)", ""]
+        for m in labels:
+            if m != "naive":
+                mine = [w for w in worse if w["method"] == m]
+                scenes = {(w["scene"], w["clip"]) for w in mine}
+                lines.append(f"- {m}: {len(scenes)} of {n_cases} cases" + (":" if mine else ""))
+                lines += [f"  - {w['scene']} at {w['clip']:.0%}, EV {w['ev']}: {w['db']:+.2f} dB" for w in mine]
     check = sanity_check(summary)
     lines += ["", "## Sanity check", ""]
     if check is None:
@@ -558,12 +597,14 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
         bar.close()
         seconds = time.time() - start
         summary = aggregate(cases)
+        worse = worse_than_naive(cases)
         labels = list(methods)
         infos = {k: getattr(m, "info", {}) for k, m in methods.items()}
         doc = {"command": opts.command(), "images": len(files), "cases": len(cases),
                "clips": list(opts.clips), "evs": list(opts.evs), "methods": labels, "crf": opts.crf,
                "format": opts.format, "quality": opts.quality if opts.format == "jpeg" else None,
-               "max_side": opts.max_side, "seconds": seconds, "method_info": infos, "means": summary}
+               "max_side": opts.max_side, "seconds": seconds, "method_info": infos, "means": summary,
+               "worse_than_naive": worse}
         check = sanity_check(summary)
         if check is not None:
             doc["sanity_check"] = {"naive_beats_brightness_clipped_ev-2": check[0], "naive_db": check[1],
@@ -579,7 +620,8 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
                 sheets.append(fn)
         doc["sheets"] = sheets
         _write(out / "summary.json", json.dumps(_jsonable(doc), indent=1).encode())
-        _write(out / "summary.md", summary_markdown(summary, opts, labels, len(files), infos, seconds).encode())
+        _write(out / "summary.md", summary_markdown(summary, opts, labels, len(files), infos, seconds,
+                                                    worse, len(cases)).encode())
         return doc
     finally:
         torch.set_num_threads(old_threads)
