@@ -120,6 +120,24 @@ def make_set(root: Path, name: str = "synthetic", big_bright: bool = False) -> P
     return d
 
 
+def test_pair_alignment_follows_the_chain_of_neighbouring_frames() -> None:
+    """St. Louis's info.json in small: the set is flagged for the -1.82 -> +1.51 step, but the
+    scored pair +4.09 / +1.51 had no shift; a pair two steps apart sums the shifts on its way."""
+    info = {"pairs_dark_to_bright": [
+        {"darker": "a", "brighter": "b", "best_shift_px_fullres": [0, 0], "outlier_frac_after_tonecurve_fit": 0.05},
+        {"darker": "b", "brighter": "c", "best_shift_px_fullres": [6, 0], "outlier_frac_after_tonecurve_fit": 0.37},
+        {"darker": "c", "brighter": "d", "best_shift_px_fullres": [0, 0], "outlier_frac_after_tonecurve_fit": 0.07}]}
+    assert brackets.pair_alignment(info, "d", "c") == {"shift_px": [0, 0], "outliers": 0.07, "links": 1,
+                                                       "verdict": "aligned"}
+    far = brackets.pair_alignment(info, "d", "b")
+    assert far is not None and far["shift_px"] == [6, 0] and far["links"] == 2 and far["verdict"] == "MISALIGNED"
+    resid = brackets.pair_alignment({"pairs_dark_to_bright": [dict(info["pairs_dark_to_bright"][1],
+                                                                    best_shift_px_fullres=[0, 0])]}, "c", "b")
+    assert resid is not None and resid["verdict"] == "large residuals"
+    assert brackets.pair_alignment(info, "a", "d") is None  # the wrong way round: no chain
+    assert brackets.pair_alignment({}, "b", "a") is None
+
+
 def test_load_pair_sizes(tmp_path: Path) -> None:
     d = make_set(tmp_path, big_bright=True)
     a, b = brackets.load_pair(d / "bright.png", d / "dark.png", None)

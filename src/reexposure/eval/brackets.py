@@ -136,6 +136,35 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
 # --------------------------------------------------------------------------- data
 
 
+#: A scored pair's frames count as misaligned when info.json's shift search between any two
+#: neighbouring frames from the darker to the bright one found a shift; as "large residuals" when
+#: more than this share of pixels stays off the fitted brightness transfer (motion, noise, local
+#: tone mapping, or glare that only the longer exposure shows).
+OUTLIER_LIMIT = 0.25
+
+
+def pair_alignment(info: dict[str, Any], bright: str, dark: str) -> dict[str, Any] | None:
+    """What ``info.json`` measured between the frames of one scored pair: its
+    ``pairs_dark_to_bright`` entries are neighbouring frames, so the chain from ``dark`` to
+    ``bright`` is followed through them. Returns ``{"shift_px": [dy, dx] summed over the chain,
+    "outliers": largest outlier share after the tone-curve fit, "links": chain length, "verdict"}``
+    with verdict ``aligned``, ``MISALIGNED`` (a shift) or ``large residuals`` (outliers above
+    :data:`OUTLIER_LIMIT`); ``None`` when the chain is not in ``info``."""
+    step = {str(p.get("darker")): p for p in info.get("pairs_dark_to_bright") or [] if isinstance(p, dict)}
+    shift, worst, links, frame = [0, 0], 0.0, 0, dark
+    while frame != bright:
+        p = step.get(frame)
+        if p is None or links > len(step):
+            return None
+        sy, sx = (list(p.get("best_shift_px_fullres") or [0, 0]) + [0, 0])[:2]
+        shift = [shift[0] + int(sy), shift[1] + int(sx)]
+        worst = max(worst, float(p.get("outlier_frac_after_tonecurve_fit") or 0.0))
+        links += 1
+        frame = str(p.get("brighter"))
+    verdict = "MISALIGNED" if shift != [0, 0] else "large residuals" if worst > OUTLIER_LIMIT else "aligned"
+    return {"shift_px": shift, "outliers": worst, "links": links, "verdict": verdict}
+
+
 def find_sets(root: str | Path) -> list[Path]:
     """Bracket set folders: ``root`` itself when it has an ``info.json``, else its sub-folders that
     have one (sorted)."""
@@ -262,10 +291,20 @@ def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, A
     lines += ["", "## Per set (mean over its pairs)", "", "```"]
     lines += [set_line(n, st["means"], st.get("flag", "")) for n, st in sets.items()]
     lines += [set_line("ALL (mean over pairs)", total), "```", ""]
-    flagged = [f"- {n}: alignment {st['alignment']}" for n, st in sets.items() if st.get("flag")]
-    if flagged:
-        lines += ["Alignment warnings from info.json (colour and spearman are pixelwise, so motion lowers them):",
-                  ""] + flagged + [""]
+    def pair_note(e: dict[str, Any]) -> str:
+        a = e.get("alignment")
+        if not a:
+            return f"{e['bright_frame']}: not measured"
+        return (f"{e['bright_frame']} vs {e['darker_frame']}: {a['verdict']} (shift {a['shift_px'][0]}, "
+                f"{a['shift_px'][1]} px; {100 * a['outliers']:.0f}% outliers after the tone-curve fit)")
+
+    notes = [f"- {n}: set verdict '{st['alignment']}'; " + "; ".join(pair_note(e) for e in st["entries"]
+                                                                   if "colour_median" in e)
+             for n, st in sets.items() if st.get("flag") or st["alignment"] != "aligned"]
+    if notes:
+        lines += ["Alignment from info.json (colour and spearman are pixelwise, so motion lowers them; the "
+                  f"set verdict may concern pairs that are not scored; large residuals = more than "
+                  f"{100 * OUTLIER_LIMIT:.0f}% of pixels off the fitted brightness transfer):", ""] + notes + [""]
     return "\n".join(lines)
 
 
@@ -323,11 +362,18 @@ def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = 
             preds = {"ours": rmap.to_tensor()[0].permute(1, 2, 0).numpy(),
                      "naive": rmap.lin()[0].permute(1, 2, 0).numpy()}
             e = {"bright_frame": bright_name, "darker_frame": dark_name, "size": [bright.shape[1], bright.shape[0]],
-                 "clip_frac_info": t.get("clip_frac"), **bracket_scores(bright, dark, ev_diff, preds, crf)}
+                 "clip_frac_info": t.get("clip_frac"), "alignment": pair_alignment(info, bright_name, str(dark_name)),
+                 **bracket_scores(bright, dark, ev_diff, preds, crf)}
             entries.append(e)
             all_entries.append(e)
             bar.update(1)
-        flag = "" if verdict.startswith("aligned") and "?" not in verdict else f"  [alignment: {verdict}]"
+        pairs = [e["alignment"] for e in entries if "alignment" in e]
+        known = [a for a in pairs if a is not None]
+        if pairs and len(known) == len(pairs):  # judged on the scored pairs themselves
+            bad = sorted({a["verdict"] for a in known if a["verdict"] != "aligned"})
+            flag = f"  [scored pairs: {', '.join(bad)}]" if bad else ""
+        else:
+            flag = "" if verdict.startswith("aligned") and "?" not in verdict else f"  [alignment: {verdict}]"
         sets[name] = {"folder": str(d), "alignment": verdict, "flag": flag, "entries": entries,
                       "means": _aggregate(entries)}
         say(set_line(name, sets[name]["means"], flag))
