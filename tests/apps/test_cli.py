@@ -440,6 +440,14 @@ def test_bench_markdown_section_is_replaced_in_place(tmp_path):
     text = md.read_text()
     assert "old" not in text and "new numbers" in text
     assert text.index("keep me") < text.index("new numbers") < text.index("keep too")
+    # the dated notes written under the generated part survive a new run
+    md.write_text(text.replace("new numbers\n", "new numbers\n\n**2026-12-04, v0.4.** why it changed\n\n"
+                                                 "**2026-12-01.** older note\n"))
+    update_markdown(md, "## Inference\n\nnewest\n")
+    text = md.read_text()
+    assert "new numbers" not in text and "newest" in text
+    assert text.index("newest") < text.index("**2026-12-04, v0.4.** why") < text.index("older note") < text.index(
+        "keep too")
     update_markdown(tmp_path / "fresh.md", "## Inference\n\nx\n")
     assert (tmp_path / "fresh.md").read_text().startswith("# Benchmarks\n\n## Inference")
 

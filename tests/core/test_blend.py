@@ -89,31 +89,36 @@ def test_partly_clipped_pixel_takes_its_clipped_channel_from_the_unclipped_ones(
         assert px[0] == pytest.approx(1.2, rel=1e-3) and px[1] == pytest.approx(0.8) and px[2] == pytest.approx(0.36)
 
 
-def _pale_sky(surround: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A 64x64 patch whose green and blue clipped and red recorded 0.9 (a pale-blue sky), inside
-    a surround of colour ``surround``: (lin, per-channel mask, chroma forced to ``surround``)."""
-    lin = surround.view(1, 3, 1, 1) * 0.95 * torch.ones(1, 3, 64, 64)
+def _pale_sky(surround: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 64x64 photo: a patch whose green and blue clipped and red recorded 0.9 (a pale-blue sky)
+    inside a surround of colour ``surround`` at the clip level. Returns (lin, per-channel mask)."""
+    lin = surround.view(1, 3, 1, 1) * torch.ones(1, 3, 64, 64)
     mask = torch.zeros_like(lin)
     lin[0, :, 12:52, 12:52] = torch.tensor([0.9, 1.0, 1.0]).view(3, 1, 1)
     mask[0, 1:, 12:52, 12:52] = 1.0
-    return lin, mask, surround.view(1, 3, 1, 1).expand_as(lin).clone()
+    return lin, mask
 
 
 def test_a_colour_that_contradicts_which_channels_clipped_becomes_neutral_among_them():
     """A peach surround (red strongest) carried into a sky whose green and blue clipped and red did
-    not: the clipped channels may not be ranked below the recorded one, so they stay equal (no
-    green), at the clip level, with red as recorded."""
-    lin, mask, chroma = _pale_sky(torch.tensor([1.0, 0.8, 0.7]))
+    not: the clipped channels may not be ranked below the recorded one, so the colour is neutral
+    there (no green), and the sky comes out at the clip level with red as recorded."""
+    peach = torch.tensor([1.0, 0.8, 0.7])
+    lin, mask = _pale_sky(peach)
+    chroma = ring_chroma(lin, mask)
+    assert torch.allclose(chroma[0, :, 32, 32], torch.ones(3), atol=1e-4)
+    assert torch.allclose(chroma[0, :, 2, 2], peach, atol=1e-4)  # unclipped surroundings keep their colour
     px = compose_radiance(lin, mask, _head(0.0, 30.0, lin), chroma)[0, :, 32, 32]
-    assert px[0] == pytest.approx(0.9)
-    assert px[1] == pytest.approx(px[2].item(), rel=1e-5) and px[1] == pytest.approx(1.0, rel=1e-3)
+    assert torch.allclose(px, torch.tensor([0.9, 1.0, 1.0]), atol=1e-3)
 
 
 def test_a_colour_that_agrees_with_which_channels_clipped_is_kept():
     """A blue surround (1/2 red, 4/5 green): the sky's clipped green and blue follow it from the
     recorded red, 0.9 / 0.5 = 1.8 times the surround's colour."""
     sky = torch.tensor([0.5, 0.8, 1.0])
-    lin, mask, chroma = _pale_sky(sky)
+    lin, mask = _pale_sky(sky)
+    chroma = ring_chroma(lin, mask)
+    assert torch.allclose(chroma[0, :, 32, 32], sky, atol=1e-4)
     px = compose_radiance(lin, mask, _head(0.0, 30.0, lin), chroma)[0, :, 32, 32]
     assert torch.allclose(px, torch.tensor([0.9, 1.44, 1.8]), rtol=1e-3)
 

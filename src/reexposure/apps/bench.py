@@ -346,7 +346,9 @@ Targets (issue 2):
 
 
 def update_markdown(path: str | Path, section: str) -> None:
-    """Replace (or append) the ``## Inference`` section of a markdown file, atomically."""
+    """Replace (or append) the generated part of the ``## Inference`` section of a markdown file,
+    atomically. The notes people wrote under it are kept: every paragraph of the old section from
+    the first one that starts with ``**`` (the dated notes, "**2026-12-04 11:18, ...**") on."""
     path = Path(path)
     old = path.read_text() if path.exists() else "# Benchmarks\n"
     lines = old.splitlines(keepends=True)
@@ -355,8 +357,11 @@ def update_markdown(path: str | Path, section: str) -> None:
         new = old.rstrip("\n") + "\n\n" + section
     else:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        notes_at = next((i for i in range(start + 1, end) if lines[i].startswith("**")), end)
+        notes = "".join(lines[notes_at:end]).strip("\n")
         rest = "".join(lines[end:])
-        new = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
+        body = section.rstrip("\n") + "\n" + ("\n" + notes + "\n" if notes else "")
+        new = "".join(lines[:start]) + body + ("\n" + rest if rest else "")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, new.encode())
 

@@ -18,10 +18,10 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
    glow). It is a smooth field: no blotches.
 2. The network's second channel ``t`` sets how much of that colour to use,
    ``ce = 1 - sigmoid(t) * (1 - chroma)``: 0 = neutral white, 1 = the surroundings' colour.
-   It changes saturation, never hue. That colour must agree with which channels clipped around
-   the pixel (:func:`_order_consistent`): a channel that clipped where another did not is not
-   ranked below it, so a peach wall's colour carried into a pale-blue sky (green and blue
-   clipped, red recorded) becomes neutral among the clipped channels, not green.
+   It changes saturation, never hue. The colour of step 1 is made to agree with which channels
+   clipped around each pixel (:func:`_order_consistent`): a channel that clipped where another did
+   not is not ranked below it, so a peach wall's colour carried into a pale-blue sky (green and
+   blue clipped, red recorded) becomes neutral among the clipped channels, not green.
 3. A colour-consistent lower bound (like darktable's "inpaint opposed" highlight reconstruction,
    RawTherapee's "color propagation"): the pixel's radiance is ``s * ce`` with the smallest ``s``
    that (a) keeps every clipped channel at or above what it recorded and (b) matches the
@@ -85,27 +85,34 @@ _SMOOTH = 4
 #: colour is made to rank it at least as strong (:func:`_order_consistent`).
 _ORDER_MARGIN = 0.5
 #: Pixels of context the blend needs around a pixel (see :func:`compose_radiance`); a caller that
-#: blends in strips gives it this many extra rows. The all-clipped weight reaches
-#: ``2 * _FILL + 2 * _SMOOTH``; the lower bound smooths a colour that :func:`_order_consistent`
-#: already smoothed, ``4 * _SMOOTH``.
-BLEND_RADIUS = max(2 * _FILL, 2 * _SMOOTH) + 2 * _SMOOTH
+#: blends in strips gives it this many extra rows.
+BLEND_RADIUS = 2 * _FILL + 2 * _SMOOTH
+
+
+def _max_square(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Maximum over the square of side ``2 * r + 1`` around each pixel of (B,C,H,W), as a row pass
+    then a column pass (the same result as one square max filter, 2(2r+1) instead of (2r+1)^2
+    comparisons per pixel)."""
+    x = F.max_pool2d(x, (1, 2 * r + 1), stride=1, padding=(0, r))
+    return F.max_pool2d(x, (2 * r + 1, 1), stride=1, padding=(r, 0))
 
 
 def _close(x: torch.Tensor) -> torch.Tensor:
     """Morphological closing (dilation then erosion, square of side ``2 * _FILL + 1``) of
     (B,1,H,W): fills holes and notches up to about ``2 * _FILL`` pixels wide, never grows a region
     beyond its outline."""
-    k = 2 * _FILL + 1
-    grown = F.max_pool2d(x, k, stride=1, padding=_FILL)
-    return -F.max_pool2d(-grown, k, stride=1, padding=_FILL)
+    return -_max_square(-_max_square(x, _FILL), _FILL)
 
 
 def _smooth(x: torch.Tensor) -> torch.Tensor:
-    """Two box filters of side ``2 * _SMOOTH + 1`` over (B,1,H,W), border pixels averaged over what
-    exists (no darkening at the image border)."""
+    """Two box filters of side ``2 * _SMOOTH + 1`` over (B,C,H,W), border pixels averaged over what
+    exists (no darkening at the image border). Each box is a row mean then a column mean: the
+    pixels that exist in a square window are the product of those in its row and column ranges, so
+    this equals the square filter, with 2(2r+1) instead of (2r+1)^2 additions per pixel."""
     k = 2 * _SMOOTH + 1
     for _ in range(2):
-        x = F.avg_pool2d(x, k, stride=1, padding=_SMOOTH, count_include_pad=False)
+        x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, _SMOOTH), count_include_pad=False)
+        x = F.avg_pool2d(x, (k, 1), stride=1, padding=(_SMOOTH, 0), count_include_pad=False)
     return x
 
 
@@ -152,7 +159,12 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     weighted mean peak brightness (propagated the same way), the result is
     ``1 - L**2 * (1 - colour)``. A lamp's glow or a sky next to a cloud is bright (``L`` near 1)
     and keeps its colour; a clipped cream wall whose nearest unclipped neighbours are a dark brown
-    brush (``L`` about 0.4) is not told it is brown."""
+    brush (``L`` about 0.4) is not told it is brown.
+
+    With a per-channel ``mask`` (B,3,H,W) the colour is last made to agree with which channels
+    clipped around each pixel (:func:`_order_consistent`). The colour-strength mix of
+    :func:`compose_radiance` keeps that agreement (it moves every channel toward 1 alike, so
+    their order stays)."""
     peak = lin.amax(dim=1, keepdim=True)
     weight = (1.0 - mask.amax(dim=1, keepdim=True)).clamp(0.0, 1.0) * peak**_RING_POWER
     chroma = torch.cat([lin / peak.clamp_min(1e-4), peak], dim=1)  # colour and the voter's brightness
@@ -167,7 +179,8 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         est = conf * (num / den.clamp_min(1e-8)) + (1.0 - conf) * up
     colour, level = est[:, :3], est[:, 3:].clamp(0.0, 1.0)
     colour = colour / colour.amax(dim=1, keepdim=True).clamp_min(1e-4)
-    return 1.0 - level.square() * (1.0 - colour)
+    colour = 1.0 - level.square() * (1.0 - colour)
+    return _order_consistent(colour, mask) if mask.shape[1] == 3 else colour
 
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
@@ -189,7 +202,7 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     if chroma is None:
         chroma = ring_chroma(lin, mask)
     log_bright = head[:, :1].clamp_min(0.0)
-    ce = _order_consistent(1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma), mask)  # (B,3,H,W) in (0,1]
+    ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
