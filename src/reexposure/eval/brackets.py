@@ -291,6 +291,7 @@ def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, A
     lines += ["", "## Per set (mean over its pairs)", "", "```"]
     lines += [set_line(n, st["means"], st.get("flag", "")) for n, st in sets.items()]
     lines += [set_line("ALL (mean over pairs)", total), "```", ""]
+
     def pair_note(e: dict[str, Any]) -> str:
         a = e.get("alignment")
         if not a:

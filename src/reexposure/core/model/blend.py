@@ -121,8 +121,9 @@ def _order_consistent(colour: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
     A channel that clipped where another did not recorded more light than it (both share the
     clip level), so a colour for those pixels must not make it the weaker one. ``q`` = the share
-    of clipped pixels per channel over the blend's neighbourhood (:func:`_smooth` of the
-    per-channel ``mask``, (B,3,H,W) in [0,1]); where channel ``c`` clipped clearly more often
+    of clipped pixels per channel over a few pixels around (:func:`_smooth` of the per-channel
+    ``mask``, (B,3,H,W) in [0,1]; :func:`ring_chroma` passes the network's mask, on the working
+    grid); where channel ``c`` clipped clearly more often
     than channel ``k`` (by :data:`_ORDER_MARGIN` or more), ``colour_c`` is raised to at least
     ``colour_k``, in proportion below that: ``colour_c = max(colour_c, max_k colour_k *
     clamp((q_c - q_k) / margin, 0, 1))``. A colour that agrees (a warm lamp's glow around a
