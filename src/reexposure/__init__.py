@@ -27,16 +27,19 @@ _cache: dict[object, object] = {}
 
 
 def reconstruct(photo: Union[str, Path, np.ndarray, torch.Tensor], model: str | Path | None = None,
-                crf: CRF = DEFAULT_CRF, threads: int | None = None) -> torch.Tensor:
+                crf: CRF = DEFAULT_CRF, threads: int | None = None, strength: float = 1.0) -> torch.Tensor:
     """Reconstruct the relative radiance of a photo.
 
     ``photo``: a file path (JPEG, PNG, TIFF, WebP, HEIC), an HxWx3 uint8/uint16/float array, or an
     ldr tensor (1,3,H,W) in [0,1]. ``model``: weights file (default: the shipped model).
+    ``strength`` (0-3, default 1): how much of the model's highlight brightness to use
+    (:attr:`reexposure.core.infer.RadianceMap.strength`).
     Returns (1,3,H,W) float32 linear relative radiance; 1.0 is the input's clip level, and
     well-exposed pixels equal the inverse-CRF of the input exactly.
     """
-    from .core.infer import Reconstructor
+    from .core.infer import Reconstructor, check_strength
 
+    strength = check_strength(strength)
     if isinstance(photo, (str, Path)):
         from .formats.io import read_photo
 
@@ -45,7 +48,9 @@ def reconstruct(photo: Union[str, Path, np.ndarray, torch.Tensor], model: str | 
     rec = _cache.get(key)
     if rec is None:
         rec = _cache[key] = Reconstructor(model, crf=crf, threads=threads)
-    return rec(photo).to_tensor()  # type: ignore[operator]
+    rmap = rec(photo)  # type: ignore[operator]
+    rmap.strength = strength
+    return rmap.to_tensor()
 
 
 def reexpose(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch.Tensor:

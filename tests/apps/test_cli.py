@@ -229,6 +229,24 @@ def test_hdr_formats(capsys, tmp_path, photo, model_file):
         assert f"wrote {out}" in stdout
 
 
+def test_strength_option(capsys, tmp_path, photo, model_file):
+    from reexposure.formats.io import read_hdr
+
+    peaks = {}
+    for s in ("0", "1", "2"):
+        out = tmp_path / f"rad_{s}.pfm"
+        code, _, err = run(capsys, "hdr", photo, "-o", out, "--model", model_file, "--strength", s)
+        assert code == 0, err
+        peaks[s] = float(read_hdr(out).max())
+    assert peaks["0"] <= peaks["1"] <= peaks["2"] and peaks["0"] < peaks["2"]
+    for bad in ("-1", "3.5", "nan"):
+        code, _, err = run(capsys, photo, "--ev", "-2", "-o", tmp_path / "x.jpg", "--model", model_file,
+                           "--strength", bad)
+        assert code == 2 and "--strength must be within 0-3" in err
+        assert_one_error_line(err)
+    assert not (tmp_path / "x.jpg").exists()
+
+
 def test_sweep_mp4_and_gif(capsys, tmp_path, photo, model_file):
     import imageio_ffmpeg
 

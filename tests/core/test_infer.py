@@ -201,3 +201,51 @@ def test_read_only_photo_is_accepted_without_a_torch_warning(tiny_model, highlig
         out = rec(frozen).to_tensor()
     assert torch.equal(out, rec(highlight_photo).to_tensor())
     assert not frozen.flags.writeable  # the input itself untouched
+
+
+@pytest.mark.parametrize("head", ["rgb", "guided"])
+def test_strength_scales_only_the_network_brightness(head, highlight_photo):
+    """RadianceMap.strength multiplies the log brightness (all three log boosts of an rgb head):
+    0 gives the blend with that output zeroed, larger values brighten the clipped areas, and the
+    well-exposed pixels are the linearised photo at every strength."""
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16, head=head)).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    torch.nn.init.constant_(model.head.bias, 0.5)  # a clearly positive brightness
+    rmap = Reconstructor(model, threads=1)(highlight_photo)
+    assert rmap.strength == 1.0
+    full = rmap.to_tensor()
+    n = 1 if head == "guided" else 3
+    zeroed = dataclasses.replace(rmap, boosts={k: np.concatenate([np.zeros_like(v[:n]), v[n:]])
+                                               for k, v in rmap.boosts.items()})
+    rmap.strength = 0.0
+    none = rmap.to_tensor()
+    assert torch.allclose(none, zeroed.to_tensor())
+    rmap.strength = 2.0
+    more = rmap.to_tensor()
+    assert (none <= full + 1e-6).all() and (full <= more + 1e-6).all()
+    assert float(more.max()) > float(full.max()) > float(none.max())
+    well = camera.saturation_mask(torch.from_numpy(highlight_photo).permute(2, 0, 1)[None].float() / 255,
+                                  per_channel=True, dilate=0) == 0
+    assert torch.equal(none[well], full[well]) and torch.equal(more[well], full[well])
+    rmap.strength = float("nan")
+    with pytest.raises(ValueError, match="strength"):
+        rmap.to_tensor()
+    with pytest.raises(ValueError, match="strength"):
+        Reconstructor(model, strength=3.5)
+    assert Reconstructor(model, threads=1, strength=0.0)(highlight_photo).strength == 0.0
+
+
+def test_public_api_strength(tiny_model, tmp_path, highlight_photo):
+    from reexposure.core.weights import save_weights
+
+    p = tmp_path / "m.safetensors"
+    save_weights(tiny_model, p)
+    weak = reexposure.reconstruct(highlight_photo, model=p, strength=0.0)  # an rgb head: no boost at all
+    lin = torch.from_numpy((highlight_photo / 255.0) ** 2).float().permute(2, 0, 1)[None]
+    assert torch.allclose(weak, lin, atol=1e-6)
+    assert float(reexposure.reconstruct(highlight_photo, model=p).max()) > 1.0
+    with pytest.raises(ValueError, match="strength"):
+        reexposure.reconstruct(highlight_photo, model=p, strength=-0.5)

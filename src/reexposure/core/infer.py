@@ -47,6 +47,19 @@ __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius",
 PhotoLike = Union[np.ndarray, torch.Tensor]
 
 
+#: Largest :attr:`RadianceMap.strength`.
+MAX_STRENGTH = 3.0
+
+
+def check_strength(strength: float) -> float:
+    """``strength`` as a float if it is finite and within [0, :data:`MAX_STRENGTH`]; else
+    ``ValueError`` with a one-line message."""
+    s = float(strength)
+    if not (math.isfinite(s) and 0.0 <= s <= MAX_STRENGTH):
+        raise ValueError(f"strength must be within 0-{MAX_STRENGTH:g}, got {strength}")
+    return s
+
+
 def receptive_radius(config: GeneratorConfig) -> int:
     """Theoretical receptive radius (pixels) of :class:`GatedUNet` plus the mask dilation."""
     d = config.depth
@@ -213,6 +226,12 @@ class RadianceMap:
     # 12 dB at EV +1 and 0.4 dB at EV -2 on the held-out scenes (docs/benchmarks.md).
     blend_dilate: int = 0
     chroma: np.ndarray | None = None
+    #: How much of the network's brightness to use, in [0, MAX_STRENGTH]: its log brightness (log
+    #: boosts for an ``rgb`` head) is multiplied by this before the blend. 1 = the model's answer;
+    #: 0 = no brightness above what the photo's unclipped channels and colour imply (clipped areas
+    #: stay at the clip level where nothing is known); 1.5 = half as much again in log terms (a
+    #: pixel boosted 4x becomes 8x). A rendering choice: changing it re-renders without the network.
+    strength: float = 1.0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -282,7 +301,13 @@ class RadianceMap:
             chroma = self._upsample_rows(
                 lambda r0, r1: torch.from_numpy(field[:, r0:r1].astype(np.float32)), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
-        out = compose_radiance(self.lin(a, z), mask, self.output(a, z), chroma)
+        head = self.output(a, z)
+        if self.strength != 1.0:
+            check_strength(self.strength)
+            head = head.clone()
+            bright = 1 if head.shape[1] == 2 else head.shape[1]  # guided: log brightness; rgb: all
+            head[:, :bright] *= self.strength
+        out = compose_radiance(self.lin(a, z), mask, head, chroma)
         return out[:, :, y0 - a:y1 - a].contiguous()
 
     def to_tensor(self) -> torch.Tensor:
@@ -335,10 +360,12 @@ class RadianceMap:
 class Reconstructor:
     """Photo -> :class:`RadianceMap` with a generator, tiled. Deterministic for a fixed thread count.
 
-    ``model`` is a :class:`GatedUNet`, a weights path, or ``None`` for the shipped default."""
+    ``model`` is a :class:`GatedUNet`, a weights path, or ``None`` for the shipped default;
+    ``strength`` the :attr:`RadianceMap.strength` its results start with."""
 
     def __init__(self, model: GatedUNet | str | Path | None = None, crf: CRF = DEFAULT_CRF,
-                 tiles: TileOptions | None = None, threads: int | None = None) -> None:
+                 tiles: TileOptions | None = None, threads: int | None = None, strength: float = 1.0) -> None:
+        self.strength = check_strength(strength)
         if isinstance(model, GatedUNet):
             self.model, self.info = model.eval(), {"path": "<in memory>"}
         else:
@@ -431,7 +458,7 @@ class Reconstructor:
         if self.threads:
             torch.set_num_threads(self.threads)
         try:
-            result = RadianceMap(u8, self.crf, model_info=dict(self.info))
+            result = RadianceMap(u8, self.crf, model_info=dict(self.info), strength=self.strength)
             thresh = int(math.floor(camera.MASK_LOW * 255))  # codes at or below: mask exactly 0
             if not any((u8[y:y + 256] > thresh).any() for y in range(0, h, 256)):  # banded: no full-size temporary
                 return result

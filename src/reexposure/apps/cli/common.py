@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ...core.camera import crf_from_name
 from ...core.files import stale_temp_files
-from ...core.infer import Reconstructor
+from ...core.infer import Reconstructor, check_strength
 from ...formats.extensions import PHOTO_INPUT_EXTENSIONS, PHOTO_WRITE_EXTENSIONS
 from ...formats.io import ImageError, Photo, check_output_path, get_max_pixels, read_photo
 
@@ -75,6 +75,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                         "(e.g. gamma2.2), linear, or emor:PATH (mean curve of an EMoR file)")
     g.add_argument("--threads", metavar="N", type=int, default=None,
                    help="CPU threads for torch (default: all cores)")
+    g.add_argument("--strength", metavar="S", type=float, default=1.0,
+                   help="how much of the model's highlight brightness to use, 0-3 (default 1; 0: "
+                        "colour only, no brightness above the clip where nothing is known; lower it "
+                        "when a bright wall or sky comes out blotchy, raise it for lamps that stay grey)")
 
 
 def add_output_options(p: argparse.ArgumentParser, quality: bool = True) -> None:
@@ -278,10 +282,15 @@ def describe_model(info: dict[str, str]) -> str:
 
 
 def load_reconstructor(args: argparse.Namespace) -> Reconstructor:
-    """The generator named by ``--model`` (default: shipped), with ``--crf`` and ``--threads``;
-    reports which model it is."""
+    """The generator named by ``--model`` (default: shipped), with ``--crf``, ``--threads`` and
+    ``--strength``; reports which model it is."""
     crf = crf_from_name(args.crf)
-    rec = Reconstructor(args.model, crf=crf, threads=args.threads)
+    strength = getattr(args, "strength", 1.0)
+    try:
+        check_strength(strength)
+    except ValueError as exc:
+        raise UsageError(f"--{exc}") from None
+    rec = Reconstructor(args.model, crf=crf, threads=args.threads, strength=strength)
     report(args, describe_model(rec.info))
     return rec
 
