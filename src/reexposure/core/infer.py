@@ -42,7 +42,7 @@ from .model.blend import BLEND_RADIUS
 from .weights import load_generator
 
 __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius",
-           "pad_to_multiple"]
+           "pad_to_multiple", "check_strength", "MAX_STRENGTH"]
 
 PhotoLike = Union[np.ndarray, torch.Tensor]
 
