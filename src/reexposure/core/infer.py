@@ -301,13 +301,7 @@ class RadianceMap:
             chroma = self._upsample_rows(
                 lambda r0, r1: torch.from_numpy(field[:, r0:r1].astype(np.float32)), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
-        head = self.output(a, z)
-        if self.strength != 1.0:
-            check_strength(self.strength)
-            head = head.clone()
-            bright = 1 if head.shape[1] == 2 else head.shape[1]  # guided: log brightness; rgb: all
-            head[:, :bright] *= self.strength
-        out = compose_radiance(self.lin(a, z), mask, head, chroma)
+        out = compose_radiance(self.lin(a, z), mask, self.output(a, z), chroma, check_strength(self.strength))
         return out[:, :, y0 - a:y1 - a].contiguous()
 
     def to_tensor(self) -> torch.Tensor:

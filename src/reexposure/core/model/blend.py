@@ -185,17 +185,20 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
-                     chroma: torch.Tensor | None = None) -> torch.Tensor:
+                     chroma: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
     """Relative radiance (B,3,H,W) >= 0 from the linear photo and the network's output.
 
     ``lin`` (B,3,H,W) in [0,1]; ``mask`` the blend mask, (B,3,H,W) per channel or (B,1,H,W), in
     [0,1]; ``head`` the network's output: (B,3,H,W) log boosts (``rgb`` head) or (B,2,H,W) log
     brightness and colour-strength logit (``guided`` head, see the module docstring); ``chroma``
     (B,3,H,W) the :func:`ring_chroma` of the whole photo (computed from ``lin`` and ``mask`` if
-    ``None``; a tiled caller passes the whole photo's field so that tiles agree). Wherever
-    ``mask == 0`` the result is exactly ``lin``."""
+    ``None``; a tiled caller passes the whole photo's field so that tiles agree); ``strength``
+    (>= 0) multiplies the network's log brightness (the log boosts of an ``rgb`` head) after the
+    clamp at 0 (1: the model's answer; :attr:`reexposure.core.infer.RadianceMap.strength`).
+    Wherever ``mask == 0`` the result is exactly ``lin``."""
     if head.shape[1] == 3:
-        return lin * torch.exp(mask * head.clamp_min(0.0))
+        boost = head.clamp_min(0.0)
+        return lin * torch.exp(mask * (boost if strength == 1.0 else boost * strength))
     if head.shape[1] != 2:
         raise ValueError(f"head output must have 2 or 3 channels, got {head.shape[1]}")
     if mask.shape[1] == 1:
@@ -203,6 +206,8 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     if chroma is None:
         chroma = ring_chroma(lin, mask)
     log_bright = head[:, :1].clamp_min(0.0)
+    if strength != 1.0:
+        log_bright = log_bright * strength
     ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
