@@ -247,6 +247,31 @@ def test_strength_option(capsys, tmp_path, photo, model_file):
     assert not (tmp_path / "x.jpg").exists()
 
 
+def test_a_library_logging_an_error_before_raising_gives_one_error_line(capsys, monkeypatch, tmp_path, photo,
+                                                                         model_file):
+    """Pillow logs "More samples per pixel than can be decoded" at error level and then raises on a
+    corrupt TIFF (found by tests/tools/test_fuzz_decoders.py): the user sees the raised error only;
+    with -v the library's line too."""
+    import logging
+
+    from reexposure.apps.cli import photo as photo_cli
+    from reexposure.formats.io import ImageError
+
+    def read_input(args, src):
+        logging.getLogger("PIL.TiffImagePlugin").error("More samples per pixel than can be decoded: %s", 278)
+        logging.getLogger("reexposure").warning("a message of the package itself")
+        raise ImageError(f"{src}: corrupt or truncated TIFF file (cannot read its header)")
+
+    monkeypatch.setattr(photo_cli, "read_input", read_input)
+    code, _, err = run(capsys, photo, "--ev", "-1", "-o", tmp_path / "out/", "--model", model_file)
+    assert code == 2
+    assert "More samples" not in err and "reexpose: warning: a message of the package itself" in err
+    assert [ln for ln in err.splitlines() if ln.startswith("reexpose: error: ")] == [
+        f"reexpose: error: {photo}: corrupt or truncated TIFF file (cannot read its header)"]
+    code, _, err = run(capsys, photo, "--ev", "-1", "-o", tmp_path / "out/", "--model", model_file, "-v")
+    assert code == 2 and "reexpose: error: More samples per pixel than can be decoded: 278" in err
+
+
 def test_sweep_mp4_and_gif(capsys, tmp_path, photo, model_file):
     import imageio_ffmpeg
 

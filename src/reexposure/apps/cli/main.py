@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ... import __version__
 from . import bench, eval, photo, serve, train, ultrahdr
@@ -96,6 +96,17 @@ def exit_code(exc: BaseException) -> tuple[int, str]:
     return 1, f"unexpected {type(exc).__name__}: {one_line(exc)}"
 
 
+def _ours_or_verbose(verbose: bool) -> Callable[[logging.LogRecord], bool]:
+    """Handler filter: the package's own messages and captured Python warnings always; other
+    libraries' log records only with ``-v`` (Pillow logs "More samples per pixel than can be
+    decoded" at error level before raising on a corrupt TIFF; the raised error is the one line
+    the user gets)."""
+    def keep(record: logging.LogRecord) -> bool:
+        name = record.name
+        return verbose or name == "py.warnings" or name == "reexposure" or name.startswith("reexposure.")
+    return keep
+
+
 class _LevelFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         level = record.levelname.lower()
@@ -110,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = any(a in ("-q", "--quiet") for a in argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LevelFormatter())
+    handler.addFilter(_ours_or_verbose(verbose))
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
