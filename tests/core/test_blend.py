@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reexposure.core.model import GatedUNet, GeneratorConfig, compose_radiance, ring_chroma
-from reexposure.core.model.blend import COLOUR_LOGIT_INIT, head_channels
+from reexposure.core.model.blend import COLOUR_LOGIT_INIT, head_channels, settle_interior
 
 WARM = torch.tensor([1.0, 0.8, 0.5])  # the colour of a warm lamp's glow, max-normalised
 
@@ -158,3 +158,60 @@ def test_a_jpeg_dip_inside_a_clipped_lamp_is_not_a_dark_speckle():
     assert torch.allclose(ratio, torch.full((3,), float(torch.exp(torch.tensor(2.0)))), rtol=1e-5)
     outside = mask.amax(1)[0] == 0
     assert torch.equal(out[0][:, outside], lin[0][:, outside])
+
+
+def _stripes_in_a_square(size: int = 96, side: int = 64, period: int = 8, amp: float = 0.5):
+    """A clipped square (mask (1,1,S,S)) and a log brightness of 2 + stripes of ``amp`` inside it."""
+    mask = torch.zeros(1, 1, size, size)
+    a = (size - side) // 2
+    mask[..., a:a + side, a:a + side] = 1.0
+    rows = torch.arange(size).float().view(1, 1, size, 1).expand(1, 1, size, size)
+    log_bright = mask * (2.0 + amp * (1 - 2 * ((rows // (period // 2)) % 2)))  # +amp, -amp, ... in bands of period/2
+    return log_bright, mask, a
+
+
+def test_settle_interior_radius_zero_is_the_identity():
+    log_bright, mask, _ = _stripes_in_a_square()
+    assert settle_interior(log_bright, mask, 0) is log_bright
+
+
+def test_settle_interior_removes_stripes_deep_inside_and_keeps_what_is_outside():
+    """Stripes of +-0.5 with a period of 8 px inside a 64 px clipped square, radius 8: 3 radii
+    (24 px) or more from its outline they are averaged away (to their mean, 2.0); at the outline
+    they keep most of their contrast; outside the square nothing changes."""
+    log_bright, mask, a = _stripes_in_a_square()
+    out = settle_interior(log_bright, mask, 8)
+    assert (log_bright[..., a + 24:a + 40, a + 24:a + 40] - 2.0).abs().min() == 0.5
+    assert (out[..., a + 24:a + 40, a + 24:a + 40] - 2.0).abs().max() < 0.02
+    edge = out[0, 0, a:a + 64, a + 32] - 2.0  # a column through the middle, outline to outline
+    assert edge[0].abs() > 0.4 and edge[-1].abs() > 0.4
+    assert torch.equal(out[mask == 0], log_bright[mask == 0])
+
+
+def test_settle_interior_keeps_a_smooth_rise_toward_the_middle():
+    """A broad dome (the glow of a lamp) inside a large clipped area stays a dome: its peak drops by
+    under 10% (a Gaussian of 30 px blurred by one of about 6.5 px keeps 30^2 / (30^2 + 6.5^2) = 96% of its peak)."""
+    size = 128
+    yy, xx = torch.meshgrid(torch.arange(size).float(), torch.arange(size).float(), indexing="ij")
+    mask = torch.ones(1, 1, size, size)
+    dome = 3.0 * torch.exp(-((yy - 64) ** 2 + (xx - 64) ** 2) / (2 * 30.0**2))[None, None]
+    out = settle_interior(dome, mask, 8)
+    assert out[0, 0, 64, 64] > 0.9 * dome[0, 0, 64, 64]
+    assert out[0, 0, 64, 64] > out[0, 0, 64, 20] + 1.0
+
+
+def test_guided_network_settles_its_brightness_only_when_configured():
+    torch.manual_seed(0)
+    plain = GatedUNet(GeneratorConfig(width=4, depth=2, head="guided"))
+    settled = GatedUNet(GeneratorConfig(width=4, depth=2, head="guided", interior_smooth=4))
+    settled.load_state_dict(plain.state_dict())
+    torch.nn.init.normal_(plain.head.weight, std=0.5)
+    settled.head.weight.data.copy_(plain.head.weight)
+    lin, mask = torch.rand(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
+    mask[..., 4:28, 4:28] = 1.0
+    lin = torch.maximum(lin, mask)
+    with torch.no_grad():
+        a, b = plain(lin, mask), settled(lin, mask)
+    assert torch.equal(b[:, 1:], a[:, 1:])  # the colour strength is untouched
+    assert torch.equal(b[:, :1], settle_interior(a[:, :1], mask, 4))
+    assert not torch.equal(b[:, :1], a[:, :1])

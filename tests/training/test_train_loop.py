@@ -392,6 +392,22 @@ def test_init_from_grows_context_blocks(straight_run: Path, tiny_data: Path, tmp
                 torch.device("cpu"))
 
 
+def test_init_from_takes_interior_smooth_from_the_config(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    """interior_smooth is a fixed filter on the output (no weights): a file made without it starts a
+    config with it, and the config's value is the one used."""
+    from reexposure.core.weights import load_generator
+    from reexposure.training.trainer import Trainer
+
+    start, _ = load_generator(straight_run / "model.safetensors")
+    assert start.config.interior_smooth == 0
+    c = tiny_config(tiny_data, tmp_path / "smooth", init_from=str(straight_run / "model.safetensors"),
+                    **{"generator.interior_smooth": 3})
+    t = Trainer(c, torch.device("cpu"))
+    assert t.G.config.interior_smooth == 3
+    for k, v in start.state_dict().items():
+        assert torch.equal(t.G.state_dict()[k], v), k
+
+
 def test_init_from_refuses_another_architecture(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     from reexposure.training.trainer import Trainer
 

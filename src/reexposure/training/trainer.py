@@ -335,9 +335,10 @@ class Trainer:
         except ModelError as exc:
             raise ConfigError(f"init_from: {exc}") from None
         have, want = model.config.to_dict(), self.config.generator_config().to_dict()
-        # a gated U-Net may gain context blocks (they start at zero, i.e. as the file's network) and
-        # turn its rgb head into a guided one (GatedUNet.adopt_rgb_head)
-        same = {"context_blocks": 0, "head": "rgb"}
+        # a gated U-Net may gain context blocks (they start at zero, i.e. as the file's network),
+        # turn its rgb head into a guided one (GatedUNet.adopt_rgb_head) and change interior_smooth
+        # (a fixed filter on its output, no weights: the config's value is used)
+        same = {"context_blocks": 0, "head": "rgb", "interior_smooth": 0}
         grows = (self.config.arch == "gated_unet" and have.get("context_blocks", 0) <= want.get("context_blocks", 0)
                  and have.get("head", "rgb") in ("rgb", want.get("head", "rgb"))
                  and {**have, **same} == {**want, **same})

@@ -60,7 +60,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "compose_radiance"]
+__all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "settle_interior", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -104,16 +104,45 @@ def _close(x: torch.Tensor) -> torch.Tensor:
     return -_max_square(-_max_square(x, _FILL), _FILL)
 
 
-def _smooth(x: torch.Tensor) -> torch.Tensor:
-    """Two box filters of side ``2 * _SMOOTH + 1`` over (B,C,H,W), border pixels averaged over what
+def _box(x: torch.Tensor, r: int, passes: int = 2) -> torch.Tensor:
+    """``passes`` box filters of side ``2 * r + 1`` over (B,C,H,W), border pixels averaged over what
     exists (no darkening at the image border). Each box is a row mean then a column mean: the
     pixels that exist in a square window are the product of those in its row and column ranges, so
     this equals the square filter, with 2(2r+1) instead of (2r+1)^2 additions per pixel."""
-    k = 2 * _SMOOTH + 1
-    for _ in range(2):
-        x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, _SMOOTH), count_include_pad=False)
-        x = F.avg_pool2d(x, (k, 1), stride=1, padding=(_SMOOTH, 0), count_include_pad=False)
+    k = 2 * r + 1
+    for _ in range(passes):
+        x = F.avg_pool2d(x, (1, k), stride=1, padding=(0, r), count_include_pad=False)
+        x = F.avg_pool2d(x, (k, 1), stride=1, padding=(r, 0), count_include_pad=False)
     return x
+
+
+def _smooth(x: torch.Tensor) -> torch.Tensor:
+    """Two box filters of side ``2 * _SMOOTH + 1`` over (B,C,H,W) (:func:`_box`)."""
+    return _box(x, _SMOOTH)
+
+
+def settle_interior(log_bright: torch.Tensor, mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """The network's log brightness (B,1,H,W) made smooth deep inside clipped areas, where the photo
+    holds nothing but "at least the clip level".
+
+    The log brightness is replaced by its average over the clipped pixels around (two boxes of side
+    ``2 * radius + 1``, a Gaussian of about ``0.8 * radius`` px), with a weight that is the clipped
+    area eroded by ``radius`` px (a square; the image border does not count as unclipped) and
+    smoothed by the same two boxes: about 1 from ``3 * radius`` px inside the outline, falling to
+    about 0.1 at the outline, 0 outside (unclipped pixels' values are kept exactly). Inside a large
+    blown lamp or sky nothing in the photo says where a brighter or darker stripe would be, and a
+    network trained to give clipped areas the contrast of real ones draws a pattern there anyway (a
+    plaid of bands in a blown globe lamp, seen on real photos: sparing a rim of ``radius`` px left
+    the plaid in that rim); the broad rise toward the middle stays. ``mask`` (B,1,H,W) in [0,1] is
+    the network's saturation mask (>= 0.5: clipped). ``radius`` 0 returns ``log_bright`` unchanged.
+    """
+    if radius <= 0:
+        return log_bright
+    clipped = (mask >= 0.5).to(log_bright.dtype)
+    inner = 1.0 - _max_square(1.0 - clipped, radius)  # max_pool pads with -inf: the border is not "unclipped"
+    mean = _box(log_bright * clipped, radius) / _box(clipped, radius).clamp_min(1e-6)
+    weight = _box(inner, radius) * clipped
+    return log_bright + weight * (mean - log_bright)
 
 
 def _order_consistent(colour: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .blend import COLOUR_LOGIT_INIT, compose_radiance, head_channels, ring_chroma
+from .blend import COLOUR_LOGIT_INIT, compose_radiance, head_channels, ring_chroma, settle_interior
 
 __all__ = ["GatedConv2d", "ContextBlock", "GeneratorConfig", "GatedUNet"]
 
@@ -80,6 +80,10 @@ class GeneratorConfig:
     # Output head (reexposure.model.blend): "rgb" = a log boost per channel (v0.1-v0.3);
     # "guided" = log brightness + colour strength, the hue taken from the photo (v0.4).
     head: str = "rgb"
+    # Guided head: the log brightness deep inside clipped areas (this many px from any unclipped
+    # pixel) is averaged over about this radius (reexposure.core.model.blend.settle_interior; 0 = off,
+    # as up to v0.4). A fixed filter, part of the network's output in training and inference alike.
+    interior_smooth: int = 0
 
     def __post_init__(self) -> None:
         head_channels(self.head)  # ValueError for an unknown head
@@ -153,8 +157,10 @@ class GatedUNet(nn.Module):
             up_conv, merge = cast(nn.ModuleList, pair)
             x = up_conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
             x = merge(torch.cat([x, skip], dim=1))
-        o = self.head(x)
-        return o.clamp(-self.config.max_log_boost, self.config.max_log_boost)
+        o = self.head(x).clamp(-self.config.max_log_boost, self.config.max_log_boost)
+        if self.config.head == "guided" and self.config.interior_smooth > 0:
+            o = torch.cat([settle_interior(o[:, :1], mask, self.config.interior_smooth), o[:, 1:]], dim=1)
+        return o
 
     def radiance(self, lin: torch.Tensor, mask: torch.Tensor, blend_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Relative radiance (B,3,H,W) >= 0: :func:`reexposure.model.blend.compose_radiance` of
