@@ -5,16 +5,22 @@ the shipped default model.
     python scripts/ship_model.py runs/cpu-stage3/model_00{1000,1500,2000,2500,3000}.safetensors -d "v0.3"
     python scripts/ship_model.py runs/expandnet-stage3/model_00{1000,1500,2000,2500,3000}.safetensors \\
         -d "ExpandNet baseline" -o baselines/expandnet.safetensors
+    python scripts/ship_model.py OUT_C/model.safetensors --interior-smooth 12 -d "v0.5"
 
 Writes src/reexposure/weights/default.safetensors (fp16; or ``-o PATH``) with the description and
 the source run's metadata (trained_steps), so `reexpose` can say plainly which model it uses.
+``--interior-smooth PX`` sets the guided head's ``GeneratorConfig.interior_smooth`` (a fixed filter
+on the network's output, no weights: ``reexposure.core.model.blend.settle_interior``); v0.5 was
+trained without it and shipped with 12.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
+from reexposure.core.model import GatedUNet
 from reexposure.core.weights import ModelError, average_generators, save_weights
 
 
@@ -24,11 +30,20 @@ def main() -> int:
     ap.add_argument("-d", "--description", required=True)
     default = Path(__file__).resolve().parents[1] / "src" / "reexposure" / "weights" / "default.safetensors"
     ap.add_argument("-o", "--output", type=Path, default=default)
+    ap.add_argument("--interior-smooth", type=int, default=None, metavar="PX",
+                    help="set the guided head's interior_smooth (px of the working grid; 0 = off)")
     args = ap.parse_args()
     try:
         model, meta = average_generators(args.weights)
     except ModelError as exc:
         ap.exit(1, f"ship_model: error: {exc}\n")
+    if args.interior_smooth is not None:
+        if not isinstance(model, GatedUNet) or model.config.head != "guided" or args.interior_smooth < 0:
+            ap.exit(1, "ship_model: error: --interior-smooth needs a gated U-Net with the guided head "
+                       "and a value >= 0\n")
+        settled = GatedUNet(dataclasses.replace(model.config, interior_smooth=args.interior_smooth))
+        settled.load_state_dict(model.state_dict())
+        model = settled
     info = {k: v for k, v in meta.items() if k not in ("format", "config", "path")}
     info["description"] = args.description
     save_weights(model, args.output, **info)

@@ -188,6 +188,18 @@ def test_settle_interior_removes_stripes_deep_inside_and_keeps_what_is_outside()
     assert torch.equal(out[mask == 0], log_bright[mask == 0])
 
 
+def test_settle_interior_leaves_a_small_clipped_area_as_the_network_drew_it():
+    """A lamp 5 px across (narrower than twice radius // 3 = 4 px) keeps its peak exactly, inside a
+    photo whose large clipped square is smoothed."""
+    log_bright, mask, a = _stripes_in_a_square()
+    mask[..., 2:7, 2:7] = 1.0
+    log_bright[..., 2:7, 2:7] = 1.0
+    log_bright[..., 4, 4] = 5.0
+    out = settle_interior(log_bright, mask, 12)
+    assert torch.equal(out[..., 2:7, 2:7], log_bright[..., 2:7, 2:7])
+    assert not torch.equal(out[..., a + 24:a + 40, a + 24:a + 40], log_bright[..., a + 24:a + 40, a + 24:a + 40])
+
+
 def test_settle_interior_keeps_a_smooth_rise_toward_the_middle():
     """A broad dome (the glow of a lamp) inside a large clipped area stays a dome: its peak drops by
     under 10% (a Gaussian of 30 px blurred by one of about 6.5 px keeps 30^2 / (30^2 + 6.5^2) = 96% of its peak)."""

@@ -26,7 +26,9 @@ def _photo_512() -> np.ndarray:
 
 @pytest.mark.parametrize("config,context", [(GeneratorConfig(), 64), (GeneratorConfig(width=8, depth=3), None),
                                             (GeneratorConfig(width=8, depth=3, context_blocks=1), None),
-                                            (GeneratorConfig(width=8, depth=3, head="guided"), None)])
+                                            (GeneratorConfig(width=8, depth=3, head="guided"), None),
+                                            (GeneratorConfig(width=8, depth=3, head="guided", interior_smooth=6),
+                                             None)])
 def test_tiled_equals_one_pass(config, context):
     torch.manual_seed(0)
     model = GatedUNet(config)
@@ -144,6 +146,9 @@ def test_receptive_radius_default():
     assert receptive_radius(GeneratorConfig()) == 141
     # a context block of dilation d at the bottleneck (1/16 resolution) reaches d * 16 pixels further
     assert receptive_radius(GeneratorConfig(context_blocks=2)) == 141 + (2 + 4) * 16
+    # settle_interior: two boxes of radius r
+    assert receptive_radius(GeneratorConfig(head="guided", interior_smooth=12)) == 141 + 24
+    assert receptive_radius(GeneratorConfig(head="rgb", interior_smooth=12)) == 141  # only the guided head has it
 
 
 def test_unclipped_channels_of_a_partly_clipped_pixel_stay_exact(tiny_model):
