@@ -122,8 +122,8 @@ def _smooth(x: torch.Tensor) -> torch.Tensor:
 
 
 def settle_interior(log_bright: torch.Tensor, mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """The network's log brightness (B,1,H,W) made smooth deep inside clipped areas, where the photo
-    holds nothing but "at least the clip level".
+    """The network's log brightness (B,1,H,W) made smooth inside clipped areas, where the photo holds
+    nothing but "at least the clip level".
 
     The log brightness is replaced by its average over the clipped pixels around (two boxes of side
     ``2 * radius + 1``, a Gaussian of about ``0.8 * radius`` px), with a weight that is the clipped
@@ -137,8 +137,8 @@ def settle_interior(log_bright: torch.Tensor, mask: torch.Tensor, radius: int) -
     seen on real photos). With v0.5's weights (MODEL_CARD.md), an erosion by ``radius`` left bands
     in narrower areas (the lamp cut by the border, sunlit snow) and 4 of 57 held-out cases worse
     than naive (2 with this one), and none at all (every clipped pixel averaged) flattened small
-    lamps (lights kept 0.23 against 0.31). ``mask`` (B,1,H,W) in [0,1] is
-    the network's saturation mask (>= 0.5: clipped). ``radius`` 0 returns ``log_bright`` unchanged.
+    lamps (lights kept 0.23 against 0.31). ``mask`` (B,1,H,W) in [0,1] is the network's saturation
+    mask (>= 0.5: clipped). ``radius`` 0 returns ``log_bright`` unchanged.
     """
     if radius <= 0:
         return log_bright

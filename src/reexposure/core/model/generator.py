@@ -80,9 +80,10 @@ class GeneratorConfig:
     # Output head (reexposure.model.blend): "rgb" = a log boost per channel (v0.1-v0.3);
     # "guided" = log brightness + colour strength, the hue taken from the photo (v0.4).
     head: str = "rgb"
-    # Guided head: the log brightness deep inside clipped areas (this many px from any unclipped
-    # pixel) is averaged over about this radius (reexposure.core.model.blend.settle_interior; 0 = off,
-    # as up to v0.4). A fixed filter, part of the network's output in training and inference alike.
+    # Guided head: inside clipped areas the log brightness is averaged over about this radius (px of
+    # the working grid), fully from this many px inside the outline, not at all in areas narrower
+    # than about 2 * (radius // 3) px (reexposure.core.model.blend.settle_interior; 0 = off, as up to
+    # v0.4; 12 in v0.5). A fixed filter, part of the network's output in training and inference alike.
     interior_smooth: int = 0
 
     def __post_init__(self) -> None:
