@@ -8,6 +8,7 @@ Retry-After), time-to-live, job timeout, unknown jobs, sample-name whitelist, co
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import struct
 import threading
@@ -171,7 +172,7 @@ def test_upload_reconstruct_and_preview_match_the_library(client: TestClient, ti
     r = client.get(s["preview"]["url"])
     assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
     assert r.headers.get("content-encoding") == "gzip"  # httpx decompressed it for us
-    assert r.content[:4] == b"RXP1" and struct.unpack_from("<II", r.content, 4) == (w, h)
+    assert r.content[:4] == b"RXP2" and struct.unpack_from("<II", r.content, 4) == (w, h)
     prev = decode_preview(r.content)
     lin = (highlight_photo.astype(np.float64) / 255.0) ** 2  # inverse of the sqrt CRF
     np.testing.assert_allclose(prev.naive, lin, rtol=2e-3, atol=1e-6)
@@ -182,6 +183,9 @@ def test_upload_reconstruct_and_preview_match_the_library(client: TestClient, ti
     far = prev.mask == 0
     assert far.any() and np.array_equal(prev.ours[far], prev.naive[far])  # and nothing else
     assert prev.mask[clipped].min() == 1.0
+    bare = Reconstructor(tiny_model, strength=0.0)(highlight_photo).to_tensor()[0].permute(1, 2, 0).numpy()
+    assert prev.guide is not None
+    np.testing.assert_allclose(prev.guide, bare, rtol=4e-3, atol=1e-6)  # the radiance at strength 0
 
 
 def test_multipart_upload_and_type_from_extension(client: TestClient, highlight_photo: np.ndarray) -> None:
@@ -228,6 +232,20 @@ def test_make_preview_integer_factor_is_a_box_average(tiny_model: GatedUNet, hig
     back = decode_preview(encode_preview(prev))
     np.testing.assert_allclose(back.ours, prev.ours, rtol=2e-3, atol=1e-6)
     np.testing.assert_allclose(back.mask, prev.mask, atol=1 / 255)
+
+
+def test_preview_renders_any_strength_from_ours_and_guide(tiny_model: GatedUNet,
+                                                          highlight_photo: np.ndarray) -> None:
+    """What the page computes for the strength slider, guide * (ours / guide) ** s, is the library's
+    radiance at strength s (the preview at full size: no averaging between them)."""
+    rm = Reconstructor(tiny_model)(highlight_photo)
+    prev = decode_preview(encode_preview(webapp.make_preview(rm, max_side=256, max_pixels=10**6)))
+    assert prev.shape == highlight_photo.shape[:2] and prev.guide is not None
+    for s in (0.0, 0.5, 2.0):
+        want = dataclasses.replace(rm, strength=s).to_tensor()[0].permute(1, 2, 0).numpy()
+        got = prev.guide * (prev.ours / np.maximum(prev.guide, 1e-12)) ** s
+        np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-5)
+    assert not np.allclose(prev.guide, prev.ours)  # the model's brightness is in ours only
 
 
 def test_preview_size_limits() -> None:
@@ -292,6 +310,32 @@ def test_exr_download_is_the_full_resolution_radiance(client: TestClient, done_j
     want = Reconstructor(tiny_model)(photo).to_tensor()[0].permute(1, 2, 0).numpy()
     assert got.shape == want.shape == (s["height"], s["width"], 3)
     np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-6)
+
+
+def test_downloads_take_a_strength(client: TestClient, done_job, tiny_model: GatedUNet, tmp_path: Path) -> None:
+    """?strength=S renders the downloads at RadianceMap.strength S (the page's strength slider);
+    the default 1 is the model's answer, 0 keeps only what the photo implies, out of range is 422."""
+    from reexposure.formats.io import read_hdr
+
+    s, jpeg, _ = done_job
+    photo = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    got = {}
+    for strength in (0.0, 2.0):
+        r = client.get(f"/api/jobs/{s['id']}/radiance.exr", params={"strength": strength})
+        assert r.status_code == 200
+        assert r.headers["content-disposition"] == f'attachment; filename="beach_radiance_s{strength:g}.exr"'
+        (tmp_path / "r.exr").write_bytes(r.content)
+        got[strength] = read_hdr(tmp_path / "r.exr")
+        want = Reconstructor(tiny_model, strength=strength)(photo).to_tensor()[0].permute(1, 2, 0).numpy()
+        np.testing.assert_allclose(got[strength], want, rtol=2e-3, atol=1e-6)
+    assert got[2.0].max() > got[0.0].max()
+    r = client.get(f"/api/jobs/{s['id']}/photo.jpg", params={"ev": -2, "strength": 0})
+    assert r.status_code == 200 and r.headers["content-disposition"] == 'attachment; filename="beach_ev-2.0_s0.jpg"'
+    default = client.get(f"/api/jobs/{s['id']}/photo.jpg", params={"ev": -2})
+    assert r.content != default.content
+    for bad in (-0.1, 3.5, "x"):
+        assert client.get(f"/api/jobs/{s['id']}/photo.jpg", params={"strength": bad}).status_code == 422
+    assert client.get(f"/api/jobs/{s['id']}/sweep.mp4", params={"strength": 9}).status_code == 422
 
 
 def test_sweep_mp4_goes_dark_then_bright(tiny_model: GatedUNet, highlight_photo: np.ndarray) -> None:
@@ -448,7 +492,7 @@ def test_a_render_past_the_timeout_is_504(tiny_model: GatedUNet, highlight_photo
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     gate = threading.Event()
 
-    def stuck_render(job) -> bytes:  # noqa: ANN001
+    def stuck_render(job, strength) -> bytes:  # noqa: ANN001
         gate.wait(30)
         return b"late"
 

@@ -255,6 +255,35 @@ def test_slider_darkens_reconstructed_highlights_while_naive_stays_flat(page, se
     assert page.errors == []
 
 
+@pytest.mark.parametrize("renderer", ["WebGL2", "2D canvas"])
+def test_strength_slider_scales_the_models_brightness_in_the_page_and_the_downloads(page, server, renderer) -> None:
+    """Strength 0 shows what the photo alone implies (for this rgb-head model: the naive value), 2
+    brightens the highlight beyond the model's answer, all without a request; the downloads follow."""
+    open_sample(page, server, "?renderer=webgl" if renderer == "WebGL2" else "?renderer=canvas")
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.locator("#ev").fill("-2")
+    drag_divider(page, 0.0)  # all reconstructed
+    region = disc_region(canvas_pixels(page))
+    means = {}
+    for strength in ("1", "0", "2"):
+        page.locator("#strength").fill(strength)
+        wait_for(page, f"window.reexpose.state.data.strength === {strength}")
+        next_frames(page)
+        means[strength] = canvas_pixels(page).astype(int)[region].mean()
+    assert page.locator("#strength-value").text_content() == "2.00×"
+    assert abs(means["0"] - 128) <= 2  # sqrt(1/4) of white: the clip level, as naive
+    assert means["0"] + 10 < means["1"] < means["2"] - 5
+    assert requests == [], f"the strength slider caused requests: {requests}"
+    href = page.locator("#dl-jpeg").get_attribute("href")
+    assert href.endswith("photo.jpg?ev=-2.00&strength=2.00"), href
+    assert page.locator("#dl-exr").get_attribute("href").endswith("radiance.exr?strength=2.00")
+    page.locator("#strength-reset").click()
+    wait_for(page, "window.reexpose.state.data.strength === 1")
+    assert page.locator("#dl-jpeg").get_attribute("href").endswith("photo.jpg?ev=-2.00")
+    assert page.errors == []
+
+
 def test_divider_outline_and_histogram(page, server) -> None:
     open_sample(page, server)
     page.locator("#ev").fill("-2")

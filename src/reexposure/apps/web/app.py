@@ -5,7 +5,9 @@ thread, then sends the browser a downscaled *preview* of the radiance map in a c
 encoding (:func:`encode_preview`). The page renders any exposure itself (WebGL2 shader, 2D-canvas
 fallback), so the EV slider never waits for the server. Full-resolution results are rendered on
 the server on demand: a re-exposed JPEG (EXIF and ICC of the upload kept), the EXR radiance map
-and a sweep MP4.
+and a sweep MP4. A strength slider (``RadianceMap.strength``, the CLI's ``--strength``) sets how
+much of the network's brightness is used, in the page (the preview carries the radiance at strength
+0 too) and in every download (``?strength=S``, S in [0, 3], default 1).
 
 HTTP API (all under ``/api``; JSON unless noted)::
 
@@ -20,6 +22,7 @@ HTTP API (all under ``/api``; JSON unless noted)::
     GET    /api/jobs/{id}/radiance.exr      full-resolution radiance map (half float EXR)
     GET    /api/jobs/{id}/sweep.mp4         H.264 video sweeping EV -4..+4
     GET    /api/jobs/{id}/ultrahdr.jpg      Ultra HDR (gain map) JPEG of the photo
+                                            (all four take ?strength=S, S in [0, 3], default 1)
     DELETE /api/jobs/{id}                   forget a job now
 
 Limits: uploads above ``max_upload_bytes`` get 413, photos above ``max_pixels`` get 413 with a
@@ -34,6 +37,7 @@ sent, so other origins cannot read the API from a browser.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import importlib.util
 import io as _stdio
@@ -54,6 +58,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from ...core import camera
+from ...core.infer import MAX_STRENGTH, RadianceMap
 from ...core.model import GatedUNet
 from ...core.weights import load_generator
 from ...formats import io as rio
@@ -129,19 +134,23 @@ def _decode_photo(data: bytes, name: str, max_pixels: int):
     return rio.read_photo(data, max_pixels=max_pixels, name=name)
 
 
-def _render_jpeg(job: Job, ev: float) -> bytes:
+def _at_strength(job: Job, strength: float) -> RadianceMap:
+    """The job's radiance map at ``strength`` (a shallow copy: the photo and the network's output
+    are shared, and concurrent requests at other strengths do not see each other's)."""
     assert job.radiance is not None
-    rgb = job.radiance.reexpose(ev)
+    return job.radiance if strength == job.radiance.strength else dataclasses.replace(job.radiance, strength=strength)
+
+
+def _render_jpeg(job: Job, ev: float, strength: float = 1.0) -> bytes:
+    rgb = _at_strength(job, strength).reexpose(ev)
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
         path = Path(tmp) / "out.jpg"
         rio.write_photo(path, rgb, like=job.photo, quality=95)
         return path.read_bytes()
 
 
-def _render_exr(job: Job) -> bytes:
-    rm = job.radiance
-    assert rm is not None
-    arr = rm.to_array()
+def _render_exr(job: Job, strength: float = 1.0) -> bytes:
+    arr = _at_strength(job, strength).to_array()
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
         path = Path(tmp) / "radiance.exr"
         rio.write_hdr(path, arr, half=True)
@@ -156,10 +165,9 @@ def sweep_evs(seconds: float, fps: int) -> list[float]:
     return down[:-1] + up[:-1] + back
 
 
-def _render_sweep(job: Job, settings: WebSettings) -> bytes:
+def _render_sweep(job: Job, settings: WebSettings, strength: float = 1.0) -> bytes:
     """H.264 MP4 of the photo swept over EV (:mod:`reexposure.formats.video`), long side <= sweep_max_side."""
-    rm = job.radiance
-    assert rm is not None
+    rm = _at_strength(job, strength)
     _, h, w = video.video_geometry(*rm.shape, settings.sweep_max_side)
     evs = sweep_evs(settings.sweep_seconds, settings.sweep_fps)
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
@@ -489,32 +497,43 @@ def create_app(settings: WebSettings | None = None):
         except asyncio.TimeoutError:
             raise error(504, f"rendering took longer than {settings.job_timeout:g} s; try again later") from None
 
+    def strength_query() -> Any:
+        return Query(1.0, ge=0.0, le=MAX_STRENGTH, description="how much of the network's brightness to use")
+
+    def suffix(strength: float) -> str:
+        return "" if strength == 1.0 else f"_s{strength:g}"
+
     @app.get("/api/jobs/{job_id}/photo.jpg")
-    async def job_jpeg(job_id: str, ev: float = Query(0.0, ge=EV_MIN, le=EV_MAX)) -> Response:
+    async def job_jpeg(job_id: str, ev: float = Query(0.0, ge=EV_MIN, le=EV_MAX),
+                       strength: float = strength_query()) -> Response:
         job = done_job(job_id)
-        data = await heavy(_render_jpeg, job, ev)
-        return Response(data, media_type="image/jpeg", headers=attachment(f"{job.name}_ev{ev:+.1f}.jpg"))
+        data = await heavy(_render_jpeg, job, ev, strength)
+        return Response(data, media_type="image/jpeg",
+                        headers=attachment(f"{job.name}_ev{ev:+.1f}{suffix(strength)}.jpg"))
 
     @app.get("/api/jobs/{job_id}/radiance.exr")
-    async def job_exr(job_id: str) -> Response:
+    async def job_exr(job_id: str, strength: float = strength_query()) -> Response:
         job = done_job(job_id)
-        data = await heavy(_render_exr, job)
-        return Response(data, media_type="image/x-exr", headers=attachment(f"{job.name}_radiance.exr"))
+        data = await heavy(_render_exr, job, strength)
+        return Response(data, media_type="image/x-exr",
+                        headers=attachment(f"{job.name}_radiance{suffix(strength)}.exr"))
 
     @app.get("/api/jobs/{job_id}/sweep.mp4")
-    async def job_sweep(job_id: str) -> Response:
+    async def job_sweep(job_id: str, strength: float = strength_query()) -> Response:
         job = done_job(job_id)
-        if job.sweep is None:
-            job.sweep = await heavy(_render_sweep, job, settings)
-        return Response(job.sweep, media_type="video/mp4", headers=attachment(f"{job.name}_sweep.mp4"))
+        if job.sweep is None or job.sweep[0] != strength:  # the last one is kept (memory: one per job)
+            job.sweep = (strength, await heavy(_render_sweep, job, settings, strength))
+        return Response(job.sweep[1], media_type="video/mp4",
+                        headers=attachment(f"{job.name}_sweep{suffix(strength)}.mp4"))
 
     @app.get("/api/jobs/{job_id}/ultrahdr.jpg")
-    async def job_ultrahdr(job_id: str) -> Response:
+    async def job_ultrahdr(job_id: str, strength: float = strength_query()) -> Response:
         job = done_job(job_id)
         encoder = _ultrahdr_encoder()
         if encoder is None:
             raise error(404, "Ultra HDR export is not available in this installation")
-        data = await heavy(encoder, job.photo, job.radiance)
-        return Response(data, media_type="image/jpeg", headers=attachment(f"{job.name}_ultrahdr.jpg"))
+        data = await heavy(encoder, job.photo, _at_strength(job, strength))
+        return Response(data, media_type="image/jpeg",
+                        headers=attachment(f"{job.name}_ultrahdr{suffix(strength)}.jpg"))
 
     return app

@@ -53,7 +53,7 @@ class Job:
     radiance: RadianceMap | None = None
     preview_gz: bytes | None = None
     preview_size: tuple[int, int] | None = None  # (h, w)
-    sweep: bytes | None = None
+    sweep: tuple[float, bytes] | None = None  # (strength, MP4) of the last sweep rendered
     future: Future | None = None
 
     @property

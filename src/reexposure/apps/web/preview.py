@@ -4,6 +4,7 @@ half-float encoding (:func:`encode_preview` / :func:`decode_preview`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ __all__ = ["PREVIEW_MAGIC", "PREVIEW_SCALE", "Preview", "decode_preview", "encod
            "preview_size"]
 
 
-PREVIEW_MAGIC = b"RXP1"
+PREVIEW_MAGIC = b"RXP2"
 
 #: radiance is stored times this factor so the darkest 8-bit code stays a normal float16; the
 #: largest storable radiance (65504 / 256 = 256x the clip level) is still white at EV -4.
@@ -32,12 +33,17 @@ PREVIEW_SCALE = 256.0
 @dataclass
 class Preview:
     """Downscaled radiance for the browser: ``naive`` and ``ours`` HxWx3 float32 relative radiance
-    (``naive`` is the linearised photo, 1.0 = clip level) and ``mask`` HxW float32 in [0, 1]
-    (the saturation mask, box-averaged)."""
+    (``naive`` is the linearised photo, 1.0 = clip level), ``mask`` HxW float32 in [0, 1] (the
+    saturation mask, box-averaged) and ``guide`` HxWx3 the radiance at strength 0 (what the photo's
+    unclipped channels and colour imply, without the network's brightness; ``None``: ``ours``).
+    The page renders any :attr:`~reexposure.core.infer.RadianceMap.strength` ``s`` from the last
+    two: ``guide * (ours / guide) ** s``, exact before the downscaling (the network's brightness is
+    one factor on all three channels, ``exp(w * b)``, and strength scales its logarithm)."""
 
     naive: np.ndarray
     ours: np.ndarray
     mask: np.ndarray
+    guide: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -67,7 +73,8 @@ def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_
     k = max(1, min(h // ph, w // pw))  # integer pre-reduction; the rest is done by resampling
     rows = k * max(1, 256 // k)
     photo_t = torch.from_numpy(rm.photo)
-    ours_parts, naive_parts, mask_parts = [], [], []
+    bare = dataclasses.replace(rm, strength=0.0)  # shares the photo and the network's output
+    ours_parts, naive_parts, mask_parts, guide_parts = [], [], [], []
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
         lin = rm.lin(y0, y1)
@@ -77,30 +84,35 @@ def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_
         mask = camera.saturation_mask(ldr, dilate=1)[:, :, y0 - a:y0 - a + (y1 - y0)]
         naive_parts.append(_box_reduce(lin, k))
         ours_parts.append(_box_reduce(ours, k))
+        guide_parts.append(_box_reduce(bare.radiance(y0, y1), k))
         mask_parts.append(_box_reduce(mask, k))
-    naive_t, ours_t, mask_t = (torch.cat(p, dim=2) for p in (naive_parts, ours_parts, mask_parts))
+    naive_t, ours_t, mask_t, guide_t = (torch.cat(p, dim=2)
+                                        for p in (naive_parts, ours_parts, mask_parts, guide_parts))
     if naive_t.shape[2:] != (ph, pw):
         def resize(t: torch.Tensor) -> torch.Tensor:
             return F.interpolate(t, size=(ph, pw), mode="bilinear", antialias=True, align_corners=False)
-        naive_t, ours_t, mask_t = resize(naive_t), resize(ours_t), resize(mask_t).clamp(0, 1)
+        naive_t, ours_t, guide_t = resize(naive_t), resize(ours_t), resize(guide_t)
+        mask_t = resize(mask_t).clamp(0, 1)
         # bilinear with antialias has a small negative lobe-free kernel, but keep radiance >= 0
-        naive_t, ours_t = naive_t.clamp_min(0), ours_t.clamp_min(0)
+        naive_t, ours_t, guide_t = naive_t.clamp_min(0), ours_t.clamp_min(0), guide_t.clamp_min(0)
 
     def hwc(t: torch.Tensor) -> np.ndarray:
         return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy(), dtype=np.float32)
 
-    return Preview(hwc(naive_t), hwc(ours_t), np.ascontiguousarray(mask_t[0, 0].numpy(), dtype=np.float32))
+    return Preview(hwc(naive_t), hwc(ours_t), np.ascontiguousarray(mask_t[0, 0].numpy(), dtype=np.float32),
+                   hwc(guide_t))
 
 
 def encode_preview(p: Preview) -> bytes:
     """The binary preview the browser renders (all little-endian)::
 
-        0   4  magic b"RXP1"
+        0   4  magic b"RXP2"
         4   4  uint32 width W
         8   4  uint32 height H
         12  4  float32 scale S (stored values are radiance * S)
         16  6WH  naive: float16 RGB, row-major from the top row, radiance * S
         ..  6WH  delta: float16 RGB, (ours - naive) * S (exactly 0 where the model changed nothing)
+        ..  6WH  guide delta: float16 RGB, (guide - naive) * S (the radiance at strength 0)
         ..  WH   mask: uint8, saturation mask * 255
 
     Values are clamped to the float16 range (radiance up to 65504 / S, far above anything the
@@ -110,10 +122,15 @@ def encode_preview(p: Preview) -> bytes:
     naive16 = np.clip(p.naive * PREVIEW_SCALE, 0, F16_MAX).astype("<f2")
     ours16 = np.clip(p.ours * PREVIEW_SCALE, 0, F16_MAX).astype("<f2")
     # difference of the rounded values: exactly 0 wherever ours == naive
-    delta16 = np.clip(ours16.astype(np.float32) - naive16.astype(np.float32), -F16_MAX, F16_MAX).astype("<f2")
+    guide16 = ours16 if p.guide is None else np.clip(p.guide * PREVIEW_SCALE, 0, F16_MAX).astype("<f2")
+
+    def minus_naive(v16: np.ndarray) -> np.ndarray:
+        return np.clip(v16.astype(np.float32) - naive16.astype(np.float32), -F16_MAX, F16_MAX).astype("<f2")
+
     mask8 = np.clip(p.mask * 255.0 + 0.5, 0, 255).astype(np.uint8)
     header = struct.pack("<4sIIf", PREVIEW_MAGIC, w, h, PREVIEW_SCALE)
-    return b"".join([header, naive16.tobytes(), delta16.tobytes(), mask8.tobytes()])
+    return b"".join([header, naive16.tobytes(), minus_naive(ours16).tobytes(), minus_naive(guide16).tobytes(),
+                     mask8.tobytes()])
 
 
 def decode_preview(data: bytes) -> Preview:
@@ -127,5 +144,7 @@ def decode_preview(data: bytes) -> Preview:
     off += 6 * n
     delta16 = np.frombuffer(data, "<f2", 3 * n, off).astype(np.float32).reshape(h, w, 3)
     off += 6 * n
+    gdelta16 = np.frombuffer(data, "<f2", 3 * n, off).astype(np.float32).reshape(h, w, 3)
+    off += 6 * n
     mask = np.frombuffer(data, np.uint8, n, off).astype(np.float32).reshape(h, w) / 255.0
-    return Preview(naive16 / scale, (naive16 + delta16) / scale, mask)
+    return Preview(naive16 / scale, (naive16 + delta16) / scale, mask, (naive16 + gdelta16) / scale)

@@ -1,7 +1,9 @@
 // reexposure web app: upload, poll the reconstruction, render exposure in the browser.
 //
-// The server sends a radiance preview (binary "RXP1", see reexposure/web/app.py encode_preview):
-// float16 naive radiance, float16 (ours - naive), uint8 saturation mask. Rendering a new EV is
+// The server sends a radiance preview (binary "RXP2", see reexposure/apps/web/preview.py encode_preview):
+// float16 naive radiance, float16 (ours - naive), float16 (guide - naive) with guide the radiance at
+// strength 0, uint8 saturation mask. A strength s renders guide * (ours / guide)^s (the strength
+// slider; recomputed once per change, not per frame). Rendering a new EV is
 // expose (x 2^EV), clip at 1, apply the camera response (ldr = lin^(1/gamma)); it runs in a WebGL2
 // fragment shader, or, without WebGL2, in a 2D canvas through a lookup table. No server round trip.
 "use strict";
@@ -12,7 +14,7 @@
 
   const state = {
     config: null, job: null, data: null, renderer: null,
-    ev: 0, split: 0.5, outline: false,
+    ev: 0, split: 0.5, outline: false, strength: 1, base: null,
     pending: false, frames: 0, frameTimes: [], pollTimer: null,
   };
   let readyResolve, configuredResolve;
@@ -30,16 +32,46 @@
   function parsePreview(buf) {
     const dv = new DataView(buf);
     const magic = String.fromCharCode(dv.getUint8(0), dv.getUint8(1), dv.getUint8(2), dv.getUint8(3));
-    if (magic !== "RXP1") throw new Error("unexpected preview format");
+    if (magic !== "RXP2") throw new Error("unexpected preview format");
     const w = dv.getUint32(4, true), h = dv.getUint32(8, true), scale = dv.getFloat32(12, true);
     const n = w * h;
-    if (buf.byteLength < 16 + 13 * n) throw new Error("truncated preview");
+    if (buf.byteLength < 16 + 19 * n) throw new Error("truncated preview");
     return {
       w, h, scale,
       naive16: new Uint16Array(buf, 16, 3 * n),
       delta16: new Uint16Array(buf, 16 + 6 * n, 3 * n),
-      mask: new Uint8Array(buf, 16 + 12 * n, n),
+      gdelta16: new Uint16Array(buf, 16 + 12 * n, 3 * n),
+      mask: new Uint8Array(buf, 16 + 18 * n, n),
     };
+  }
+
+  // float32 -> float16 bits, rounded to nearest (values beyond the half range become 65504)
+  const F32 = new Float32Array(1), U32 = new Uint32Array(F32.buffer);
+  function toHalf(v) {
+    F32[0] = v;
+    const x = U32[0], sign = (x >>> 16) & 0x8000, e = ((x >>> 23) & 0xff) - 112, m = x & 0x7fffff;
+    if (e >= 31) return sign | 0x7bff;
+    if (e <= 0) {  // subnormal half (or zero)
+      if (e < -10) return sign;
+      const mm = m | 0x800000, shift = 14 - e;
+      return sign | ((mm >> shift) + ((mm >> (shift - 1)) & 1));
+    }
+    return (sign | (e << 10) | (m >> 13)) + ((m >> 12) & 1);
+  }
+
+  // The preview at strength s: a new data object whose delta16 is (ours_s - naive), ours_s =
+  // guide * (ours / guide)^s per channel (exact for the full-resolution blend, whose network
+  // brightness is one factor exp(w b) that strength raises to the power s).
+  function withStrength(b, s) {
+    if (s === 1) return { ...b, hist: null, strength: 1 };
+    const n3 = 3 * b.w * b.h, out = new Uint16Array(n3);
+    for (let i = 0; i < n3; i++) {
+      const dh = b.delta16[i], gh = b.gdelta16[i];
+      if (dh === gh) { out[i] = gh; continue; }  // the network added nothing here
+      const nv = HALF[b.naive16[i]], o = nv + HALF[dh], g = nv + HALF[gh];
+      out[i] = g > 0 && o > 0 ? toHalf(g * (o / g) ** s - nv) : gh;
+    }
+    return { ...b, delta16: out, hist: null, strength: s };
   }
 
   // ------------------------------------------------------------------ histogram (log domain)
@@ -516,6 +548,8 @@ void main() {
       setBusy(false); hideProgress(); showMessage(`Could not load the preview: ${e.message}`);
       return;
     }
+    state.base = d;
+    d = withStrength(d, state.strength);
     d.hist = buildHistograms(d);
     state.data = d;
     $("viewer").hidden = false;
@@ -530,11 +564,7 @@ void main() {
       } else throw e;
     }
     hideProgress(); setBusy(false);
-    const dl = job.downloads;
-    $("dl-exr").href = dl.exr;
-    $("dl-mp4").href = dl.mp4;
-    $("dl-uhdr").hidden = !dl.ultrahdr;
-    if (dl.ultrahdr) $("dl-uhdr").href = dl.ultrahdr;
+    $("dl-uhdr").hidden = !job.downloads.ultrahdr;
     updateDownloads();
     const mp = (job.width * job.height / 1e6).toFixed(1);
     $("info").textContent = `${job.name}: ${job.width}×${job.height} (${mp} MP), preview ${d.w}×${d.h}; `
@@ -548,8 +578,31 @@ void main() {
   function updateDownloads() {
     const job = state.job;
     if (!job || !job.downloads) return;
-    const ev = state.ev.toFixed(2);
-    $("dl-jpeg").href = `${job.downloads.jpeg}?ev=${ev}`;
+    const dl = job.downloads, ev = state.ev.toFixed(2);
+    const st = state.strength === 1 ? "" : `strength=${state.strength.toFixed(2)}`;
+    $("dl-jpeg").href = `${dl.jpeg}?ev=${ev}${st ? "&" + st : ""}`;
+    $("dl-exr").href = `${dl.exr}${st ? "?" + st : ""}`;
+    $("dl-mp4").href = `${dl.mp4}${st ? "?" + st : ""}`;
+    if (dl.ultrahdr) $("dl-uhdr").href = `${dl.ultrahdr}${st ? "?" + st : ""}`;
+  }
+
+  // The strength slider: the label follows at once; the preview is recomputed (one pass over its
+  // pixels, a power per changed value) 120 ms after the last move or on release, then drawn and
+  // the downloads updated.
+  function setStrength(v, now) {
+    state.strength = Math.max(0, Math.min(3, Number(v)));
+    $("strength-value").textContent = `${state.strength.toFixed(2)}×`;
+    clearTimeout(state.strengthTimer);
+    const apply = () => {
+      if (!state.base || (state.data && state.data.strength === state.strength)) return;
+      const d = withStrength(state.base, state.strength);
+      d.hist = buildHistograms(d);
+      state.data = d;
+      state.renderer.setData(d);
+      updateDownloads();
+      requestRender();
+    };
+    if (now) apply(); else state.strengthTimer = setTimeout(apply, 120);
   }
 
   // ------------------------------------------------------------------ controls
@@ -591,6 +644,9 @@ void main() {
     $("ev").addEventListener("change", updateDownloads);  // on release: no DOM churn while sliding
     $("dl-jpeg").addEventListener("click", updateDownloads);
     $("ev-reset").addEventListener("click", () => { $("ev").value = "0"; setEV(0); updateDownloads(); });
+    $("strength").addEventListener("input", (e) => setStrength(e.target.value, false));
+    $("strength").addEventListener("change", (e) => setStrength(e.target.value, true));
+    $("strength-reset").addEventListener("click", () => { $("strength").value = "1"; setStrength(1, true); });
     $("outline").addEventListener("change", (e) => { state.outline = e.target.checked; requestRender(); });
     const stage = $("stage");
     let dragging = false;
