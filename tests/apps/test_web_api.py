@@ -8,7 +8,6 @@ Retry-After), time-to-live, job timeout, unknown jobs, sample-name whitelist, co
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import io
 import struct
 import threading
@@ -242,7 +241,7 @@ def test_preview_renders_any_strength_from_ours_and_guide(tiny_model: GatedUNet,
     prev = decode_preview(encode_preview(webapp.make_preview(rm, max_side=256, max_pixels=10**6)))
     assert prev.shape == highlight_photo.shape[:2] and prev.guide is not None
     for s in (0.0, 0.5, 2.0):
-        want = dataclasses.replace(rm, strength=s).to_tensor()[0].permute(1, 2, 0).numpy()
+        want = rm.with_strength(s).to_tensor()[0].permute(1, 2, 0).numpy()
         got = prev.guide * (prev.ours / np.maximum(prev.guide, 1e-12)) ** s
         np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-5)
     assert not np.allclose(prev.guide, prev.ours)  # the model's brightness is in ours only

@@ -254,3 +254,14 @@ def test_public_api_strength(tiny_model, tmp_path, highlight_photo):
     assert float(reexposure.reconstruct(highlight_photo, model=p).max()) > 1.0
     with pytest.raises(ValueError, match="strength"):
         reexposure.reconstruct(highlight_photo, model=p, strength=-0.5)
+
+
+def test_with_strength_is_a_copy_that_leaves_the_map_alone(tiny_model, highlight_photo):
+    rm = Reconstructor(tiny_model)(highlight_photo)
+    assert rm.with_strength(1.0) is rm
+    bare = rm.with_strength(0.0)
+    assert bare is not rm and rm.strength == 1.0 and bare.strength == 0.0
+    assert bare.photo is rm.photo and bare.boosts is rm.boosts  # no network run, nothing copied
+    assert torch.equal(bare.to_tensor(), rm.lin())  # an rgb head at strength 0: the linear photo
+    with pytest.raises(ValueError, match="strength"):
+        rm.with_strength(3.5)

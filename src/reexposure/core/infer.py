@@ -24,6 +24,7 @@ at least the network's receptive radius, tiled output equals one-pass output.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -306,6 +307,13 @@ class RadianceMap:
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
         out = compose_radiance(self.lin(a, z), mask, self.output(a, z), chroma, check_strength(self.strength))
         return out[:, :, y0 - a:y1 - a].contiguous()
+
+    def with_strength(self, strength: float) -> RadianceMap:
+        """This map at another :attr:`strength`: ``self`` when it is the same, else a shallow copy
+        that shares the photo and the network's output (no network run; a caller rendering several
+        strengths at once, e.g. concurrent web downloads, never changes a shared map)."""
+        strength = check_strength(strength)
+        return self if strength == self.strength else dataclasses.replace(self, strength=strength)
 
     def to_tensor(self) -> torch.Tensor:
         """The whole radiance map, (1,3,H,W) float32."""

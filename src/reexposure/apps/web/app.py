@@ -37,7 +37,6 @@ sent, so other origins cannot read the API from a browser.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 import importlib.util
 import io as _stdio
@@ -135,10 +134,9 @@ def _decode_photo(data: bytes, name: str, max_pixels: int):
 
 
 def _at_strength(job: Job, strength: float) -> RadianceMap:
-    """The job's radiance map at ``strength`` (a shallow copy: the photo and the network's output
-    are shared, and concurrent requests at other strengths do not see each other's)."""
+    """The job's radiance map at ``strength`` (:meth:`RadianceMap.with_strength`)."""
     assert job.radiance is not None
-    return job.radiance if strength == job.radiance.strength else dataclasses.replace(job.radiance, strength=strength)
+    return job.radiance.with_strength(strength)
 
 
 def _render_jpeg(job: Job, ev: float, strength: float = 1.0) -> bytes:

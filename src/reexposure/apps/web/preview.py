@@ -4,7 +4,6 @@ half-float encoding (:func:`encode_preview` / :func:`decode_preview`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import struct
 from dataclasses import dataclass
@@ -73,7 +72,7 @@ def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_
     k = max(1, min(h // ph, w // pw))  # integer pre-reduction; the rest is done by resampling
     rows = k * max(1, 256 // k)
     photo_t = torch.from_numpy(rm.photo)
-    bare = dataclasses.replace(rm, strength=0.0)  # shares the photo and the network's output
+    bare = rm.with_strength(0.0)  # shares the photo and the network's output
     ours_parts, naive_parts, mask_parts, guide_parts = [], [], [], []
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
