@@ -21,7 +21,8 @@
 #   GPU_RUN_MAX_SIDE        evaluation long side, px (default 512)
 #   GPU_RUN_EVAL_ARGS       more `reexpose eval` flags, e.g. "--clip 0.08"
 #   GPU_RUN_EVAL_PROCS      parallel evaluation processes over disjoint scene sets (default: cores / 2)
-#   GPU_RUN_EVAL_THREADS    torch threads of each (default: cores / processes)
+#   GPU_RUN_EVAL_THREADS    torch threads of each (default: 2, or cores / processes if fewer; more threads
+#                           help little and two runs side by side with 4 each overbooked 16 cores 2x: docs/gpu.md)
 #   GPU_RUN_BUDGET_S        wall-clock seconds for the whole script (default 585; the device call has 600)
 #   GPU_RUN_EVAL_RESERVE_S  seconds kept for the evaluation: training is stopped (SIGTERM: it saves
 #                           and exports as at its end) if it would eat into them (default 90)
@@ -131,7 +132,8 @@ if [ -f "$RUN/model.safetensors" ]; then
     [ "$eval_limit" -lt 30 ] && eval_limit=30
     cores=$(nproc 2>/dev/null || echo 4)
     procs=${GPU_RUN_EVAL_PROCS:-$(( cores / 2 > 0 ? cores / 2 : 1 ))}
-    threads=${GPU_RUN_EVAL_THREADS:-$(( cores / procs > 0 ? cores / procs : 1 ))}
+    per_proc=$(( cores / procs > 0 ? cores / procs : 1 ))
+    threads=${GPU_RUN_EVAL_THREADS:-$(( per_proc < 2 ? per_proc : 2 ))}
     read -r -a eval_extra <<< "${GPU_RUN_EVAL_ARGS:-}"
     eval_args=(--data "$ROOT/hdr" --max-side "$MAX_SIDE" --threads "$threads" --no-progress --force
                --method "naive,ours=$RUN/model.safetensors,ours=src/reexposure/weights/default.safetensors"

@@ -6,12 +6,14 @@ the shipped default model.
     python scripts/ship_model.py runs/expandnet-stage3/model_00{1000,1500,2000,2500,3000}.safetensors \\
         -d "ExpandNet baseline" -o baselines/expandnet.safetensors
     python scripts/ship_model.py OUT_C/model.safetensors --interior-smooth 12 -d "v0.5"
+    python scripts/ship_model.py runs/v0.5.safetensors --upsample bilinear -d "v0.6"
 
 Writes src/reexposure/weights/default.safetensors (fp16; or ``-o PATH``) with the description and
 the source run's metadata (trained_steps), so `reexpose` can say plainly which model it uses.
 ``--interior-smooth PX`` sets the guided head's ``GeneratorConfig.interior_smooth`` (a fixed filter
 on the network's output, no weights: ``reexposure.core.model.blend.settle_interior``); v0.5 was
-trained without it and shipped with 12.
+trained without it and shipped with 12. ``--upsample bilinear`` sets ``GeneratorConfig.upsample``
+(how the decoder interpolates, no weights either); v0.6 is v0.5's weights with it.
 """
 
 from __future__ import annotations
@@ -32,18 +34,27 @@ def main() -> int:
     ap.add_argument("-o", "--output", type=Path, default=default)
     ap.add_argument("--interior-smooth", type=int, default=None, metavar="PX",
                     help="set the guided head's interior_smooth (px of the working grid; 0 = off)")
+    ap.add_argument("--upsample", choices=("nearest", "bilinear"), default=None,
+                    help="set the decoder's upsampling (GeneratorConfig.upsample)")
     args = ap.parse_args()
     try:
         model, meta = average_generators(args.weights)
     except ModelError as exc:
         ap.exit(1, f"ship_model: error: {exc}\n")
+    changes: dict[str, object] = {}
     if args.interior_smooth is not None:
         if not isinstance(model, GatedUNet) or model.config.head != "guided" or args.interior_smooth < 0:
             ap.exit(1, "ship_model: error: --interior-smooth needs a gated U-Net with the guided head "
                        "and a value >= 0\n")
-        settled = GatedUNet(dataclasses.replace(model.config, interior_smooth=args.interior_smooth))
-        settled.load_state_dict(model.state_dict())
-        model = settled
+        changes["interior_smooth"] = args.interior_smooth
+    if args.upsample is not None:
+        if not isinstance(model, GatedUNet):
+            ap.exit(1, "ship_model: error: --upsample needs a gated U-Net\n")
+        changes["upsample"] = args.upsample
+    if changes:  # config values without weights: the same state dict in a network of the new config
+        changed = GatedUNet(dataclasses.replace(model.config, **changes))
+        changed.load_state_dict(model.state_dict())
+        model = changed
     info = {k: v for k, v in meta.items() if k not in ("format", "config", "path")}
     info["description"] = args.description
     save_weights(model, args.output, **info)

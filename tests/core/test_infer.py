@@ -149,6 +149,8 @@ def test_receptive_radius_default():
     # settle_interior: two boxes of radius r
     assert receptive_radius(GeneratorConfig(head="guided", interior_smooth=12)) == 141 + 24
     assert receptive_radius(GeneratorConfig(head="rgb", interior_smooth=12)) == 141  # only the guided head has it
+    # bilinear upsampling reads one coarse neighbour per level: 2 + 4 + 8 + 16 px at depth 4
+    assert receptive_radius(GeneratorConfig(upsample="bilinear")) == 141 + 30
 
 
 def test_unclipped_channels_of_a_partly_clipped_pixel_stay_exact(tiny_model):

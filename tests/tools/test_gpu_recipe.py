@@ -141,3 +141,35 @@ def test_gpu_prepare_then_gpu_run_on_cpu(tmp_path: Path) -> None:
                 assert summary["means"][ck][m][k]["mean"] == pytest.approx(v["mean"], rel=1e-9, abs=1e-12), (ck, m, k)
     log = (out / "run.log").read_text()
     assert "train exit status 0" in log and "eval exit status 0" in log
+
+
+def test_gpu_ab_runs_two_variants_side_by_side_on_cpu(tmp_path: Path) -> None:
+    """scripts/gpu_ab.sh: both variants train (their own overrides applied after the script's
+    defaults), evaluate, and come back packed as a.tgz and b.tgz."""
+    src = _hdr_tree(tmp_path / "src")
+    cfg = tmp_path / "prep.yaml"
+    cfg.write_text("holdout: [v]\nexclude: [x]\n")
+    gpu = tmp_path / "gpu"
+    prep = subprocess.run([sys.executable, str(REPO / "scripts" / "gpu_prepare.py"), "--config", str(cfg),
+                           "--src", str(src), "--out", str(gpu), "--max-side", "64", "--no-wheels", "--emor", ""],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert prep.returncode == 0, prep.stdout + prep.stderr
+    env = {**os.environ, "PYTHON": sys.executable, "GPU_RUN_ROOT": str(gpu), "GPU_RUN_SCENES": "v",
+           "GPU_RUN_MAX_SIDE": "64", "GPU_RUN_EVAL_PROCS": "1", "GPU_RUN_EVAL_THREADS": "1",
+           "GPU_RUN_EVAL_ARGS": "--clip 0.08 --ev=-2", "GPU_RUN_OVERRIDES": "holdout=[v] exclude=[x]", "TMPDIR": str(tmp_path)}
+    tiny = ("steps=2 max_minutes=0.2 device=cpu bf16=false batch=2 pairs.crop=32 val_crop=32 val_side=0 threads=1 "
+            "workers=0 log_every=1 val_every=2 ckpt_every=2")
+    out = tmp_path / "OUT"
+    run = subprocess.run(["bash", str(REPO / "scripts" / "gpu_ab.sh"), str(out), tiny, tiny + " d_ev=[-5,-1]"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert sorted(p.name for p in out.iterdir()) == ["a.tgz", "b.tgz"]
+    assert "| ours " in run.stdout and "== b (exit status 0)" in run.stdout  # the headline tables printed
+    for v, d_ev, seed in (("a", [-3.0, -1.0], 41), ("b", [-5.0, -1.0], 42)):
+        with tarfile.open(out / f"{v}.tgz") as tar:
+            tar.extractall(tmp_path / "back", filter="data")
+        got = tmp_path / "back" / v
+        assert {"model.safetensors", "summary.json", "config.yaml"} <= {p.name for p in got.iterdir()}
+        config = yaml.safe_load((got / "config.yaml").read_text())
+        assert config["d_ev"] == d_ev and config["seed"] == seed and config["steps"] == 2
+        assert json.loads((got / "summary.json").read_text())["images"] == 1

@@ -1,5 +1,5 @@
 """scripts/ship_model.py: the shipped file holds the source's weights, its description, and (with
---interior-smooth) the filter setting, which changes no weight."""
+--interior-smooth, --upsample) the config settings, which change no weight."""
 
 from __future__ import annotations
 
@@ -41,3 +41,18 @@ def test_interior_smooth_needs_the_guided_head(tmp_path: Path) -> None:
                 "-o", str(tmp_path / "o.safetensors"))
     assert out.returncode == 1 and "guided head" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_upsample_is_set_and_the_weights_are_kept(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    src = GatedUNet(GeneratorConfig(width=4, depth=2, max_width=8, head="guided", interior_smooth=3))
+    save_weights(src, tmp_path / "run.safetensors")
+    out = _ship(str(tmp_path / "run.safetensors"), "--upsample", "bilinear", "-d", "bilinear",
+                "-o", str(tmp_path / "shipped.safetensors"))
+    assert out.returncode == 0, out.stderr
+    model, _ = load_generator(tmp_path / "shipped.safetensors")
+    assert model.config.upsample == "bilinear" and model.config.interior_smooth == 3
+    plain, _ = load_generator(tmp_path / "run.safetensors")
+    assert plain.config.upsample == "nearest"
+    for k, v in plain.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k

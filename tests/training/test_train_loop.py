@@ -392,18 +392,18 @@ def test_init_from_grows_context_blocks(straight_run: Path, tiny_data: Path, tmp
                 torch.device("cpu"))
 
 
-def test_init_from_takes_interior_smooth_from_the_config(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
-    """interior_smooth is a fixed filter on the output (no weights): a file made without it starts a
-    config with it, and the config's value is the one used."""
+def test_init_from_takes_interior_smooth_and_upsample_from_the_config(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+    """interior_smooth (a fixed filter on the output) and upsample (the decoder's interpolation) hold
+    no weights: a file made without them starts a config with them, and the config's values are used."""
     from reexposure.core.weights import load_generator
     from reexposure.training.trainer import Trainer
 
     start, _ = load_generator(straight_run / "model.safetensors")
     assert start.config.interior_smooth == 0
     c = tiny_config(tiny_data, tmp_path / "smooth", init_from=str(straight_run / "model.safetensors"),
-                    **{"generator.interior_smooth": 3})
+                    **{"generator.interior_smooth": 3, "generator.upsample": "bilinear"})
     t = Trainer(c, torch.device("cpu"))
-    assert t.G.config.interior_smooth == 3
+    assert t.G.config.interior_smooth == 3 and t.G.config.upsample == "bilinear" and start.config.upsample == "nearest"
     for k, v in start.state_dict().items():
         assert torch.equal(t.G.state_dict()[k], v), k
 

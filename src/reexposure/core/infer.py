@@ -64,11 +64,14 @@ def check_strength(strength: float) -> float:
 def receptive_radius(config: GeneratorConfig) -> int:
     """Theoretical receptive radius (pixels) of :class:`GatedUNet` plus the mask dilation, plus
     ``2 * interior_smooth`` for a guided head's :func:`~reexposure.core.model.blend.settle_interior`
-    (its two boxes of that radius; its weight reaches ``interior_smooth`` px)."""
+    (its two boxes of that radius; its weight reaches ``interior_smooth`` px), plus one coarse pixel
+    per level for ``upsample: bilinear`` (each 2x interpolation reads its coarse neighbours)."""
     d = config.depth
     down = sum(2**i + 2 ** (i + 1) for i in range(d))
     bottleneck = 2 * 2**d + 2**d + sum(config.context_dilations) * 2**d
     up = sum(3 * 2**i for i in range(d))
+    if config.upsample == "bilinear":
+        up += sum(2 ** (i + 1) for i in range(d))
     settle = 2 * config.interior_smooth if config.head == "guided" else 0
     return 2 + down + bottleneck + up + 1 + settle
 

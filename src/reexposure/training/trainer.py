@@ -337,8 +337,9 @@ class Trainer:
         have, want = model.config.to_dict(), self.config.generator_config().to_dict()
         # a gated U-Net may gain context blocks (they start at zero, i.e. as the file's network),
         # turn its rgb head into a guided one (GatedUNet.adopt_rgb_head) and change interior_smooth
-        # (a fixed filter on its output, no weights: the config's value is used)
-        same = {"context_blocks": 0, "head": "rgb", "interior_smooth": 0}
+        # (a fixed filter on its output) or upsample (how the decoder interpolates): no weights, the
+        # config's values are used
+        same = {"context_blocks": 0, "head": "rgb", "interior_smooth": 0, "upsample": "nearest"}
         grows = (self.config.arch == "gated_unet" and have.get("context_blocks", 0) <= want.get("context_blocks", 0)
                  and have.get("head", "rgb") in ("rgb", want.get("head", "rgb"))
                  and {**have, **same} == {**want, **same})

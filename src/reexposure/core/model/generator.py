@@ -85,9 +85,16 @@ class GeneratorConfig:
     # than about 2 * (radius // 3) px (reexposure.core.model.blend.settle_interior; 0 = off, as up to
     # v0.4; 12 in v0.5). A fixed filter, part of the network's output in training and inference alike.
     interior_smooth: int = 0
+    # Decoder upsampling: "nearest" (up to v0.5) or "bilinear" (F.interpolate, align_corners=False).
+    # Nearest repeats each coarse feature over a 2x2 block at every level, i.e. over 16x16 px of the
+    # working grid at depth 4; inside a large flat clipped area nothing in the input hides those
+    # steps, and fine-tuned weights drew them as a plaid of bands (MODEL_CARD, "After v0.5").
+    upsample: str = "nearest"
 
     def __post_init__(self) -> None:
         head_channels(self.head)  # ValueError for an unknown head
+        if self.upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
 
     @property
     def context_dilations(self) -> tuple[int, ...]:
@@ -156,7 +163,11 @@ class GatedUNet(nn.Module):
         x = self.context(self.bottleneck(x))
         for pair, skip in zip(self.up, reversed(skips)):
             up_conv, merge = cast(nn.ModuleList, pair)
-            x = up_conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+            if self.config.upsample == "bilinear":
+                x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            else:
+                x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            x = up_conv(x)
             x = merge(torch.cat([x, skip], dim=1))
         o = self.head(x).clamp(-self.config.max_log_boost, self.config.max_log_boost)
         if self.config.head == "guided" and self.config.interior_smooth > 0:
