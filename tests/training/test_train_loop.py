@@ -392,7 +392,8 @@ def test_init_from_grows_context_blocks(straight_run: Path, tiny_data: Path, tmp
                 torch.device("cpu"))
 
 
-def test_init_from_takes_interior_smooth_and_upsample_from_the_config(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
+def test_init_from_takes_interior_smooth_and_upsample_from_the_config(straight_run: Path, tiny_data: Path,
+                                                                      tmp_path: Path) -> None:
     """interior_smooth (a fixed filter on the output) and upsample (the decoder's interpolation) hold
     no weights: a file made without them starts a config with them, and the config's values are used."""
     from reexposure.core.weights import load_generator
