@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reexposure.core.model import GatedUNet, GeneratorConfig, compose_radiance, ring_chroma
-from reexposure.core.model.blend import COLOUR_LOGIT_INIT, head_channels, settle_interior
+from reexposure.core.model.blend import COLOUR_LOGIT_INIT, blend_parts, head_channels, radiance_at, settle_interior
 
 WARM = torch.tensor([1.0, 0.8, 0.5])  # the colour of a warm lamp's glow, max-normalised
 
@@ -127,6 +127,29 @@ def test_rgb_head_is_the_v03_blend():
     lin, mask = torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
     o = torch.randn(1, 3, 8, 8)
     assert torch.equal(compose_radiance(lin, mask, o), lin * torch.exp(mask * o.clamp_min(0)))
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_blend_parts_give_the_radiance_at_every_strength(channels):
+    """guide * exp(s * log_gain) is compose_radiance at strength s (exactly at 1, to rounding
+    elsewhere); guide is the radiance at strength 0; both are the photo where nothing clipped."""
+    torch.manual_seed(4)
+    lin, mask = _disc_photo(WARM)
+    mask[:, 2] = 0.0  # blue recorded: a partly clipped disc...
+    mask[..., 28:36, 28:36] = 1.0  # ...with a fully clipped middle
+    head = torch.randn(1, channels, 64, 64)
+    guide, log_gain = blend_parts(lin, mask, head)
+    assert log_gain.shape[1] == (1 if channels == 2 else 3) and (log_gain >= 0).all()
+    assert torch.equal(radiance_at(guide, log_gain), compose_radiance(lin, mask, head))
+    for s in (0.0, 0.5, 2.0):
+        assert torch.allclose(radiance_at(guide, log_gain, s), compose_radiance(lin, mask, head, strength=s),
+                              rtol=1e-6, atol=1e-7)
+    assert torch.allclose(guide, compose_radiance(lin, mask, head, strength=0.0), rtol=0, atol=0)
+    outside = mask.amax(1, keepdim=True) == 0
+    assert torch.equal(guide[outside.expand_as(guide)], lin[outside.expand_as(lin)])
+    assert (log_gain[outside.expand_as(log_gain)] == 0).all()
+    # in the fully clipped middle the network's (first) channel(s) decide: a gain wherever they are > 0
+    assert torch.equal(log_gain[..., 32, 32] > 0, head[:, :log_gain.shape[1], 32, 32] > 0)
 
 
 def test_guided_network_adopts_an_rgb_head():

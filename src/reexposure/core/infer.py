@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from . import camera
 from .arrays import to_uint8, uint8_to_ldr
 from .camera import CRF, DEFAULT_CRF
-from .model import GatedUNet, GeneratorConfig, compose_radiance, ring_chroma
-from .model.blend import BLEND_RADIUS
+from .model import GatedUNet, GeneratorConfig, ring_chroma
+from .model.blend import BLEND_RADIUS, blend_parts, radiance_at
 from .weights import load_generator
 
 __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius",
@@ -293,14 +293,18 @@ class RadianceMap:
             return torch.zeros(1, 3, y1 - y0, w)
         return self._upsample_rows(self._work_rows, y0, y1)[None]
 
-    def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
-        """Relative radiance rows [y0, y1), (1,3,h,W) float32 >= 0 (1.0 = clip level of the input).
-        The blend sees :data:`~reexposure.model.blend.BLEND_RADIUS` rows around the strip, so that
-        strips agree with the whole image."""
+    def radiance_parts(self, y0: int = 0, y1: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows [y0, y1) of the blend in two parts, ``(guide, log_gain)``: (1,3,h,W) the radiance at
+        strength 0 and (1,C,h,W) >= 0 the log gain the network adds (C = 1, or 3 for an ``rgb``
+        head), so that ``radiance`` at strength ``s`` is ``guide * exp(s * log_gain)``
+        (:func:`~reexposure.core.model.blend.blend_parts`). The blend sees
+        :data:`~reexposure.model.blend.BLEND_RADIUS` rows around the strip, so that strips agree
+        with the whole image."""
         h = self.shape[0]
         y1 = h if y1 is None else y1
         if not self.boosts:
-            return self.lin(y0, y1)
+            lin = self.lin(y0, y1)
+            return lin, torch.zeros_like(lin[:, :1])
         a, z = max(0, y0 - BLEND_RADIUS), min(h, y1 + BLEND_RADIUS)
         chroma = None
         if self.chroma is not None:
@@ -308,8 +312,17 @@ class RadianceMap:
             chroma = self._upsample_rows(
                 lambda r0, r1: torch.from_numpy(field[:, r0:r1].astype(np.float32)), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
-        out = compose_radiance(self.lin(a, z), mask, self.output(a, z), chroma, check_strength(self.strength))
-        return out[:, :, y0 - a:y1 - a].contiguous()
+        guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma)
+        return guide[:, :, y0 - a:y1 - a].contiguous(), log_gain[:, :, y0 - a:y1 - a].contiguous()
+
+    def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
+        """Relative radiance rows [y0, y1) at :attr:`strength`, (1,3,h,W) float32 >= 0 (1.0 = clip
+        level of the input): :func:`~reexposure.core.model.blend.compose_radiance` of the strip, from
+        :meth:`radiance_parts`."""
+        strength = check_strength(self.strength)
+        if not self.boosts:
+            return self.lin(y0, y1)
+        return radiance_at(*self.radiance_parts(y0, y1), strength)
 
     def with_strength(self, strength: float) -> RadianceMap:
         """This map at another :attr:`strength`: ``self`` when it is the same, else a shallow copy

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from ...core import camera
-from ...core.infer import RadianceMap
+from ...core.infer import RadianceMap, check_strength
+from ...core.model.blend import radiance_at
 
 #: largest finite half float
 F16_MAX = 65504.0
@@ -72,18 +73,19 @@ def make_preview(rm: RadianceMap, max_side: int = 2048, max_pixels: int = 2_100_
     k = max(1, min(h // ph, w // pw))  # integer pre-reduction; the rest is done by resampling
     rows = k * max(1, 256 // k)
     photo_t = torch.from_numpy(rm.photo)
-    bare = rm.with_strength(0.0)  # shares the photo and the network's output
+    strength = check_strength(rm.strength)
     ours_parts, naive_parts, mask_parts, guide_parts = [], [], [], []
     for y0 in range(0, h, rows):
         y1 = min(h, y0 + rows)
         lin = rm.lin(y0, y1)
-        ours = rm.radiance(y0, y1)
+        guide, log_gain = rm.radiance_parts(y0, y1)  # one blend for both strengths
+        ours = radiance_at(guide, log_gain, strength)
         a, z = max(0, y0 - 1), min(h, y1 + 1)  # the 1-pixel dilation sees the neighbouring rows
         ldr = photo_t[a:z].permute(2, 0, 1)[None].float() / 255.0
         mask = camera.saturation_mask(ldr, dilate=1)[:, :, y0 - a:y0 - a + (y1 - y0)]
         naive_parts.append(_box_reduce(lin, k))
         ours_parts.append(_box_reduce(ours, k))
-        guide_parts.append(_box_reduce(bare.radiance(y0, y1), k))
+        guide_parts.append(_box_reduce(guide, k))
         mask_parts.append(_box_reduce(mask, k))
     naive_t, ours_t, mask_t, guide_t = (torch.cat(p, dim=2)
                                         for p in (naive_parts, ours_parts, mask_parts, guide_parts))

@@ -60,7 +60,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "settle_interior", "compose_radiance"]
+__all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "settle_interior", "blend_parts",
+           "radiance_at", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -220,6 +221,36 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return _order_consistent(colour, mask) if mask.shape[1] == 3 else colour
 
 
+def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
+                chroma: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The blend in two parts, ``(guide, log_gain)``: the radiance is ``guide * exp(strength *
+    log_gain)`` at any strength (:func:`compose_radiance`), so a caller that needs several
+    strengths (the web preview: the map's and 0) runs the blend once.
+
+    ``guide`` (B,3,H,W) >= 0 is the radiance at strength 0: ``lin`` for an ``rgb`` head; for a
+    ``guided`` head the photo with the colour-consistent lower bound of its clipped channels
+    (steps 1-3 of the module docstring). ``log_gain`` >= 0 is what the network's brightness adds,
+    in natural-log units: (B,3,H,W) ``mask * max(o, 0)`` for an ``rgb`` head, (B,1,H,W) the log
+    brightness times the smoothed "all clipped" weight for a ``guided`` one (step 4). Arguments
+    as for :func:`compose_radiance`; wherever ``mask == 0``, ``guide == lin`` and ``log_gain == 0``."""
+    if head.shape[1] == 3:
+        return lin, mask * head.clamp_min(0.0)
+    if head.shape[1] != 2:
+        raise ValueError(f"head output must have 2 or 3 channels, got {head.shape[1]}")
+    if mask.shape[1] == 1:
+        mask = mask.expand_as(lin)
+    if chroma is None:
+        chroma = ring_chroma(lin, mask)
+    log_bright = head[:, :1].clamp_min(0.0)
+    ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
+    known = 1.0 - mask
+    s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
+    s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
+    guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
+    all_clipped = torch.minimum(_smooth(_close(mask.amin(1, keepdim=True))), mask.amax(1, keepdim=True))
+    return guide, all_clipped * log_bright
+
+
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
                      chroma: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
     """Relative radiance (B,3,H,W) >= 0 from the linear photo and the network's output.
@@ -231,23 +262,12 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     ``None``; a tiled caller passes the whole photo's field so that tiles agree); ``strength``
     (>= 0) multiplies the network's log brightness (the log boosts of an ``rgb`` head) after the
     clamp at 0 (1: the model's answer; :attr:`reexposure.core.infer.RadianceMap.strength`).
-    Wherever ``mask == 0`` the result is exactly ``lin``."""
-    if head.shape[1] == 3:
-        boost = head.clamp_min(0.0)
-        return lin * torch.exp(mask * (boost if strength == 1.0 else boost * strength))
-    if head.shape[1] != 2:
-        raise ValueError(f"head output must have 2 or 3 channels, got {head.shape[1]}")
-    if mask.shape[1] == 1:
-        mask = mask.expand_as(lin)
-    if chroma is None:
-        chroma = ring_chroma(lin, mask)
-    log_bright = head[:, :1].clamp_min(0.0)
-    if strength != 1.0:
-        log_bright = log_bright * strength
-    ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
-    known = 1.0 - mask
-    s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
-    s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
-    guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
-    all_clipped = torch.minimum(_smooth(_close(mask.amin(1, keepdim=True))), mask.amax(1, keepdim=True))
-    return guide * torch.exp(all_clipped * log_bright)
+    Wherever ``mask == 0`` the result is exactly ``lin``. ``guide * exp(strength * log_gain)`` of
+    :func:`blend_parts`."""
+    return radiance_at(*blend_parts(lin, mask, head, chroma), strength)
+
+
+def radiance_at(guide: torch.Tensor, log_gain: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+    """The radiance at ``strength`` from :func:`blend_parts`: ``guide * exp(strength * log_gain)``
+    ((B,3,H,W); ``log_gain`` broadcasts over channels); exactly ``guide`` where ``log_gain == 0``."""
+    return guide * torch.exp(log_gain if strength == 1.0 else strength * log_gain)
