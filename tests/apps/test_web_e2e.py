@@ -126,6 +126,9 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # a 2-megapixel photo (1920x1080) with one small highlight: its preview is 2 MP
     out["fhd"] = d / "fhd.jpg"
     Image.fromarray(scene(1080, 1920, discs=((300, 400, 60),))).save(out["fhd"], quality=90)
+    # the same size with large highlights (about a fifth of the pixels): what the strength slider recomputes
+    out["fhd_bright"] = d / "fhd_bright.jpg"
+    Image.fromarray(scene(1080, 1920, discs=((420, 520, 300), (640, 1400, 260)))).save(out["fhd_bright"], quality=90)
     return out
 
 
@@ -373,6 +376,28 @@ def test_limits_show_clear_messages(page, server, photos) -> None:
     assert page.locator("#viewer").is_hidden()
 
 
+def _strength_change(page, s: float) -> dict:
+    """Move the strength slider to ``s`` (a 'change' event) and wait until the preview shows it;
+    returns the wall time (ms), the longest gap between main-thread timer ticks meanwhile (ms) and
+    how many preview values the strength changed."""
+    return page.evaluate("""async (s) => {
+        const st = window.reexpose.state;
+        let last = performance.now(), maxGap = 0, run = true;
+        const tick = () => { const t = performance.now(); maxGap = Math.max(maxGap, t - last); last = t;
+                             if (run) setTimeout(tick, 0); };
+        setTimeout(tick, 0);
+        const t0 = performance.now(), el = document.getElementById('strength');
+        el.value = String(s); el.dispatchEvent(new Event('change'));
+        while (st.data.strength !== s) await new Promise((r) => setTimeout(r, 2));
+        const ms = performance.now() - t0;
+        await new Promise((r) => setTimeout(r, 20));  // a tick after the last busy stretch
+        run = false;
+        let changed = 0;
+        for (let i = 0; i < st.data.delta16.length; i++) if (st.data.delta16[i] !== st.base.delta16[i]) changed++;
+        return {ms, max_main_thread_gap_ms: maxGap, changed};
+    }""", s)
+
+
 def test_slider_frame_rate_2mp_preview(browser, server, photos) -> None:
     """Sweep the slider programmatically (one input event per animation frame) on a 2 MP preview
     and report the frame rate. REEXPOSE_FPS_MIN sets the frame rate to require (default 5: CI
@@ -405,6 +430,26 @@ def test_slider_frame_rate_2mp_preview(browser, server, photos) -> None:
     assert result["frames"] >= 5
     assert result["renderer"] == {"canvas": "2D canvas", "webgl": "WebGL2"}.get(want, result["renderer"])
     assert result["fps"] >= float(os.environ.get("REEXPOSE_FPS_MIN", "5"))
+    assert page.errors == []
+
+
+def test_strength_recompute_2mp_preview(browser, server, photos) -> None:
+    """The strength slider on a 2 MP preview with large highlights (a quarter of its values change):
+    prints the wall time of one change and the longest stretch the page's main thread was busy
+    meanwhile (WEB_STRENGTH, docs/benchmarks.md) and checks that the preview changed."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.goto(server + "/")
+    page.set_input_files("#file", str(photos["fhd_bright"]))
+    wait_for(page, "window.reexpose.state.data !== null", timeout=180)
+    report = {f"strength_{s}": _strength_change(page, s) for s in (0.5, 2.0)}
+    page.evaluate("window.reexpose.setStrength(1)")
+    wait_for(page, "window.reexpose.state.data.strength === 1")
+    report["load_average"] = os.getloadavg()[0]
+    print("\nWEB_STRENGTH " + json.dumps(report))
+    page.close()
+    assert all(report[f"strength_{s}"]["changed"] > 1_000_000 for s in (0.5, 2.0))  # of 6.2 M values
     assert page.errors == []
 
 
