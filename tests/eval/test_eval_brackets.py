@@ -69,6 +69,18 @@ def test_perfect_reconstruction_scores_best() -> None:
     assert s["brightness_ratio"]["naive"] < 0.7
 
 
+def test_too_bright_counts_pixels_made_at_least_twice_as_bright_as_the_darker_frame_says() -> None:
+    rad, bright, dark = pair(3.0)
+    left_tripled = np.where(np.arange(80) < 40, 3.0, 1.0)[None, :, None] * rad
+    s = brackets.bracket_scores(bright, dark, 3.0, {"perfect": rad, "naive": naive(bright), "triple": 3 * rad,
+                                                    "half_tripled": left_tripled})
+    assert s["too_bright"]["perfect"] == 0.0 and s["too_bright"]["naive"] == 0.0
+    assert s["too_bright"]["triple"] == 1.0
+    valid = np.any(bright >= 254, -1) & np.all(dark < 250, -1)
+    left = valid[:, :40].sum() / valid.sum()  # the tripled half of the reference pixels
+    assert s["too_bright"]["half_tripled"] == pytest.approx(left, abs=0.01)
+
+
 def test_known_colour_angle() -> None:
     rad, bright, dark = pair(3.0)
     valid = np.any(bright >= 254, -1) & np.all(dark < 250, -1)

@@ -216,3 +216,22 @@ def test_lights_kept_known_values() -> None:
     assert metrics.lights_kept(est, gt, region) == pytest.approx(0.5)
     assert math.isnan(metrics.lights_kept(est, img(4, 4, value=7.0)))
     assert metrics.lights_kept(est, gt, true_factor=0.4, pred_factor=0.5) == pytest.approx(1.0)
+
+
+def test_false_lights_known_values() -> None:
+    gt = img(4, 4, value=0.5)
+    gt[0, 1, 0, :] = 1.2  # four surfaces barely above the clip (largest channel)
+    gt[0, 0, 1, 0] = 1.6  # above 1.5x: not counted
+    gt[0, 0, 1, 1] = 1.0  # at the clip level, not above it: not counted
+    est = gt.clone()
+    est[0, 2, 0, 0:2] = 3.0  # two of the four made at least 3x (in another channel: largest channel)
+    est[0, 0, 0, 2] = 2.99
+    est[0, 0, 1, 0:2] = 5.0  # the uncounted pixels may be anything
+    assert metrics.false_lights(est, gt) == pytest.approx(0.5)
+    assert metrics.false_lights(gt, gt) == 0.0
+    assert metrics.false_lights(gt.clamp(max=1.0), gt) == 0.0  # naive
+    region = torch.zeros(1, 1, 4, 4, dtype=torch.bool)
+    region[..., 0, 1:3] = True  # surfaces 1 (too bright) and 2 (not)
+    assert metrics.false_lights(est, gt, region) == pytest.approx(0.5)
+    assert math.isnan(metrics.false_lights(est, img(4, 4, value=0.5)))
+    assert metrics.false_lights(est, gt, true_max=1.7, pred_factor=2.0) == pytest.approx(4 / 5)  # 1.6 counts now

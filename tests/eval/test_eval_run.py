@@ -287,15 +287,19 @@ def test_lights_kept_and_ev_minus_4(tmp_path: Path) -> None:
     assert -4.0 in DEFAULT_EVS and -3.0 in DEFAULT_EVS
     gt, photo = tiny_case(0.08, "aristea_sun.exr")
     assert int((gt.amax(dim=1) >= 8).sum()) > 5  # the sun: pixels truly >= 8x the clip level
-    res, _ = evaluate_case(gt, photo, {"naive": Naive(), "oracle": Oracle(gt), "capped": Oracle(gt, 3.9)})
+    res, _ = evaluate_case(gt, photo, {"naive": Naive(), "oracle": Oracle(gt), "capped": Oracle(gt, 3.9),
+                                       "bright": Oracle(gt * torch.where(gt.amax(1, keepdim=True) > 1, 3.0, 1.0))})
+    assert int(((gt.amax(dim=1) > 1) & (gt.amax(dim=1) <= 1.5)).sum()) > 5  # barely clipped pixels
     assert res["naive"]["lights_kept"] == 0.0
     assert res["oracle"]["lights_kept"] == 1.0
     assert res["capped"]["lights_kept"] == 0.0 and res["capped"]["scale"] == pytest.approx(1.0)
+    assert res["naive"]["false_lights"] == 0.0 and res["oracle"]["false_lights"] == 0.0
+    assert res["bright"]["false_lights"] == 1.0  # every barely clipped pixel made 3x or more
     assert res["oracle"]["ev"]["-4"]["psnr_clipped"] > res["naive"]["ev"]["-4"]["psnr_clipped"] + 3
     out = tmp_path / "r"
     assert run_main("--data", str(DATA), "--method", "naive", "--clip", "0.08", "--out", str(out)) == 0
     md = (out / "summary.md").read_text()
-    assert "PSNR clipped EV-3 | PSNR clipped EV-4 | lights kept |" in md
+    assert "PSNR clipped EV-3 | PSNR clipped EV-4 | lights kept | false lights |" in md
     row = next(ln for ln in md.splitlines() if ln.startswith("| naive |"))
     assert row.split("|")[7].strip() == "0.000"  # lights kept: naive never reaches 4x
     summary = json.loads((out / "summary.json").read_text())

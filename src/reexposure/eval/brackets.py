@@ -32,6 +32,13 @@ frame the reference:
      method predicts at least half that bright: largest channel of the reconstruction
      ``>= 0.5 * 2**ev_diff``. Naive, capped at 1.0, scores 0 whenever ``ev_diff > 1``. NaN when no
      pixel is still clipped.
+   - **too bright** (share, 0..1): the opposite error, bright surfaces taken for lights. Of the
+     colour pixels (the darker frame unclipped, so their brightness is known), the share the method
+     puts at least ``TOO_BRIGHT`` = 2 times as bright as the darker frame says (largest channel of
+     each). A ratio, because the darker frame's absolute level depends on the camera's real curve
+     (the square law puts oldhouse's barely clipped wall at 1.5-3x); a global error in that level
+     enters it, a blotch does not hide in it. Naive (at most 1.0 where the reference is at least
+     about 1) scores 0; lower is better.
    - ``brightness_ratio``: median over the colour pixels of the reconstruction's luminance over the
      darker frame's (1 = right on average; naive is below 1), for context.
 
@@ -68,6 +75,7 @@ CLIP_CODE = 254
 REF_MAX_CODE = 250  # the darker frame counts as unclipped below this code in every channel
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 LIGHT_FRACTION = 0.5  # "lights": predicted at least this fraction of 2**ev_diff
+TOO_BRIGHT = 2.0  # "too bright": predicted at least this many times the darker frame's brightness
 MAX_SIDE = 1600
 METHODS = ("ours", "naive")
 
@@ -113,7 +121,9 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
                            "n_clipped": int(clipped.sum()), "n_reference": int(valid.sum()),
                            "n_still_clipped": int(still.sum()), "light_threshold": LIGHT_FRACTION * gain,
                            "n_reference_full": int(full.sum()), "colour_median": {}, "colour_mean": {},
-                           "spearman": {}, "spearman_full": {}, "lights": {}, "brightness_ratio": {}}
+                           "spearman": {}, "spearman_full": {}, "lights": {}, "too_bright": {},
+                           "brightness_ratio": {}}
+
     for label, pred in preds.items():
         p = np.asarray(pred, dtype=np.float64)
         pv = p[valid]
@@ -125,8 +135,10 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
             res["spearman"][label] = spearman(lum, ref_lum)
             res["spearman_full"][label] = spearman(lum[full], ref_lum[full])
             res["brightness_ratio"][label] = float(np.median(lum / np.maximum(ref_lum, 1e-12)))
+            res["too_bright"][label] = float((pv.max(-1) >= TOO_BRIGHT * ref_v.max(-1)).mean())
         else:
-            for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "brightness_ratio"):
+            for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "brightness_ratio",
+                      "too_bright"):
                 res[k][label] = float("nan")
         res["lights"][label] = (float((p[still].max(-1) >= LIGHT_FRACTION * gain).mean()) if still.any()
                                 else float("nan"))
@@ -226,7 +238,8 @@ class BracketEvalOptions:
         return " ".join(parts + ["--out", str(self.out)])
 
 
-MEASURES = ("colour_median", "colour_mean", "spearman", "spearman_full", "lights", "brightness_ratio")
+MEASURES = ("colour_median", "colour_mean", "spearman", "spearman_full", "lights", "too_bright",
+            "brightness_ratio")
 
 
 def _aggregate(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -247,12 +260,14 @@ def set_line(name: str, agg: dict[str, Any], flag: str = "") -> str:
     """One line per set (means over its entries)."""
     if not agg["entries"]:
         return f"{name:28s} no entry with a darker frame"
-    c, cm, s, sf, li = (agg[k] for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "lights"))
+    c, cm, s, sf, li, tb = (agg[k] for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "lights",
+                                             "too_bright"))
     return (f"{name:28s} pairs {agg['entries']}  clipped {100 * agg['clipped_share']:5.2f}%  colour median ours "
             f"{_f(c['ours']):>5s} naive {_f(c['naive']):>5s} deg (mean {_f(cm['ours'])} / {_f(cm['naive'])})  "
             f"spearman ours {_f(s['ours'], '.3f')} naive {_f(s['naive'], '.3f')} (all-channel clipped: "
             f"{_f(sf['ours'], '.3f')} / {_f(sf['naive'], '.3f')})  lights ours {_f(li['ours'], '.3f')} "
-            f"naive {_f(li['naive'], '.3f')} ({agg['n_still_clipped']} px){flag}")
+            f"naive {_f(li['naive'], '.3f')} ({agg['n_still_clipped']} px)  too bright ours "
+            f"{_f(tb['ours'], '.3f')}{flag}")
 
 
 def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, Any], info: dict[str, Any],
@@ -267,17 +282,19 @@ def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, A
              "unclipped (all channels < 250), median and mean; spearman = rank correlation of luminance there "
              "(spearman full: only where all three channels are clipped); "
              "lights = of the pixels still clipped in the darker frame, the share predicted at >= 0.5 x 2^ev_diff "
-             "(largest channel, relative radiance); ratio = median predicted / reference luminance. "
+             f"(largest channel, relative radiance); too bright = of the colour pixels, the share predicted at >= "
+             f"{TOO_BRIGHT:g}x the darker frame's brightness (largest channel; naive: 0); "
+             "ratio = median predicted / reference luminance. "
              "Definitions: `reexposure.eval.brackets`.",
              "", "| set | bright | darker | ev diff | clipped % | ref px | colour med ours | naive | colour mean ours "
              "| naive | spearman ours | naive | spearman full ours | naive | lights ours | naive | still clipped px "
-             "| ratio ours | naive |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| too bright ours | ratio ours | naive |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, st in sets.items():
         for e in st["entries"]:
             if "skipped" in e:
                 lines.append(f"| {name} | {e['bright_frame']} | – | | | | skipped: {e['skipped']} "
-                             "| | | | | | | | | | | | |")
+                             "| | | | | | | | | | | | | |")
                 continue
             lines.append(
                 f"| {name} | {e['bright_frame']} | {e['darker_frame']} | {e['ev_diff']:.2f} "
@@ -287,7 +304,8 @@ def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, A
                 f"| {_f(e['spearman']['ours'], '.3f')} | {_f(e['spearman']['naive'], '.3f')} "
                 f"| {_f(e['spearman_full']['ours'], '.3f')} | {_f(e['spearman_full']['naive'], '.3f')} "
                 f"| {_f(e['lights']['ours'], '.3f')} | {_f(e['lights']['naive'], '.3f')} | {e['n_still_clipped']} "
-                f"| {_f(e['brightness_ratio']['ours'], '.3f')} | {_f(e['brightness_ratio']['naive'], '.3f')} |")
+                f"| {_f(e['too_bright']['ours'], '.3f')} | {_f(e['brightness_ratio']['ours'], '.3f')} "
+                f"| {_f(e['brightness_ratio']['naive'], '.3f')} |")
     lines += ["", "## Per set (mean over its pairs)", "", "```"]
     lines += [set_line(n, st["means"], st.get("flag", "")) for n, st in sets.items()]
     lines += [set_line("ALL (mean over pairs)", total), "```", ""]

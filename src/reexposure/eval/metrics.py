@@ -30,6 +30,11 @@ Definitions
   the input, which saturates at 1.0), optionally restricted to a region, the share that the
   estimate (already on the reference's scale) puts at ``LIGHT_PRED`` = 4x or more (largest
   channel). Naive, capped at 1.0, scores 0. NaN when the image has no such pixel.
+- :func:`false_lights`: the opposite error, "bright surfaces taken for lights". Among the pixels
+  whose true radiance is above the clip level but at most ``SURFACE_TRUE`` = 1.5x it (largest
+  channel: a sunlit wall, snow or a pale sky barely clipped), optionally restricted to a region,
+  the share that the estimate puts at ``SURFACE_PRED`` = 3x or more, i.e. at least twice too
+  bright. Naive scores 0; lower is better. NaN when the image has no such pixel.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ from ..core import camera
 
 __all__ = ["PSNR_CAP_MSE", "LOG_LO", "LOG_HI", "psnr", "ssim_map", "ssim", "SSIMReference", "log_psnr",
            "gradient_energy", "texture_ratio", "fit_scale", "clipped_region", "fit_pixels",
-           "REGION_DILATE", "FIT_FLOOR", "lights_kept", "LIGHT_TRUE", "LIGHT_PRED"]
+           "REGION_DILATE", "FIT_FLOOR", "lights_kept", "LIGHT_TRUE", "LIGHT_PRED", "false_lights", "SURFACE_TRUE",
+           "SURFACE_PRED"]
 
 PSNR_CAP_MSE = 1e-10
 LOG_LO = 5e-5
@@ -52,6 +58,8 @@ REGION_DILATE = 4  # pixels added around the saturation mask to make the "clippe
 FIT_FLOOR = 2.0**-10  # linear input values at or below this are too noisy to fit the scale on
 LIGHT_TRUE = 8.0  # lights_kept: pixels truly at least this many times the clip level ...
 LIGHT_PRED = 4.0  # ... count as kept when the estimate reaches this
+SURFACE_TRUE = 1.5  # false_lights: pixels truly above the clip level but at most this many times it ...
+SURFACE_PRED = 3.0  # ... count as taken for a light when the estimate reaches this
 
 
 def _check(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -223,3 +231,19 @@ def lights_kept(estimate: torch.Tensor, reference: torch.Tensor, region: torch.T
     if n == 0:
         return float("nan")
     return int(((estimate.amax(dim=1, keepdim=True) >= pred_factor) & lights).sum()) / n
+
+
+def false_lights(estimate: torch.Tensor, reference: torch.Tensor, region: torch.Tensor | None = None,
+                 true_max: float = SURFACE_TRUE, pred_factor: float = SURFACE_PRED) -> float:
+    """Share of the pixels with ``1 < max_c reference <= true_max`` (inside ``region``, if given)
+    where ``max_c estimate >= pred_factor`` (see module docstring). NaN if there is no such pixel."""
+    _check(estimate, reference)
+    ref = reference.amax(dim=1, keepdim=True)
+    surface = (ref > 1.0) & (ref <= true_max)
+    r = _region_weights(region, estimate)
+    if r is not None:
+        surface = surface & r
+    n = int(surface.sum())
+    if n == 0:
+        return float("nan")
+    return int(((estimate.amax(dim=1, keepdim=True) >= pred_factor) & surface).sum()) / n

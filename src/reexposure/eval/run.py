@@ -15,7 +15,9 @@ With HDR files (.exr/.hdr/.pfm) in ``--data``, for every image and every target 
 4. Metrics (definitions in :mod:`reexposure.eval.metrics` and :mod:`reexposure.eval.pu21`):
    log-PSNR and PU21-PSNR of the radiance (the clip level shown at 100 cd/m^2); "lights kept
    bright" (:func:`metrics.lights_kept`: of the clipped pixels truly >= 8x the clip level, the share
-   the method puts at >= 4x, largest channel of both); at every EV of
+   the method puts at >= 4x, largest channel of both) and its opposite, "false lights"
+   (:func:`metrics.false_lights`: of the clipped pixels truly 1-1.5x the clip level, the share put
+   at >= 3x); at every EV of
    ``--ev`` (default -1, -2, -3, -4, +1), PSNR and SSIM of the method's 8-bit rendition against the
    ground truth's, over the whole image, the clipped region (the input's saturation mask dilated
    by 4 pixels) and outside it; and the texture ratio (gradient energy of the rendition inside the
@@ -245,7 +247,8 @@ def evaluate_case(gt: torch.Tensor, photo: np.ndarray, methods: Mapping[str, Met
     ``gt``: ground truth relative radiance (1,3,H,W), 1.0 = clip level; ``photo``: the 8-bit photo
     (HxWx3 uint8) the methods get. Returns ``(results, kept)``: ``results[label]`` holds ``scale``
     (the fitted global factor), ``log_psnr``, ``pu21_psnr``, ``lights_kept`` (:func:`metrics.lights_kept`
-    in the clipped region; NaN without a pixel >= 8x the clip level) (and ``cvvdp_jod``), and ``ev[ev_key]``
+    in the clipped region; NaN without a pixel >= 8x the clip level), ``false_lights``
+    (:func:`metrics.false_lights` there; NaN without a pixel truly 1-1.5x) (and ``cvvdp_jod``), and ``ev[ev_key]``
     with ``psnr_{all,clipped,outside}``, ``ssim_{all,clipped,outside}``, ``texture_clipped``;
     ``kept[label]`` is the rendition at ``keep_ev`` (for contact sheets), ``kept['ground truth']``
     the ground truth's."""
@@ -266,7 +269,8 @@ def evaluate_case(gt: torch.Tensor, photo: np.ndarray, methods: Mapping[str, Met
         k = metrics.fit_scale(est, gt, select)
         est = (est.double() * k).float()  # float64 product: est*7 and est give the same renditions
         res: dict[str, Any] = {"scale": k, "log_psnr": metrics.log_psnr(est, gt), "pu21_psnr": pu21_psnr(est, gt),
-                               "lights_kept": metrics.lights_kept(est, gt, region)}
+                               "lights_kept": metrics.lights_kept(est, gt, region),
+                               "false_lights": metrics.false_lights(est, gt, region)}
         if cvvdp is not None:
             res["cvvdp_jod"] = cvvdp(est, gt)
         res["ev"] = {}
@@ -383,7 +387,9 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
              f"dilated by {metrics.REGION_DILATE} px. Means over images (and clip levels where pooled).",
              f"- Lights kept: of the clipped-region pixels truly >= {metrics.LIGHT_TRUE:g}x the clip level (largest "
              f"channel), the share the method puts at >= {metrics.LIGHT_PRED:g}x (largest channel, after the scale "
-             "fit); mean over the cases that have such pixels (naive: 0).",
+             "fit); mean over the cases that have such pixels (naive: 0). False lights: of the clipped-region "
+             f"pixels truly above the clip level but at most {metrics.SURFACE_TRUE:g}x it, the share put at >= "
+             f"{metrics.SURFACE_PRED:g}x (bright surfaces taken for lights; lower is better; naive: 0).",
              ]
     for label, info in infos.items():
         if info:
@@ -392,8 +398,8 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
             if desc:
                 lines.append(f"- {label}: {desc}")
     head = ("| method | PU21-PSNR dB | log-PSNR dB | PSNR clipped EV-2 | PSNR clipped EV-3 | PSNR clipped EV-4 "
-            "| lights kept | texture EV-2 | PSNR outside EV-2 | SSIM clipped EV-2 | scale k |")
-    sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "| lights kept | false lights | texture EV-2 | PSNR outside EV-2 | SSIM clipped EV-2 | scale k |")
+    sep = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
     def headline(ck: str) -> list[str]:
         rows = [head, sep]
@@ -401,6 +407,7 @@ def summary_markdown(summary: Mapping, opts: EvalOptions, labels: Sequence[str],
             rows.append(f"| {m} | {_fmt(summary, ck, m, 'pu21_psnr')} | {_fmt(summary, ck, m, 'log_psnr')} "
                         f"| {_fmt(summary, ck, m, 'psnr_clipped@-2')} | {_fmt(summary, ck, m, 'psnr_clipped@-3')} "
                         f"| {_fmt(summary, ck, m, 'psnr_clipped@-4')} | {_fmt(summary, ck, m, 'lights_kept', 3)} "
+                        f"| {_fmt(summary, ck, m, 'false_lights', 3)} "
                         f"| {_fmt(summary, ck, m, 'texture_clipped@-2', 3)} "
                         f"| {_fmt(summary, ck, m, 'psnr_outside@-2')} "
                         f"| {_fmt(summary, ck, m, 'ssim_clipped@-2', 4)} | {_fmt(summary, ck, m, 'scale', 3)} |")
