@@ -275,6 +275,18 @@ def test_strength_slider_scales_the_models_brightness_in_the_page_and_the_downlo
         next_frames(page)
         means[strength] = canvas_pixels(page).astype(int)[region].mean()
     assert page.locator("#strength-value").text_content() == "2.00×"
+    # at strength 2 the page reused the preview's strength-free parts (histogram, decoded values,
+    # textures); decoded, counted and drawn from scratch, the frame and the histograms are the same
+    reused = canvas_pixels(page)
+    same_hist = page.evaluate("""() => {
+        const h = window.reexpose.state.data.hist, f = window.reexpose.redrawFromScratch();
+        const eq = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+        return eq(h.naive, f.naive) && eq(h.oursMax, f.oursMax) && eq(h.naiveMax, f.naiveMax)
+            && h.ours.every((o, c) => eq(o, f.ours[c])) && h.total === f.total;
+    }""")
+    next_frames(page)
+    assert same_hist
+    assert np.array_equal(reused, canvas_pixels(page))
     assert abs(means["0"] - 128) <= 2  # sqrt(1/4) of white: the clip level, as naive
     assert means["0"] + 10 < means["1"] < means["2"] - 5
     assert requests == [], f"the strength slider caused requests: {requests}"

@@ -59,19 +59,38 @@
     return (sign | (e << 10) | (m >> 13)) + ((m >> 12) & 1);
   }
 
+  // The values of a preview that depend on the strength (where the network added something:
+  // delta != guide delta), found once per preview: value indices, and the pixels that hold one.
+  function variable(b) {
+    if (!b.varIdx) {
+      const n3 = b.delta16.length, idx = [], pix = [];
+      for (let i = 0; i < n3; i++) {
+        if (b.delta16[i] !== b.gdelta16[i]) {
+          idx.push(i);
+          const p = (i / 3) | 0;
+          if (pix.length === 0 || pix[pix.length - 1] !== p) pix.push(p);
+        }
+      }
+      b.varIdx = Int32Array.from(idx);
+      b.varPix = Int32Array.from(pix);
+    }
+    return b;
+  }
+
   // The preview at strength s: a new data object whose delta16 is (ours_s - naive), ours_s =
   // guide * (ours / guide)^s per channel (exact for the full-resolution blend, whose network
-  // brightness is one factor exp(w b) that strength raises to the power s).
+  // brightness is one factor exp(w b) that strength raises to the power s). It keeps a reference
+  // to the preview it came from (base), whose strength-free parts the histogram and the renderers
+  // reuse.
   function withStrength(b, s) {
-    if (s === 1) return { ...b, hist: null, strength: 1 };
-    const n3 = 3 * b.w * b.h, out = new Uint16Array(n3);
-    for (let i = 0; i < n3; i++) {
-      const dh = b.delta16[i], gh = b.gdelta16[i];
-      if (dh === gh) { out[i] = gh; continue; }  // the network added nothing here
-      const nv = HALF[b.naive16[i]], o = nv + HALF[dh], g = nv + HALF[gh];
-      out[i] = g > 0 && o > 0 ? toHalf(g * (o / g) ** s - nv) : gh;
+    variable(b);
+    if (s === 1) return { ...b, base: b, hist: null, strength: 1 };
+    const out = b.gdelta16.slice(), idx = b.varIdx;
+    for (let k = 0; k < idx.length; k++) {
+      const i = idx[k], nv = HALF[b.naive16[i]], o = nv + HALF[b.delta16[i]], g = nv + HALF[b.gdelta16[i]];
+      out[i] = g > 0 && o > 0 ? toHalf(g * (o / g) ** s - nv) : b.gdelta16[i];
     }
-    return { ...b, delta16: out, hist: null, strength: s };
+    return { ...b, base: b, delta16: out, hist: null, strength: s, naiveF: null, oursF: null, invGamma: null };
   }
 
   // ------------------------------------------------------------------ histogram (log domain)
@@ -86,26 +105,47 @@
   const HALF_BIN = new Uint16Array(32768);
   for (let h = 0; h < 32768; h++) HALF_BIN[h] = logBin(HALF[h]);
 
-  function buildHistograms(d) {
-    const n = d.w * d.h;
-    const ours = [new Float64Array(H_N), new Float64Array(H_N), new Float64Array(H_N)];
-    const naive = new Float64Array(H_N), oursMax = new Float64Array(H_N), naiveMax = new Float64Array(H_N);
-    const step = n > 4e6 ? 2 : 1;
-    for (let p = 0; p < n; p += step) {
-      let mo = 0, mn = 0;
-      for (let c = 0; c < 3; c++) {
-        const i = 3 * p + c, nh = d.naive16[i] & 0x7fff, dh = d.delta16[i];
-        const nv = HALF[nh];
-        const ov = dh === 0 ? nv : nv + HALF[dh];
-        naive[HALF_BIN[nh]]++;
-        ours[c][dh === 0 ? HALF_BIN[nh] : logBin(ov)]++;
-        if (nv > mn) mn = nv;
-        if (ov > mo) mo = ov;
-      }
-      oursMax[logBin(mo)]++;
-      naiveMax[logBin(mn)]++;
+  // Pixel p of data d counted into h: its naive side (naive, naiveMax) and/or its ours side.
+  function countPixel(h, d, p, naiveSide, oursSide) {
+    let mo = 0, mn = 0;
+    for (let c = 0; c < 3; c++) {
+      const i = 3 * p + c, nh = d.naive16[i] & 0x7fff, dh = d.delta16[i];
+      const nv = HALF[nh];
+      const ov = dh === 0 ? nv : nv + HALF[dh];
+      if (naiveSide) h.naive[HALF_BIN[nh]]++;
+      if (oursSide) h.ours[c][dh === 0 ? HALF_BIN[nh] : logBin(ov)]++;
+      if (nv > mn) mn = nv;
+      if (ov > mo) mo = ov;
     }
-    return { ours, naive, oursMax, naiveMax, total: Math.ceil(n / step) };
+    if (oursSide) h.oursMax[logBin(mo)]++;
+    if (naiveSide) h.naiveMax[logBin(mn)]++;
+  }
+
+  function emptyHistograms(withNaive) {
+    return { ours: [new Float64Array(H_N), new Float64Array(H_N), new Float64Array(H_N)],
+      oursMax: new Float64Array(H_N), naive: withNaive ? new Float64Array(H_N) : null,
+      naiveMax: withNaive ? new Float64Array(H_N) : null };
+  }
+
+  // The histograms of d (every pixel, every second one above 4 MP): the naive side, and the ours
+  // side of the pixels whose values do not depend on the strength, are counted once per preview;
+  // the ours side of the others for each strength.
+  function buildHistograms(d) {
+    const b = variable(d.base || d), n = d.w * d.h, step = n > 4e6 ? 2 : 1, vp = b.varPix;
+    if (!b.histFixed) {
+      const f = emptyHistograms(true);
+      let k = 0;
+      for (let p = 0; p < n; p += step) {
+        while (k < vp.length && vp[k] < p) k++;
+        countPixel(f, b, p, true, !(k < vp.length && vp[k] === p));
+      }
+      b.histFixed = f;
+    }
+    const f = b.histFixed, h = emptyHistograms(false);
+    for (let k = 0; k < vp.length; k++) if (vp[k] % step === 0) countPixel(h, d, vp[k], false, true);
+    for (let c = 0; c < 3; c++) for (let x = 0; x < H_N; x++) h.ours[c][x] += f.ours[c][x];
+    for (let x = 0; x < H_N; x++) h.oursMax[x] += f.oursMax[x];
+    return { ours: h.ours, naive: f.naive, oursMax: h.oursMax, naiveMax: f.naiveMax, total: Math.ceil(n / step) };
   }
 
   function drawHistogram() {
@@ -189,10 +229,25 @@ void main() {
 }`;
 
   // Float32 textures of the naive and reconstructed sides through the camera curve, made once.
+  // For a strength other than the preview's own, only the values that depend on it are decoded
+  // again; the naive side and the rest come from the preview (decoded once per curve).
   function decodeFloats(d, invGamma) {
     if (d.naiveF && d.invGamma === invGamma) return;
-    const n3 = 3 * d.w * d.h;
     const curve = invGamma === 0.5 ? Math.sqrt : (v) => v ** invGamma;
+    const b = d.base;
+    if (b && b !== d) {
+      decodeFloats(b, invGamma);
+      d.naiveF = b.naiveF;
+      d.oursF = b.oursF.slice();
+      d.invGamma = invGamma;
+      const idx = variable(b).varIdx;
+      for (let k = 0; k < idx.length; k++) {
+        const i = idx[k], nv = HALF[d.naive16[i]];
+        d.oursF[i] = d.delta16[i] === 0 ? curve(nv) : curve(Math.max(0, nv + HALF[d.delta16[i]]));
+      }
+      return;
+    }
+    const n3 = 3 * d.w * d.h;
     d.naiveF = new Float32Array(n3);
     d.oursF = new Float32Array(n3);
     d.invGamma = invGamma;
@@ -246,7 +301,7 @@ void main() {
     program(false);  // compile the common variant now: shader errors surface at start-up
     const vao = gl.createVertexArray();
     const textures = [gl.createTexture(), gl.createTexture(), gl.createTexture()];
-    let data = null;
+    let data = null, uploaded = { naiveF: null, mask: null };  // what the textures hold
     const info = gl.getExtension("WEBGL_debug_renderer_info");
     const glName = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER) || "");
     const soft = glName.match(/swiftshader|llvmpipe|softpipe|software rasterizer|basic render driver/i);
@@ -273,9 +328,11 @@ void main() {
           gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
           gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
         };
-        upload(textures[0], 0, gl.RGB32F, gl.RGB, gl.FLOAT, d.naiveF);
+        // another strength of the same preview shares its naive side and mask: upload the ours side only
+        if (d.naiveF !== uploaded.naiveF) upload(textures[0], 0, gl.RGB32F, gl.RGB, gl.FLOAT, d.naiveF);
         upload(textures[1], 1, gl.RGB32F, gl.RGB, gl.FLOAT, d.oursF);
-        upload(textures[2], 2, gl.R8, gl.RED, gl.UNSIGNED_BYTE, d.mask);
+        if (d.mask !== uploaded.mask) upload(textures[2], 2, gl.R8, gl.RED, gl.UNSIGNED_BYTE, d.mask);
+        uploaded = { naiveF: d.naiveF, mask: d.mask };
       },
       draw(p) {
         fitCanvas(canvas, data);
@@ -306,6 +363,7 @@ void main() {
     const ctx = canvas.getContext("2d", { alpha: false });
     if (!ctx) return null;
     let data = null, img = null, naiveIdx = null, oursIdx = null, edge = null, edgePx = -1, w = 0, h = 0;
+    let cache = { base: null, naiveIdx: null, oursIdx: null };  // per preview: its own strength's indices
     let cols = null, rows = null;  // canvas column/row -> preview column/row (nearest)
     const halfIdx = new Uint16Array(65536);
     for (let x = 0; x < 65536; x++) halfIdx[x] = lutIndex(HALF[x]);
@@ -329,14 +387,28 @@ void main() {
       name: "2D canvas",
       setData(d) {
         data = d; w = d.w; h = d.h; img = null;
-        const n = w * h;
-        naiveIdx = new Uint16Array(3 * n); oursIdx = new Uint16Array(3 * n);
-        for (let i = 0; i < 3 * n; i++) {
-          const nh = d.naive16[i], dh = d.delta16[i];
-          naiveIdx[i] = halfIdx[nh];
-          oursIdx[i] = dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]);
+        const b = d.base || d;
+        if (cache.base !== b) {  // a new preview: both sides, at the preview's own strength
+          const n3 = 3 * w * h, ni = new Uint16Array(n3), oi = new Uint16Array(n3);
+          for (let i = 0; i < n3; i++) {
+            const nh = b.naive16[i], dh = b.delta16[i];
+            ni[i] = halfIdx[nh];
+            oi[i] = dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]);
+          }
+          cache = { base: b, naiveIdx: ni, oursIdx: oi };
+          edge = null; edgePx = -1;  // the outline follows the mask, which is the preview's
         }
-        edge = null; edgePx = -1;
+        naiveIdx = cache.naiveIdx;
+        if (d.delta16 === b.delta16) {
+          oursIdx = cache.oursIdx;
+        } else {  // another strength: only the values that depend on it
+          oursIdx = cache.oursIdx.slice();
+          const idx = variable(b).varIdx;
+          for (let k = 0; k < idx.length; k++) {
+            const i = idx[k], nh = d.naive16[i], dh = d.delta16[i];
+            oursIdx[i] = dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]);
+          }
+        }
       },
       draw(p) {
         fitCanvas(canvas, data);  // like WebGL: shade the pixels shown, no more
@@ -586,11 +658,11 @@ void main() {
     if (dl.ultrahdr) $("dl-uhdr").href = `${dl.ultrahdr}${st ? "?" + st : ""}`;
   }
 
-  // The strength slider: the label follows at once; the preview is recomputed (one pass over its
-  // pixels, a power per changed value, then the histogram and the renderer's decode: about 0.22 s
-  // in Chromium for a 1920x1080 preview with a quarter of its values in highlights,
-  // docs/benchmarks.md) 120 ms after the last move or on release, then drawn and the downloads
-  // updated.
+  // The strength slider: the label follows at once; the preview is recomputed (the values that
+  // depend on the strength only: a power each, their pixels' histogram, the renderer's decode of
+  // them: about 0.09 s in Chromium for a 1920x1080 preview with a quarter of its values in
+  // highlights, docs/benchmarks.md) 120 ms after the last move or on release, then drawn and the
+  // downloads updated.
   function setStrength(v, now) {
     state.strength = Math.max(0, Math.min(3, Number(v)));
     $("strength-value").textContent = `${state.strength.toFixed(2)}×`;
@@ -787,6 +859,17 @@ void main() {
   window.reexpose = { state, ready: ready.promise, configured, benchmark,
     setEV: (v) => { $("ev").value = String(v); setEV(v); updateDownloads(); },
     setStrength: (v) => { $("strength").value = String(v); setStrength(v, true); },
+    // for tests: the current preview decoded, counted and drawn from scratch (no reuse of its base)
+    redrawFromScratch: () => {
+      const d = state.data;
+      const f = { w: d.w, h: d.h, scale: d.scale, naive16: d.naive16, delta16: d.delta16, gdelta16: d.delta16,
+        mask: d.mask, strength: d.strength };
+      f.hist = buildHistograms(f);
+      state.data = f;
+      state.renderer.setData(f);
+      renderNow();
+      return f.hist;
+    },
     setSplit, renderNow, parsePreview };
   document.addEventListener("DOMContentLoaded", init);
 })();
