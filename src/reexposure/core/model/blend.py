@@ -140,8 +140,8 @@ def settle_interior(log_bright: torch.Tensor, mask: torch.Tensor, radius: int) -
     than naive (2 with this one), and none at all (every clipped pixel averaged) flattened small
     lamps (lights kept 0.23 against 0.31). v0.6 runs the same weights with bilinear upsampling (no
     plaid to hide any more) and ``radius`` 8: no held-out case worse than naive. ``mask`` (B,1,H,W)
-    in [0,1] is the network's saturation
-    mask (>= 0.5: clipped). ``radius`` 0 returns ``log_bright`` unchanged.
+    in [0,1] is the network's saturation mask (>= 0.5: clipped). ``radius`` 0 returns
+    ``log_bright`` unchanged.
     """
     if radius <= 0:
         return log_bright

@@ -83,12 +83,13 @@ class GeneratorConfig:
     # Guided head: inside clipped areas the log brightness is averaged over about this radius (px of
     # the working grid), fully from this many px inside the outline, not at all in areas narrower
     # than about 2 * (radius // 3) px (reexposure.core.model.blend.settle_interior; 0 = off, as up to
-    # v0.4; 12 in v0.5). A fixed filter, part of the network's output in training and inference alike.
+    # v0.4; 12 in v0.5, 8 in v0.6). A fixed filter, part of the network's output in training and
+    # inference alike.
     interior_smooth: int = 0
     # Decoder upsampling: "nearest" (up to v0.5) or "bilinear" (F.interpolate, align_corners=False).
     # Nearest repeats each coarse feature over a 2x2 block at every level, i.e. over 16x16 px of the
     # working grid at depth 4; inside a large flat clipped area nothing in the input hides those
-    # steps, and fine-tuned weights drew them as a plaid of bands (MODEL_CARD, "After v0.5").
+    # steps, and fine-tuned weights drew them as a plaid of bands (MODEL_CARD.md "Why v0.6").
     upsample: str = "nearest"
 
     def __post_init__(self) -> None:
