@@ -313,3 +313,27 @@ def test_eval_needs_a_mode_and_method(tmp_path: Path, capsys: pytest.CaptureFixt
     out = str(tmp_path / "o")
     assert run_main("--data", str(DATA), "--brackets", str(DATA), "--method", "naive", "--out", out) == 2
     assert "exactly one of" in capsys.readouterr().err
+
+
+def test_camera_cases_are_repeatable_camera_like_photos_with_their_ground_truth(tmp_path: Path) -> None:
+    """--camera SEED: each case is the training's camera-like rendition (white balance before the
+    clip, so the ground truth is not the plain scene; JPEG), the same for the same seed and case,
+    another for another seed; the run records the flag."""
+    from reexposure.eval.run import case_camera_photo
+
+    hdr = normalize_95(read_hdr(DATA / "aristea_sun.exr"))
+    scale, gt, photo = case_camera_photo(hdr, 0.08, 1, "aristea_sun")
+    scale2, gt2, photo2 = case_camera_photo(hdr, 0.08, 1, "aristea_sun")
+    assert scale == scale2 and torch.equal(gt, gt2) and np.array_equal(photo, photo2)
+    _, gt3, photo3 = case_camera_photo(hdr, 0.08, 2, "aristea_sun")
+    assert not np.array_equal(photo, photo3)
+    plain = torch.from_numpy(hdr).permute(2, 0, 1)[None] * scale
+    assert gt.shape == plain.shape and photo.dtype == np.uint8 and photo.shape == hdr.shape
+    assert not torch.allclose(gt, plain)  # the camera's white balance is part of what it saw
+    ratio = gt / plain.clamp_min(1e-6)
+    assert torch.allclose(ratio[:, 1][plain[:, 1] > 1e-3], torch.tensor(1.0), atol=0.5)  # green: saturation only
+    assert (photo.max(axis=2) >= 254).mean() > 0.01  # highlights clip
+    out = tmp_path / "cam"
+    assert run_main("--data", str(DATA), "--method", "naive", "--clip", "0.08", "--camera", "1", "--out", str(out)) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "--camera 1" in summary["command"] and summary["means"]["all"]["naive"]["false_lights"]["mean"] == 0.0

@@ -101,6 +101,7 @@ class EvalOptions:
     threads: int | None = None
     force: bool = False
     cvvdp: bool = False
+    camera: int | None = None  # seed: render each case as a camera's JPEG engine would (case_camera_photo)
     cell: int = 192
     progress: bool = True
     extra_methods: dict[str, Method] = field(default_factory=dict)  # label -> Method (tests, API)
@@ -125,6 +126,8 @@ class EvalOptions:
             parts += ["--threads", str(self.threads)]
         if self.cvvdp:
             parts += ["--cvvdp"]
+        if self.camera is not None:
+            parts += ["--camera", str(self.camera)]
         parts += ["--out", str(self.out)]
         return " ".join(parts)
 
@@ -198,6 +201,29 @@ def case_photo(hdr: np.ndarray, radiance: torch.Tensor, share: float, crf: CRF =
     scale = exposure_for_share(hdr, share)
     gt = radiance * scale
     return scale, gt, encode_photo(camera.render_ldr(gt, 0.0, crf, 8), fmt, quality)
+
+
+def case_camera_photo(hdr: np.ndarray, share: float, seed: int, key: str) -> tuple[float, torch.Tensor, np.ndarray]:
+    """:func:`case_photo` as a camera's JPEG engine would take it: the exposure that clips
+    ``share`` of the scene, then the training's camera-like pipeline
+    (:meth:`reexposure.training.data.PairSynthesizer.camera_look` and ``camera_render`` with the
+    default :class:`~reexposure.training.data.DataConfig`: white balance and a colour matrix before
+    the clip, a highlight shoulder, desaturation toward white, a random curve of the training bank,
+    sharpening, 4:2:0 JPEG), drawn from a generator seeded by ``seed``, ``key`` (the scene's name)
+    and ``share``, so a run is repeatable. The ground truth is the white-balanced radiance the
+    camera saw (clip level 1.0); the methods still linearise with the evaluation's ``--crf``, as
+    for a real photo whose curve is unknown. Returns ``(exposure scale, ground truth (1,3,H,W),
+    photo HxWx3 uint8)``."""
+    import zlib
+
+    from ..training.data import DataConfig, PairSynthesizer
+
+    scale = exposure_for_share(hdr, share)
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode()), int(round(share * 1e4))])
+    synth = PairSynthesizer(DataConfig())
+    seen = synth.camera_look(hdr.astype(np.float32) * np.float32(scale), rng)
+    ldr, _ = synth.camera_render(seen, rng)
+    return scale, torch.from_numpy(np.ascontiguousarray(seen)).permute(2, 0, 1)[None], _u8(ldr)
 
 
 def _cell(ldr_or_u8: torch.Tensor | np.ndarray, height: int) -> np.ndarray:
@@ -578,7 +604,10 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
             for clip in opts.clips:
                 bar.set_postfix_str(f"{name} {clip:.0%}")
                 try:
-                    scale, gt, photo = case_photo(hdr, t, clip, crf, opts.format, opts.quality)
+                    if opts.camera is not None:
+                        scale, gt, photo = case_camera_photo(hdr, clip, opts.camera, name)
+                    else:
+                        scale, gt, photo = case_photo(hdr, t, clip, crf, opts.format, opts.quality)
                 except EvalError as exc:
                     record["clips"].append({"target_share": clip, "skipped": str(exc)})
                     bar.update(1)

@@ -75,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "the training hold-out list")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--cvvdp", action="store_true", help="also compute ColorVideoVDP JOD (needs the cvvdp package)")
+    p.add_argument("--camera", type=int, default=None, metavar="SEED",
+                   help="render each case as a camera's JPEG engine would (white balance, highlight shoulder, a "
+                        "random curve, sharpening, 4:2:0 JPEG; seeded), while the methods still linearise with "
+                        "--crf: photos like real ones, with ground truth (--format is then ignored)")
     p.add_argument("--force", action="store_true", help="replace results already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
@@ -108,7 +112,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
     return EvalOptions(data=args.data, methods=parse_methods(args.method), model=args.model, out=args.out,
                        clips=clips, evs=evs, crf=args.crf, format=args.format, quality=args.quality,
                        max_side=args.max_side, limit=args.limit, scenes=scenes, threads=args.threads,
-                       force=args.force, cvvdp=args.cvvdp, progress=not args.no_progress)
+                       force=args.force, cvvdp=args.cvvdp, camera=args.camera, progress=not args.no_progress)
 
 
 def _real_model(args: argparse.Namespace, flag: str) -> str | None:
