@@ -319,13 +319,14 @@ def test_camera_cases_are_repeatable_camera_like_photos_with_their_ground_truth(
     """--camera SEED: each case is the training's camera-like rendition (white balance before the
     clip, so the ground truth is not the plain scene; JPEG), the same for the same seed and case,
     another for another seed; the run records the flag."""
-    from reexposure.eval.run import case_camera_photo
+    from reexposure.eval.run import EvalError, EvalOptions, run_eval
+    from reexposure.training.data import camera_case_photo
 
     hdr = normalize_95(read_hdr(DATA / "aristea_sun.exr"))
-    scale, gt, photo = case_camera_photo(hdr, 0.08, 1, "aristea_sun")
-    scale2, gt2, photo2 = case_camera_photo(hdr, 0.08, 1, "aristea_sun")
+    scale, gt, photo = camera_case_photo(hdr, 0.08, "aristea_sun", seed=1)
+    scale2, gt2, photo2 = camera_case_photo(hdr, 0.08, "aristea_sun", seed=1)
     assert scale == scale2 and torch.equal(gt, gt2) and np.array_equal(photo, photo2)
-    _, gt3, photo3 = case_camera_photo(hdr, 0.08, 2, "aristea_sun")
+    _, gt3, photo3 = camera_case_photo(hdr, 0.08, "aristea_sun", seed=2)
     assert not np.array_equal(photo, photo3)
     plain = torch.from_numpy(hdr).permute(2, 0, 1)[None] * scale
     assert gt.shape == plain.shape and photo.dtype == np.uint8 and photo.shape == hdr.shape
@@ -337,3 +338,6 @@ def test_camera_cases_are_repeatable_camera_like_photos_with_their_ground_truth(
     assert run_main("--data", str(DATA), "--method", "naive", "--clip", "0.08", "--camera", "1", "--out", str(out)) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert "--camera 1" in summary["command"] and summary["means"]["all"]["naive"]["false_lights"]["mean"] == 0.0
+    # the eval layer does not import the training layer: the CLI hands it the camera pipeline
+    with pytest.raises(EvalError, match="photo_maker"):
+        run_eval(EvalOptions(data=DATA, methods=["naive"], out=tmp_path / "x", camera=1, progress=False))

@@ -8,7 +8,9 @@ With HDR files (.exr/.hdr/.pfm) in ``--data``, for every image and every target 
    reaches the clip level: the ground truth ``gt`` is the radiance divided by the ``(1-p)``
    quantile of the per-pixel maximum, so 1.0 is the clip level.
 2. The 8-bit photo is rendered from ``gt`` with the CRF (:func:`reexposure.core.camera.render_ldr`),
-   and optionally JPEG-compressed (``--format jpeg --quality 90``, Pillow, 4:2:0).
+   and optionally JPEG-compressed (``--format jpeg --quality 90``, Pillow, 4:2:0); or, with
+   ``--camera SEED``, by the training's camera-like pipeline (``EvalOptions.photo_maker``:
+   :func:`reexposure.training.data.camera_case_photo`), the methods still linearising with ``--crf``.
 3. Each method reconstructs relative radiance from the photo; one global scale is fitted on the
    well-exposed pixels (least squares in the log domain, :func:`metrics.fit_scale` over
    :func:`metrics.fit_pixels`), and applied to the estimate.
@@ -47,7 +49,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +103,11 @@ class EvalOptions:
     threads: int | None = None
     force: bool = False
     cvvdp: bool = False
-    camera: int | None = None  # seed: render each case as a camera's JPEG engine would (case_camera_photo)
+    # How each case's photo is made instead of case_photo: f(hdr, clip share, scene name) -> (exposure
+    # scale, ground truth (1,3,H,W), photo HxWx3 uint8). `reexpose eval --camera SEED` sets it to
+    # reexposure.training.data.camera_case_photo (a higher layer: the CLI wires it) and `camera` to SEED.
+    photo_maker: Callable[[np.ndarray, float, str], tuple[float, torch.Tensor, np.ndarray]] | None = None
+    camera: int | None = None
     cell: int = 192
     progress: bool = True
     extra_methods: dict[str, Method] = field(default_factory=dict)  # label -> Method (tests, API)
@@ -201,29 +207,6 @@ def case_photo(hdr: np.ndarray, radiance: torch.Tensor, share: float, crf: CRF =
     scale = exposure_for_share(hdr, share)
     gt = radiance * scale
     return scale, gt, encode_photo(camera.render_ldr(gt, 0.0, crf, 8), fmt, quality)
-
-
-def case_camera_photo(hdr: np.ndarray, share: float, seed: int, key: str) -> tuple[float, torch.Tensor, np.ndarray]:
-    """:func:`case_photo` as a camera's JPEG engine would take it: the exposure that clips
-    ``share`` of the scene, then the training's camera-like pipeline
-    (:meth:`reexposure.training.data.PairSynthesizer.camera_look` and ``camera_render`` with the
-    default :class:`~reexposure.training.data.DataConfig`: white balance and a colour matrix before
-    the clip, a highlight shoulder, desaturation toward white, a random curve of the training bank,
-    sharpening, 4:2:0 JPEG), drawn from a generator seeded by ``seed``, ``key`` (the scene's name)
-    and ``share``, so a run is repeatable. The ground truth is the white-balanced radiance the
-    camera saw (clip level 1.0); the methods still linearise with the evaluation's ``--crf``, as
-    for a real photo whose curve is unknown. Returns ``(exposure scale, ground truth (1,3,H,W),
-    photo HxWx3 uint8)``."""
-    import zlib
-
-    from ..training.data import DataConfig, PairSynthesizer
-
-    scale = exposure_for_share(hdr, share)
-    rng = np.random.default_rng([seed, zlib.crc32(key.encode()), int(round(share * 1e4))])
-    synth = PairSynthesizer(DataConfig())
-    seen = synth.camera_look(hdr.astype(np.float32) * np.float32(scale), rng)
-    ldr, _ = synth.camera_render(seen, rng)
-    return scale, torch.from_numpy(np.ascontiguousarray(seen)).permute(2, 0, 1)[None], _u8(ldr)
 
 
 def _cell(ldr_or_u8: torch.Tensor | np.ndarray, height: int) -> np.ndarray:
@@ -576,6 +559,8 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
             raise EvalError(f"clip shares must be in (0, 1), got {c:g}")
     if opts.format not in ("png", "jpeg"):
         raise EvalError(f"unknown --format {opts.format!r} (use png or jpeg)")
+    if opts.camera is not None and opts.photo_maker is None:
+        raise EvalError("camera needs its photo_maker (reexposure.training.data.camera_case_photo; the CLI sets it)")
     _check_out(opts, ["summary.md", "summary.json"])
     old_threads = torch.get_num_threads()
     if opts.threads:
@@ -604,8 +589,8 @@ def run_eval(opts: EvalOptions) -> dict[str, Any]:
             for clip in opts.clips:
                 bar.set_postfix_str(f"{name} {clip:.0%}")
                 try:
-                    if opts.camera is not None:
-                        scale, gt, photo = case_camera_photo(hdr, clip, opts.camera, name)
+                    if opts.photo_maker is not None:
+                        scale, gt, photo = opts.photo_maker(hdr, clip, name)
                     else:
                         scale, gt, photo = case_photo(hdr, t, clip, crf, opts.format, opts.quality)
                 except EvalError as exc:

@@ -288,6 +288,29 @@ class PairSynthesizer:
         return p.ldr, p.radiance
 
 
+def camera_case_photo(hdr: np.ndarray, share: float, key: str, seed: int) -> tuple[float, torch.Tensor, np.ndarray]:
+    """An evaluation case (``reexpose eval --camera SEED``) as a camera's JPEG engine would take it:
+    the exposure that clips ``share`` of the scene (:func:`reexposure.eval.run.exposure_for_share`),
+    then :meth:`PairSynthesizer.camera_look` and :meth:`PairSynthesizer.camera_render` with the
+    default :class:`DataConfig` (white balance and a colour matrix before the clip, a highlight
+    shoulder, desaturation toward white, a random curve of the training bank, sharpening, 4:2:0
+    JPEG), drawn from a generator seeded by ``seed``, ``key`` (the scene's name) and ``share``, so
+    a run is repeatable. The ground truth is the white-balanced radiance the camera saw (clip level
+    1.0); the evaluated methods still linearise with the evaluation's ``--crf``, as for a real
+    photo whose curve is unknown. ``hdr`` HxWx3 float (normalised scene). Returns ``(exposure
+    scale, ground truth (1,3,H,W), photo HxWx3 uint8)``."""
+    import zlib
+
+    from ..eval.run import exposure_for_share
+
+    scale = exposure_for_share(hdr, share)
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode()), int(round(share * 1e4))])
+    synth = PairSynthesizer(DataConfig())
+    seen = synth.camera_look(hdr.astype(np.float32) * np.float32(scale), rng)
+    ldr, _ = synth.camera_render(seen, rng)
+    return scale, torch.from_numpy(np.ascontiguousarray(seen)).permute(2, 0, 1)[None], to_uint8(ldr)
+
+
 class HDRPairs(torch.utils.data.Dataset):
     """Map-style dataset over *sample numbers*: item ``n`` is a pair computed from
     ``(seed, n)``. Sample ``n`` uses image ``perm_e[n % N]`` where ``perm_e`` is a seeded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -109,10 +110,16 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
     if SHEET_EV not in evs:
         evs = evs + (SHEET_EV,)
     scenes = tuple(s.strip() for s in (args.scenes or "").split(",") if s.strip())
+    photo_maker = None
+    if args.camera is not None:
+        from ...training.data import camera_case_photo
+
+        photo_maker = functools.partial(camera_case_photo, seed=args.camera)
     return EvalOptions(data=args.data, methods=parse_methods(args.method), model=args.model, out=args.out,
                        clips=clips, evs=evs, crf=args.crf, format=args.format, quality=args.quality,
                        max_side=args.max_side, limit=args.limit, scenes=scenes, threads=args.threads,
-                       force=args.force, cvvdp=args.cvvdp, camera=args.camera, progress=not args.no_progress)
+                       force=args.force, cvvdp=args.cvvdp, camera=args.camera, photo_maker=photo_maker,
+                       progress=not args.no_progress)
 
 
 def _real_model(args: argparse.Namespace, flag: str) -> str | None:
