@@ -218,19 +218,25 @@ def fit_scale(estimate: torch.Tensor, reference: torch.Tensor, select: torch.Ten
     return float(torch.exp((torch.log(r[sel]) - torch.log(e[sel])).mean()))
 
 
+def _share_reaching(estimate: torch.Tensor, chosen: torch.Tensor, region: torch.Tensor | None,
+                    pred_factor: float) -> float:
+    """Share of the ``chosen`` pixels ((B,1,H,W) bool, inside ``region`` if given) where
+    ``max_c estimate >= pred_factor``; NaN if none is chosen."""
+    r = _region_weights(region, estimate)
+    if r is not None:
+        chosen = chosen & r
+    n = int(chosen.sum())
+    if n == 0:
+        return float("nan")
+    return int(((estimate.amax(dim=1, keepdim=True) >= pred_factor) & chosen).sum()) / n
+
+
 def lights_kept(estimate: torch.Tensor, reference: torch.Tensor, region: torch.Tensor | None = None,
                 true_factor: float = LIGHT_TRUE, pred_factor: float = LIGHT_PRED) -> float:
     """Share of the pixels with ``max_c reference >= true_factor`` (inside ``region``, if given)
     where ``max_c estimate >= pred_factor`` (see module docstring). NaN if there is no such pixel."""
     _check(estimate, reference)
-    lights = reference.amax(dim=1, keepdim=True) >= true_factor
-    r = _region_weights(region, estimate)
-    if r is not None:
-        lights = lights & r
-    n = int(lights.sum())
-    if n == 0:
-        return float("nan")
-    return int(((estimate.amax(dim=1, keepdim=True) >= pred_factor) & lights).sum()) / n
+    return _share_reaching(estimate, reference.amax(dim=1, keepdim=True) >= true_factor, region, pred_factor)
 
 
 def false_lights(estimate: torch.Tensor, reference: torch.Tensor, region: torch.Tensor | None = None,
@@ -239,11 +245,4 @@ def false_lights(estimate: torch.Tensor, reference: torch.Tensor, region: torch.
     where ``max_c estimate >= pred_factor`` (see module docstring). NaN if there is no such pixel."""
     _check(estimate, reference)
     ref = reference.amax(dim=1, keepdim=True)
-    surface = (ref > 1.0) & (ref <= true_max)
-    r = _region_weights(region, estimate)
-    if r is not None:
-        surface = surface & r
-    n = int(surface.sum())
-    if n == 0:
-        return float("nan")
-    return int(((estimate.amax(dim=1, keepdim=True) >= pred_factor) & surface).sum()) / n
+    return _share_reaching(estimate, (ref > 1.0) & (ref <= true_max), region, pred_factor)
