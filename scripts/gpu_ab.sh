@@ -4,7 +4,7 @@
 # evaluation processes (2 threads each: 4 threads each overbooked 16 cores and ran the evaluation
 # out of time, docs/gpu.md). Each variant's 7 files come back packed as OUT_DIR/a.tgz and b.tgz.
 #
-#   run(command="bash scripts/gpu_ab.sh $OUT 'seed=41' 'w_tex=1.0'", carry=[".gpu"], timeout_s=600)
+#   run(command="bash scripts/gpu_ab.sh $OUT 'seed=41' 'lr_g=1.0e-4'", carry=[".gpu"], timeout_s=600)
 #
 # usage: bash scripts/gpu_ab.sh OUT_DIR "A_OVERRIDES" "B_OVERRIDES"
 #   A_OVERRIDES, B_OVERRIDES: space-separated key=value training overrides of each variant, after
