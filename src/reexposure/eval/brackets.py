@@ -137,9 +137,9 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
             res["brightness_ratio"][label] = float(np.median(lum / np.maximum(ref_lum, 1e-12)))
             res["too_bright"][label] = float((pv.max(-1) >= TOO_BRIGHT * ref_v.max(-1)).mean())
         else:
-            for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "brightness_ratio",
-                      "too_bright"):
-                res[k][label] = float("nan")
+            for k in MEASURES:  # all but lights (below) need reference pixels
+                if k != "lights":
+                    res[k][label] = float("nan")
         res["lights"][label] = (float((p[still].max(-1) >= LIGHT_FRACTION * gain).mean()) if still.any()
                                 else float("nan"))
     return res
