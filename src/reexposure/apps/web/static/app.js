@@ -367,6 +367,8 @@ void main() {
     let cols = null, rows = null;  // canvas column/row -> preview column/row (nearest)
     const halfIdx = new Uint16Array(65536);
     for (let x = 0; x < 65536; x++) halfIdx[x] = lutIndex(HALF[x]);
+    // the look-up index of a reconstructed value (naive half nh plus delta half dh)
+    const oursIndex = (nh, dh) => (dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]));
     const base = new Float64Array(L_N), lut = new Uint8Array(L_N);
     const lr = new Uint32Array(L_N), lg = new Uint32Array(L_N), lb = new Uint32Array(L_N);
     let baseGamma = null;
@@ -391,9 +393,9 @@ void main() {
         if (cache.base !== b) {  // a new preview: both sides, at the preview's own strength
           const n3 = 3 * w * h, ni = new Uint16Array(n3), oi = new Uint16Array(n3);
           for (let i = 0; i < n3; i++) {
-            const nh = b.naive16[i], dh = b.delta16[i];
+            const nh = b.naive16[i];
             ni[i] = halfIdx[nh];
-            oi[i] = dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]);
+            oi[i] = oursIndex(nh, b.delta16[i]);
           }
           cache = { base: b, naiveIdx: ni, oursIdx: oi };
           edge = null; edgePx = -1;  // the outline follows the mask, which is the preview's
@@ -405,8 +407,8 @@ void main() {
           oursIdx = cache.oursIdx.slice();
           const idx = variable(b).varIdx;
           for (let k = 0; k < idx.length; k++) {
-            const i = idx[k], nh = d.naive16[i], dh = d.delta16[i];
-            oursIdx[i] = dh === 0 ? halfIdx[nh] : lutIndex(HALF[nh] + HALF[dh]);
+            const i = idx[k];
+            oursIdx[i] = oursIndex(d.naive16[i], d.delta16[i]);
           }
         }
       },
