@@ -13,7 +13,7 @@ from reexposure.training.clip_stats import KEYS, clip_statistics, pair_set, phot
 
 
 def _row(name: str, stats: dict[str, float]) -> str:
-    return f"| {name} | " + " | ".join(f"{stats[k]:.3f}" for k in KEYS) + " |"
+    return f"| {name} | " + " | ".join(f"{stats[k]:.1f}" if k == "area_d50" else f"{stats[k]:.3f}" for k in KEYS) + " |"
 
 
 def main() -> int:

@@ -11,7 +11,12 @@ For a set of 8-bit RGB images, over all pixels with any channel at 254 or 255 (c
   the clipped areas (cameras roll highlights off toward white: a pale ring);
 - ``ring_level``: mean largest channel of that ring, in [0, 1] (how bright the border is: a hard
   clip of a smooth highlight has a bright ring, a camera's shoulder brighter still);
-- ``clipped``: share of clipped pixels overall (weights nothing, for context).
+- ``clipped``: share of clipped pixels overall (weights nothing, for context);
+- ``area_d50``: how large the fully clipped areas are (connected pixels with all three channels
+  clipped, 8-neighbours): the median of their equivalent diameter ``2 sqrt(area / pi)`` in pixels,
+  weighted by area (half the fully clipped pixels lie in areas at least this wide); ``area_ge64``:
+  the share of fully clipped pixels in areas at least 64 px wide. A training crop bounds it (a
+  128 px crop holds no area wider than about 145 px), a photo does not (a lamp photographed close).
 
 Statistics are pooled over the set's clipped pixels (so large photos weigh more). Photos are
 area-reduced to at most ``max_side`` pixels first, about the scale of the training crops.
@@ -36,7 +41,8 @@ from .trainer import load_train_config
 
 __all__ = ["KEYS", "clip_statistics", "photo_set", "pair_set"]
 
-KEYS = ("clipped", "one", "two", "three", "single_r", "single_g", "single_b", "ring_sat", "ring_level")
+KEYS = ("clipped", "one", "two", "three", "single_r", "single_g", "single_b", "ring_sat", "ring_level",
+        "area_d50", "area_ge64")
 
 
 def clip_statistics(images: Iterable[np.ndarray]) -> dict[str, float]:
@@ -45,6 +51,7 @@ def clip_statistics(images: Iterable[np.ndarray]) -> dict[str, float]:
     single = np.zeros(3)
     total = clipped_px = 0
     sat_sum = level_sum = ring_n = 0.0
+    diameters, areas = [], []
     for u8 in images:
         top = u8 >= 254
         n_ch = top.sum(-1)
@@ -63,12 +70,24 @@ def clip_statistics(images: Iterable[np.ndarray]) -> dict[str, float]:
                 sat_sum += float(((mx - px.min(-1)) / np.maximum(mx, 1.0)).sum())
                 level_sum += float((mx / 255.0).sum())
                 ring_n += len(px)
+        labels, n_areas = ndimage.label(n_ch == 3, structure=np.ones((3, 3)))
+        if n_areas:
+            area = np.bincount(labels.ravel())[1:]
+            diameters.append(2.0 * np.sqrt(area / np.pi))
+            areas.append(area)
+    d50 = ge64 = float("nan")
+    if areas:
+        d, a = np.concatenate(diameters), np.concatenate(areas).astype(np.float64)
+        order = np.argsort(d, kind="stable")
+        d, a = d[order], a[order]
+        d50 = float(d[np.searchsorted(np.cumsum(a), 0.5 * a.sum())])
+        ge64 = float(a[d >= 64].sum() / a.sum())
     n = max(1, int(counts.sum()))
     s = max(1.0, float(single.sum()))
     return {"clipped": clipped_px / max(1, total), "one": counts[0] / n, "two": counts[1] / n,
             "three": counts[2] / n, "single_r": single[0] / s, "single_g": single[1] / s,
             "single_b": single[2] / s, "ring_sat": sat_sum / ring_n if ring_n else float("nan"),
-            "ring_level": level_sum / ring_n if ring_n else float("nan")}
+            "ring_level": level_sum / ring_n if ring_n else float("nan"), "area_d50": d50, "area_ge64": ge64}
 
 
 def photo_set(folders: Sequence[str | Path], max_side: int = 1024) -> list[np.ndarray]:
