@@ -51,7 +51,7 @@ def clip_statistics(images: Iterable[np.ndarray]) -> dict[str, float]:
     single = np.zeros(3)
     total = clipped_px = 0
     sat_sum = level_sum = ring_n = 0.0
-    diameters, areas = [], []
+    areas = []  # pixels of each fully clipped area
     for u8 in images:
         top = u8 >= 254
         n_ch = top.sum(-1)
@@ -72,14 +72,11 @@ def clip_statistics(images: Iterable[np.ndarray]) -> dict[str, float]:
                 ring_n += len(px)
         labels, n_areas = ndimage.label(n_ch == 3, structure=np.ones((3, 3)))
         if n_areas:
-            area = np.bincount(labels.ravel())[1:]
-            diameters.append(2.0 * np.sqrt(area / np.pi))
-            areas.append(area)
+            areas.append(np.bincount(labels.ravel())[1:])
     d50 = ge64 = float("nan")
     if areas:
-        d, a = np.concatenate(diameters), np.concatenate(areas).astype(np.float64)
-        order = np.argsort(d, kind="stable")
-        d, a = d[order], a[order]
+        a = np.sort(np.concatenate(areas)).astype(np.float64)
+        d = 2.0 * np.sqrt(a / np.pi)  # equivalent diameters, ascending with the areas
         d50 = float(d[np.searchsorted(np.cumsum(a), 0.5 * a.sum())])
         ge64 = float(a[d >= 64].sum() / a.sum())
     n = max(1, int(counts.sum()))
