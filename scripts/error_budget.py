@@ -10,15 +10,20 @@ lights``: ours with the pixels whose true radiance is at least ``--light`` times
 (default 4: still white at EV -2) and their 8 neighbours replaced by the truth, i.e. what a model
 that got only the light sources right would score; ``ours, convex A,T`` (per ``--convex``): the log
 boost ``b`` remapped to ``b + A * max(b - T, 0)``, a post-hoc push of the boosts the model already
-believes are large; ``ours, two-scale`` (``--two-scale``): the mean of the log boost of the photo
+believes are large; ``ours, true level per area`` (``--area-levels``): ours with the brightness of
+each fully clipped area (8-connected pixels whose three channels clipped) scaled by one factor, the
+ratio of the truth's median to the model's there (never below naive), i.e. what a perfect decision
+per clipped area (lamp or wall, how bright) would add to the model's pattern inside it;
+``ours, two-scale`` (``--two-scale``): the mean of the log boost of the photo
 and that of the photo upsampled 2x (bilinear; its boost area-averaged back), a test-time
 average over two scales (the network sees objects twice as large, as in most training crops);
 ``ours at Fx`` (per ``--upscale F``): the model run on the photo resized by F alone; ``ours + W``
 (per ``--ensemble W[,W...]``): the mean log boost of the model and the listed weights, an
 output-space ensemble.
 
-Prints the means over cases of the clipped-region PSNR gain over naive at EV -2 and -3 and the
-texture ratio at EV -2 (markdown). With ``--crops N``, also how bright the model makes the clipped
+Prints the means over cases of the clipped-region PSNR gain over naive at EV -2 and -3, the
+texture ratio at EV -2 and lights kept (``reexpose eval``'s), and the number of cases worse than
+naive by more than 0.5 dB at EV -2 or -3 (markdown). With ``--crops N``, also how bright the model makes the clipped
 pixels of N training crops (the training scenes, default pair settings) per band of their true
 radiance: a model that tells a lamp from a white wall predicts more where the truth is brighter.
 """
@@ -35,6 +40,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from reexposure.core import camera
+from reexposure.core.arrays import uint8_to_ldr
 from reexposure.core.camera import CRF, DEFAULT_CRF
 from reexposure.core.infer import RadianceMap, Reconstructor
 from reexposure.core.model import ring_chroma
@@ -63,6 +69,36 @@ class TrueLights(Method):
 
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
         return torch.where(self.where, self.truth, self.base.radiance(photo, crf))
+
+
+def clipped_areas(photo: np.ndarray) -> np.ndarray:
+    """Labels (H,W) int of the 8-connected areas of an HxWx3 uint8 photo whose three channels
+    clipped (per-channel saturation mask >= 0.5, codes of about 250 and up); 0 elsewhere."""
+    from scipy import ndimage
+
+    full = camera.saturation_mask(uint8_to_ldr(photo), dilate=0, per_channel=True)[0].amin(0).numpy() >= 0.5
+    return ndimage.label(full, structure=np.ones((3, 3)))[0]
+
+
+class TrueAreaLevels(Method):
+    """``base``'s radiance with each fully clipped area (8-connected pixels whose three channels are
+    at or above the clip, per-channel mask >= 0.5) scaled by ``exp(median log t - median log e)``
+    (``t``, ``e``: the truth's and ``base``'s max channel over the area), never below the naive
+    radiance: a what-if, it needs the ground truth of the case."""
+
+    def __init__(self, base: Method, truth: torch.Tensor) -> None:
+        self.base, self.truth, self.name = base, truth, "ours, true level per area"
+
+    def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+        labels = torch.from_numpy(clipped_areas(photo))
+        lin, est = crf.inverse(uint8_to_ldr(photo)), self.base.radiance(photo, crf)
+        log_est = torch.log(est[0].amax(0).clamp_min(1e-6))
+        log_truth = torch.log(self.truth[0].amax(0).clamp_min(1e-6))
+        gain = torch.zeros_like(log_est)
+        for i in labels.unique()[1:]:
+            area = labels == i
+            gain[area] = log_truth[area].median() - log_est[area].median()
+        return torch.where(labels > 0, torch.maximum(est * torch.exp(gain), lin), est)
 
 
 class Convex(Method):
@@ -162,6 +198,12 @@ def crop_calibration(data: Path, weights: str | None, n: int, exclude: tuple[str
         print(f"\ncorrelation of log prediction and log truth where the truth is >= 8x: {r:.3f}")
 
 
+def _mean_or_dash(values: np.ndarray) -> str:
+    """The mean of the finite values (3 decimals), ``-`` if there are none (no case had a light)."""
+    finite = values[np.isfinite(values)]
+    return f"{finite.mean():.3f}" if finite.size else "-"
+
+
 def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: list[tuple[float, ...]]) -> None:
     """Score the methods on the held-out cases and print the table (exits if none are found)."""
     cases = validation_scenes(TrainConfig(data=str(args.data), val_side=args.side, holdout=scenes), args.format)
@@ -169,11 +211,13 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
         sys.exit(f"error_budget: error: none of the scenes {args.scenes} found under {args.data}")
     ours = Ours(args.weights, threads=args.threads)
     others = {w: Ours(w, threads=args.threads).rec for spec in args.ensemble for w in spec.split(",")}
-    scores: dict[str, list[tuple[float, float, float]]] = {}
+    scores: dict[str, list[tuple[float, ...]]] = {}
     for case in tqdm(cases, desc="cases"):
         base = Cached(ours)
         methods: dict[str, Method] = {"naive": Naive(), "ours": base}
         methods["ours + true lights"] = TrueLights(base, case["radiance"], args.light)
+        if args.area_levels:
+            methods["ours, true level per area"] = TrueAreaLevels(base, case["radiance"])
         for a, t in convex:
             m = Convex(base, a, t)
             methods[m.name] = m
@@ -192,12 +236,15 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
             ev = r["ev"]
             scores.setdefault(label, []).append((ev["-2"]["psnr_clipped"] - naive["-2"]["psnr_clipped"],
                                                  ev["-3"]["psnr_clipped"] - naive["-3"]["psnr_clipped"],
-                                                 ev["-2"]["texture_clipped"]))
+                                                 ev["-2"]["texture_clipped"], r["lights_kept"]))
     print(f"{len(cases)} cases, {args.format}, long side {args.side} px; gains over naive in dB\n")
-    print("| method | clipped EV-2 | clipped EV-3 | texture EV-2 |\n|---|---:|---:|---:|")
+    print("| method | clipped EV-2 | clipped EV-3 | texture EV-2 | lights kept | cases < naive - 0.5 dB |\n"
+          "|---|---:|---:|---:|---:|---:|")
     for label, rows in scores.items():
         a = np.array(rows, dtype=float)
-        print(f"| {label} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | {np.nanmean(a[:, 2]):.3f} |")
+        worse = int((a[:, :2].min(1) < -0.5).sum())
+        print(f"| {label} | {a[:, 0].mean():+.2f} | {a[:, 1].mean():+.2f} | {np.nanmean(a[:, 2]):.3f} | "
+              f"{_mean_or_dash(a[:, 3])} | {worse} |")
 
 
 def main() -> int:
@@ -210,6 +257,8 @@ def main() -> int:
     ap.add_argument("--side", type=int, default=512, help="long side of the scenes, px (as eval --max-side)")
     ap.add_argument("--light", type=float, default=4.0, help="true radiance (x clip level) counted as a light")
     ap.add_argument("--convex", action="append", default=[], metavar="A,T", help="add a convex remap (repeatable)")
+    ap.add_argument("--area-levels", action="store_true",
+                    help="add the what-if with each fully clipped area at the truth's median level")
     ap.add_argument("--two-scale", action="store_true", help="add the two-scale test-time average")
     ap.add_argument("--upscale", type=float, action="append", default=[], metavar="F",
                     help="add the model run on the photo resized by F (repeatable)")

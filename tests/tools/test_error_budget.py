@@ -21,10 +21,12 @@ def test_error_budget_table_and_crop_calibration(tmp_path: Path) -> None:
     """The what-if that knows the true lights scores at least as well as the model; the crop
     table counts clipped pixels of training scenes only."""
     data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
-    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--convex", "1,0.5", "--two-scale", "--crops", "8")
+    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--convex", "1,0.5", "--two-scale",
+               "--area-levels", "--crops", "8")
     assert out.returncode == 0, out.stderr
     rows = dict(re.findall(r"^\| (ours[^|]*?) \| ([^|]+ \| [^|]+) \|", out.stdout, re.MULTILINE))
-    assert set(rows) == {"ours", "ours + true lights", "ours, convex 1,0.5", "ours, two-scale"}
+    assert set(rows) == {"ours", "ours + true lights", "ours, convex 1,0.5", "ours, two-scale",
+                         "ours, true level per area"}
     ev3 = {k: float(v.split("|")[1]) for k, v in rows.items()}
     assert ev3["ours + true lights"] >= ev3["ours"]
     assert "3 cases, png" in out.stdout and "training crops" in out.stdout
@@ -57,3 +59,41 @@ def test_error_budget_bad_input_is_one_line(tmp_path: Path) -> None:
     assert out.returncode == 1 and "no training scenes" in out.stderr and "Traceback" not in out.stderr
     out = _run("--data", str(tmp_path), "--convex", "1")
     assert out.returncode == 2 and "A,T" in out.stderr
+
+
+def test_true_area_levels_scales_each_fully_clipped_area_by_its_median_ratio() -> None:
+    """Two fully clipped areas get their own factor (truth median / model median), a partly
+    clipped pixel and the rest are the model's, and nothing falls below naive."""
+    import importlib.util
+
+    import numpy as np
+    import torch
+
+    spec = importlib.util.spec_from_file_location("error_budget", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    eb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eb)
+
+    photo = np.full((8, 12, 3), 128, np.uint8)
+    photo[1:4, 1:4] = 255  # area A
+    photo[5:7, 6:10] = 255  # area B
+    photo[0, 11] = (255, 255, 100)  # partly clipped: not an area
+    model = torch.from_numpy((photo / 255.0) ** 2).permute(2, 0, 1)[None].float()
+    model[:, :, 1:4, 1:4] = 2.0
+    model[:, :, 5:7, 6:10] = 3.0
+
+    class Fixed(eb.Method):
+        def radiance(self, photo: np.ndarray, crf: object = None) -> torch.Tensor:
+            return model.clone()
+
+    truth = model.clone()
+    truth[:, :, 1:4, 1:4] = 16.0
+    truth[:, :, 5:7, 6:10] = 1.5
+    out = eb.TrueAreaLevels(Fixed(), truth).radiance(photo)
+    assert torch.allclose(out[:, :, 1:4, 1:4], torch.tensor(16.0))
+    assert torch.allclose(out[:, :, 5:7, 6:10], torch.tensor(1.5))
+    rest = torch.ones(8, 12, dtype=torch.bool)
+    rest[1:4, 1:4] = rest[5:7, 6:10] = False
+    assert torch.equal(out[0][:, rest], model[0][:, rest])
+    truth[:, :, 5:7, 6:10] = 0.5  # a truth below the clip level: naive's 1.0 is the floor
+    assert torch.allclose(eb.TrueAreaLevels(Fixed(), truth).radiance(photo)[:, :, 5:7, 6:10], torch.tensor(1.0))
