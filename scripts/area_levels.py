@@ -3,6 +3,7 @@ The region-level idea of the light-source issue, measured before paying for a ne
 
     python scripts/area_levels.py --data ../shared/data/hdr      # needs scikit-learn: pip install -e '.[analysis]'
     python scripts/area_levels.py --data ../shared/data/hdr --network-features --format jpeg
+    python scripts/area_levels.py --data ../shared/data/hdr --config configs/cpu-v04.yaml   # the training split
 
 Areas: 8-connected pixels whose three channels clipped (per-channel saturation mask >= 0.5, codes
 of about 250 and up), at least 4 px. For each, the target is the log factor that would give the
@@ -48,6 +49,8 @@ from reexposure.core.weights import ModelError
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import EvalError, case_photo, evaluate_case, load_scene
 from reexposure.formats.scenes import holdout_scenes
+from reexposure.training.config import ConfigError
+from reexposure.training.config import load as load_config
 from reexposure.training.data import DataError, find_hdr_files
 from reexposure.training.trainer import TrainConfig, validation_scenes
 
@@ -216,6 +219,8 @@ def main() -> int:
     ap.add_argument("--lo", type=float, default=0.25, help="quantile that must be above 0 to raise an area")
     ap.add_argument("--hi", type=float, default=0.75, help="quantile that must be below 0 to lower an area")
     ap.add_argument("--holdout", default=",".join(holdout_scenes()), help="comma-separated held-out scene names")
+    ap.add_argument("--config", type=Path, default=None, help="take the held-out and the excluded scenes from this "
+                    "training config instead (configs/cpu-v04.yaml leaves out the nine edited 'puresky' panoramas)")
     args = ap.parse_args()
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
@@ -229,14 +234,17 @@ def main() -> int:
         ap.exit(2, f"area_levels: error: --clips takes comma-separated shares, got {args.clips!r}\n")
     try:
         ours = Ours(args.weights, threads=1)
-        holdout = tuple(n for n in args.holdout.split(",") if n)
-        files = find_hdr_files(args.data, exclude=holdout)
+        holdout, exclude = tuple(n for n in args.holdout.split(",") if n), ()
+        if args.config is not None:
+            config = load_config(TrainConfig, args.config)
+            holdout, exclude = tuple(config.holdout), tuple(config.exclude)
+        files = find_hdr_files(args.data, exclude=holdout + exclude)
         held = validation_scenes(TrainConfig(data=str(args.data), val_side=args.side, holdout=holdout), args.format)
         if not files or not held:
             raise DataError(f"need training and held-out scenes under {args.data}")
         features = Features(ours, args.network_features)
         x, y, size, group = training_areas(files, args.side, clips, features)
-    except (ModelError, DataError) as exc:
+    except (ModelError, DataError, ConfigError, OSError) as exc:
         ap.exit(1, f"area_levels: error: {exc}\n")
 
     def fit(rows: np.ndarray, quantile: float | None = None) -> HistGradientBoostingRegressor:

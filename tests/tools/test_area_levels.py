@@ -4,11 +4,13 @@ HDR folder (scikit-learn is optional)."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from _train_helpers import make_hdr_folder
 
@@ -61,3 +63,21 @@ def test_area_levels_table_or_a_one_line_error(tmp_path: Path) -> None:
         assert row in out.stdout
     bad = subprocess.run([*run, "--holdout", "nope"], check=False, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "held-out scenes" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_area_levels_takes_the_split_from_a_training_config(tmp_path: Path) -> None:
+    """``--config``: its held-out scene is scored, its excluded scenes are not trained on (all of
+    them excluded: a one-line error)."""
+    if importlib.util.find_spec("sklearn") is None:
+        pytest.skip("scikit-learn not installed (optional: pip install -e '.[analysis]')")
+    data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
+    run = [sys.executable, str(SCRIPT), "--data", str(data), "--side", "96", "--clips", "0.02,0.08"]
+    cfg = tmp_path / "split.yaml"
+    cfg.write_text("holdout: [v]\nexclude: [a]\n")
+    out = subprocess.run([*run, "--config", str(cfg)], check=False, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    scenes = int(re.search(r"training areas of (\d+) scenes", out.stdout).group(1))  # type: ignore[union-attr]
+    assert 1 <= scenes <= 2 and "| ours |" in out.stdout  # b and c at most: a is excluded, v held out
+    cfg.write_text("holdout: [v]\nexclude: [a, b, c]\n")
+    bad = subprocess.run([*run, "--config", str(cfg)], check=False, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "training and held-out scenes" in bad.stderr and "Traceback" not in bad.stderr
