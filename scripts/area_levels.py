@@ -232,6 +232,8 @@ def main() -> int:
         clips = [float(c) for c in args.clips.split(",")]
     except ValueError:
         ap.exit(2, f"area_levels: error: --clips takes comma-separated shares, got {args.clips!r}\n")
+    if not 0.0 < args.lo < args.hi < 1.0:
+        ap.exit(2, f"area_levels: error: need 0 < --lo < --hi < 1, got {args.lo:g} and {args.hi:g}\n")
     try:
         ours = Ours(args.weights, threads=1)
         holdout, exclude = tuple(n for n in args.holdout.split(",") if n), ()

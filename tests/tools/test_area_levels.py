@@ -63,6 +63,8 @@ def test_area_levels_table_or_a_one_line_error(tmp_path: Path) -> None:
         assert row in out.stdout
     bad = subprocess.run([*run, "--holdout", "nope"], check=False, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "held-out scenes" in bad.stderr and "Traceback" not in bad.stderr
+    bad = subprocess.run([*run, "--lo", "0.8", "--hi", "0.2"], check=False, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--lo" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_area_levels_takes_the_split_from_a_training_config(tmp_path: Path) -> None:
