@@ -55,7 +55,7 @@ from reexposure.training.data import DataError, find_hdr_files
 from reexposure.training.trainer import TrainConfig, validation_scenes
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from error_budget import Cached, TrueAreaLevels, _mean_or_dash, clipped_areas  # noqa: E402
+from error_budget import Cached, TrueAreaLevels, _mean_or_dash, clipped_areas, scale_areas  # noqa: E402
 
 FEATURES = ("log area", "model median", "model p90", "model max", "ring 1-2 px", "ring 3-6 px", "ring 7-16 px",
             "near clip 1-2 px", "near clip 3-6 px", "near clip 7-16 px", "ring saturation", "fill of its box",
@@ -144,8 +144,17 @@ class Features:
 
     def __init__(self, ours: Ours, with_network: bool) -> None:
         self.ours, self.with_network = ours, with_network
+        self.last: tuple[np.ndarray, torch.Tensor, tuple[np.ndarray, list[int], np.ndarray]] | None = None
 
     def __call__(self, photo: np.ndarray, model: torch.Tensor) -> tuple[np.ndarray, list[int], np.ndarray]:
+        """Labels (H,W), the ids of the areas described and their features (N, F); the last photo's
+        are kept, so the rules scored on one case (the same photo and cached radiance) share them."""
+        if self.last is not None and self.last[0] is photo and self.last[1] is model:
+            return self.last[2]
+        self.last = (photo, model, self._compute(photo, model))
+        return self.last[2]
+
+    def _compute(self, photo: np.ndarray, model: torch.Tensor) -> tuple[np.ndarray, list[int], np.ndarray]:
         labels = clipped_areas(photo)
         rows = area_features(photo, labels, model)
         ids = [i for i, _ in rows]
@@ -167,12 +176,8 @@ class AreaFactor(Method):
         labels, ids, x = self.features(photo, est)
         if not ids:
             return est
-        gain = np.zeros(labels.shape, np.float32)
-        for i, c in zip(ids, self.rule(x)):
-            gain[labels == i] = c
-        lin = crf.inverse(uint8_to_ldr(photo))
-        scaled = torch.maximum(est * torch.exp(torch.from_numpy(gain)), lin)
-        return torch.where(torch.from_numpy(gain != 0), scaled, est)
+        factors = {i: float(c) for i, c in zip(ids, self.rule(x)) if c != 0}  # 0: the area as the model has it
+        return scale_areas(est, crf.inverse(uint8_to_ldr(photo)), labels, factors)
 
 
 def training_areas(files: list[Path], side: int, clips: list[float], features: Features

@@ -23,8 +23,8 @@ output-space ensemble.
 
 Prints the means over cases of the clipped-region PSNR gain over naive at EV -2 and -3, the
 texture ratio at EV -2 and lights kept (``reexpose eval``'s), and the number of cases worse than
-naive by more than 0.5 dB at EV -2 or -3 (markdown). With ``--crops N``, also how bright the model makes the clipped
-pixels of N training crops (the training scenes, default pair settings) per band of their true
+naive by more than 0.5 dB at EV -2 or -3 (markdown). With ``--crops N``, also how bright the model
+makes the clipped pixels of N training crops (the training scenes, default pair settings) per band of their true
 radiance: a model that tells a lamp from a white wall predicts more where the truth is brighter.
 """
 
@@ -80,6 +80,20 @@ def clipped_areas(photo: np.ndarray) -> np.ndarray:
     return ndimage.label(full, structure=np.ones((3, 3)))[0]
 
 
+def scale_areas(est: torch.Tensor, lin: torch.Tensor, labels: np.ndarray,
+                log_factors: dict[int, float]) -> torch.Tensor:
+    """``est`` (1,3,H,W) with each area ``i`` of ``labels`` (H,W) in ``log_factors`` multiplied by
+    ``exp(log_factors[i])``, never below the naive radiance ``lin`` there; every other pixel is
+    ``est``'s exactly."""
+    gain = np.zeros(labels.shape, np.float32)
+    touched = np.zeros(labels.shape, bool)
+    for i, c in log_factors.items():
+        area = labels == i
+        gain[area], touched[area] = c, True
+    scaled = torch.maximum(est * torch.exp(torch.from_numpy(gain)), lin)
+    return torch.where(torch.from_numpy(touched), scaled, est)
+
+
 class TrueAreaLevels(Method):
     """``base``'s radiance with each fully clipped area (8-connected pixels whose three channels are
     at or above the clip, per-channel mask >= 0.5) scaled by ``exp(median log t - median log e)``
@@ -90,15 +104,15 @@ class TrueAreaLevels(Method):
         self.base, self.truth, self.name = base, truth, "ours, true level per area"
 
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
-        labels = torch.from_numpy(clipped_areas(photo))
-        lin, est = crf.inverse(uint8_to_ldr(photo)), self.base.radiance(photo, crf)
+        labels = clipped_areas(photo)
+        est = self.base.radiance(photo, crf)
         log_est = torch.log(est[0].amax(0).clamp_min(1e-6))
         log_truth = torch.log(self.truth[0].amax(0).clamp_min(1e-6))
-        gain = torch.zeros_like(log_est)
-        for i in labels.unique()[1:]:
-            area = labels == i
-            gain[area] = log_truth[area].median() - log_est[area].median()
-        return torch.where(labels > 0, torch.maximum(est * torch.exp(gain), lin), est)
+        factors: dict[int, float] = {}
+        for i in range(1, int(labels.max()) + 1):
+            area = torch.from_numpy(labels == i)
+            factors[i] = float(log_truth[area].median() - log_est[area].median())
+        return scale_areas(est, crf.inverse(uint8_to_ldr(photo)), labels, factors)
 
 
 class Convex(Method):
