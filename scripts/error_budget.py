@@ -3,6 +3,7 @@ what-ifs, scored by `reexpose eval`'s own code (``evaluate_case``) on the same c
 
     python scripts/error_budget.py --data ../shared/data/hdr
     python scripts/error_budget.py --data ../shared/data/hdr --format jpeg --convex 0.5,0.7 --convex 1,1
+    python scripts/error_budget.py --data ../shared/data/hdr --format jpeg --png-mask --luma-weight 249,254
 
 Methods, each scored as in `reexpose eval` (13 held-out scenes x 2/8/20% clipped, square-root CRF,
 long side ``--side``): ``naive``; ``ours`` (``--weights``, default the shipped model); ``ours + true
@@ -14,6 +15,12 @@ believes are large; ``ours, true level per area`` (``--area-levels``): ours with
 each fully clipped area (8-connected pixels whose three channels clipped) scaled by one factor, the
 ratio of the truth's median to the model's there (never below naive), i.e. what a perfect decision
 per clipped area (lamp or wall, how bright) would add to the model's pattern inside it;
+``ours, the PNG rendition's mask`` (``--png-mask``, for ``--format jpeg``): the network's output
+for the JPEG blended with the per-channel saturation mask of the same case rendered as PNG, i.e.
+how much of the JPEG inputs' deficit is the mask the blend sees (JPEG's ringing and 4:2:0 chroma
+pull one channel of small clipped lamps below the clip); ``ours, luma weight LO-HI`` (per
+``--luma-weight LO,HI``): an all-clipped weight that also counts pixels whose luma (which 4:2:0
+keeps at full resolution) reaches codes LO to HI;
 ``ours, two-scale`` (``--two-scale``): the mean of the log boost of the photo
 and that of the photo upsampled 2x (bilinear; its boost area-averaged back), a test-time
 average over two scales (the network sees objects twice as large, as in most training crops);
@@ -44,6 +51,7 @@ from reexposure.core.arrays import uint8_to_ldr
 from reexposure.core.camera import CRF, DEFAULT_CRF
 from reexposure.core.infer import RadianceMap, Reconstructor
 from reexposure.core.model import ring_chroma
+from reexposure.core.model.blend import all_clipped_weight, blend_parts, radiance_at
 from reexposure.core.weights import ModelError, load_generator
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import evaluate_case
@@ -166,6 +174,46 @@ class MeanBoost(Method):
         return rmap.to_tensor()
 
 
+def luma_clipped(photo: np.ndarray, lo: float, hi: float) -> torch.Tensor:
+    """How surely a pixel's luma clipped, (1,1,H,W) in [0,1]: a ramp from 0 at ``lo`` to 1 at ``hi``
+    (8-bit codes) of ``0.299 R + 0.587 G + 0.114 B`` of an HxWx3 uint8 photo (the JPEG's own luma,
+    which its 4:2:0 chroma subsampling leaves at full resolution)."""
+    ldr = uint8_to_ldr(photo).double() * 255.0
+    y = 0.299 * ldr[:, :1] + 0.587 * ldr[:, 1:2] + 0.114 * ldr[:, 2:]
+    return ((y - lo) / (hi - lo)).clamp(0.0, 1.0).float()
+
+
+class BlendWhatIf(Method):
+    """The network's output for the photo as the pipeline computes it, blended with another mask:
+    ``mask_photo``'s per-channel saturation mask (the same case rendered without JPEG: how much of
+    the JPEG inputs' deficit is the mask the blend sees), and/or an all-clipped weight that also
+    counts pixels whose luma clipped (``luma``: ramp ``(lo, hi)`` in codes, :func:`luma_clipped`).
+    Photos that the pipeline runs on a coarser working grid are not supported (``--side`` up to
+    about 2,000 px)."""
+
+    def __init__(self, rec: Reconstructor, name: str, mask_photo: np.ndarray | None = None,
+                 luma: tuple[float, float] | None = None) -> None:
+        self.rec, self.name, self.mask_photo, self.luma = rec, name, mask_photo, luma
+
+    def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+        self.rec.crf = crf
+        rmap = self.rec(photo)
+        lin = crf.inverse(uint8_to_ldr(photo))
+        if not rmap.boosts:
+            return lin
+        if rmap.scale != 1 or rmap.chroma is None:
+            raise ValueError("BlendWhatIf needs a guided head on a photo the network sees at full size")
+        source = photo if self.mask_photo is None else self.mask_photo
+        mask = camera.saturation_mask(uint8_to_ldr(source), dilate=0, per_channel=True)
+        head = rmap.output()
+        chroma = torch.from_numpy(rmap.chroma.astype(np.float32))[None]
+        guide, log_gain = blend_parts(lin, mask, head, chroma)
+        if self.luma is not None:
+            every = torch.maximum(mask.amin(1, keepdim=True), luma_clipped(source, *self.luma))
+            log_gain = all_clipped_weight(mask, every) * head[:, :1].clamp_min(0.0)
+        return radiance_at(guide, log_gain)
+
+
 class Cached(Method):
     """``base``'s radiance for one photo, computed once (the what-ifs all start from it)."""
 
@@ -218,11 +266,14 @@ def _mean_or_dash(values: np.ndarray) -> str:
     return f"{finite.mean():.3f}" if finite.size else "-"
 
 
-def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: list[tuple[float, ...]]) -> None:
+def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: list[tuple[float, ...]],
+                   luma: list[tuple[float, ...]]) -> None:
     """Score the methods on the held-out cases and print the table (exits if none are found)."""
-    cases = validation_scenes(TrainConfig(data=str(args.data), val_side=args.side, holdout=scenes), args.format)
+    config = TrainConfig(data=str(args.data), val_side=args.side, holdout=scenes)
+    cases = validation_scenes(config, args.format)
     if not cases:
         sys.exit(f"error_budget: error: none of the scenes {args.scenes} found under {args.data}")
+    pngs = validation_scenes(config, "png") if args.png_mask else []
     ours = Ours(args.weights, threads=args.threads)
     others = {w: Ours(w, threads=args.threads).rec for spec in args.ensemble for w in spec.split(",")}
     scores: dict[str, list[tuple[float, ...]]] = {}
@@ -232,6 +283,11 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
         methods["ours + true lights"] = TrueLights(base, case["radiance"], args.light)
         if args.area_levels:
             methods["ours, true level per area"] = TrueAreaLevels(base, case["radiance"])
+        if args.png_mask:
+            png = next(p["photo"] for p in pngs if (p["name"], p["clip"]) == (case["name"], case["clip"]))
+            methods["ours, the PNG rendition's mask"] = BlendWhatIf(ours.rec, "png mask", mask_photo=png)
+        for lo, hi in luma:
+            methods[f"ours, luma weight {lo:g}-{hi:g}"] = BlendWhatIf(ours.rec, "luma", luma=(lo, hi))
         for a, t in convex:
             m = Convex(base, a, t)
             methods[m.name] = m
@@ -273,6 +329,11 @@ def main() -> int:
     ap.add_argument("--convex", action="append", default=[], metavar="A,T", help="add a convex remap (repeatable)")
     ap.add_argument("--area-levels", action="store_true",
                     help="add the what-if with each fully clipped area at the truth's median level")
+    ap.add_argument("--png-mask", action="store_true",
+                    help="add the what-if blending each case with its PNG rendition's mask (for --format jpeg)")
+    ap.add_argument("--luma-weight", action="append", default=[], metavar="LO,HI",
+                    help="add the what-if whose all-clipped weight also counts pixels whose luma reaches "
+                         "codes LO-HI (repeatable)")
     ap.add_argument("--two-scale", action="store_true", help="add the two-scale test-time average")
     ap.add_argument("--upscale", type=float, action="append", default=[], metavar="F",
                     help="add the model run on the photo resized by F (repeatable)")
@@ -288,10 +349,16 @@ def main() -> int:
             raise ValueError
     except ValueError:
         ap.exit(2, "error_budget: error: --convex takes A,T (two numbers)\n")
+    try:
+        luma = [tuple(float(v) for v in s.split(",")) for s in args.luma_weight]
+        if any(len(c) != 2 or not 0 <= c[0] < c[1] <= 255 for c in luma):
+            raise ValueError
+    except ValueError:
+        ap.exit(2, "error_budget: error: --luma-weight takes LO,HI (codes, 0 <= LO < HI <= 255)\n")
     scenes = tuple(n for n in args.scenes.split(",") if n)
     try:
         if scenes or args.crops <= 0:
-            held_out_table(args, scenes, convex)
+            held_out_table(args, scenes, convex, luma)
         if args.crops > 0:  # never a held-out scene, whatever --scenes says
             crop_calibration(args.data, args.weights, args.crops, tuple(sorted(set(holdout_scenes()) | set(scenes))))
     except (ModelError, DataError) as exc:

@@ -97,3 +97,36 @@ def test_true_area_levels_scales_each_fully_clipped_area_by_its_median_ratio() -
     assert torch.equal(out[0][:, rest], model[0][:, rest])
     truth[:, :, 5:7, 6:10] = 0.5  # a truth below the clip level: naive's 1.0 is the floor
     assert torch.allclose(eb.TrueAreaLevels(Fixed(), truth).radiance(photo)[:, :, 5:7, 6:10], torch.tensor(1.0))
+
+
+def test_blend_what_if_is_the_pipeline_with_the_photos_own_mask_and_luma_only_adds() -> None:
+    """With the photo's own mask the what-if equals the pipeline's radiance; the luma weight has
+    known values and only ever adds brightness (a larger weight on a log gain >= 0)."""
+    import importlib.util
+
+    import numpy as np
+    import torch
+
+    from reexposure.core.infer import Reconstructor
+
+    spec = importlib.util.spec_from_file_location("error_budget", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    eb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eb)
+
+    luma = eb.luma_clipped(np.array([[[255, 255, 255], [255, 255, 100], [255, 255, 238]]], np.uint8), 249, 254)
+    assert torch.allclose(luma.flatten(), torch.tensor([1.0, 0.0, (0.886 * 255 + 0.114 * 238 - 249) / 5]), atol=1e-5)
+
+    yy, xx = np.mgrid[0:48, 0:64]
+    photo = np.stack([80 + xx, 90 + yy, 60 + xx // 2], -1).astype(np.uint8)
+    blob = (yy - 20) ** 2 + (xx - 30) ** 2 < 60
+    photo[blob] = 255
+    photo[((yy - 20) ** 2 + (xx - 30) ** 2 < 150) & ~blob] = (255, 252, 236)  # a ring whose luma nearly clipped
+    rec = Reconstructor(None, threads=1)
+    pipeline = rec(photo).to_tensor()
+    same = eb.BlendWhatIf(rec, "own mask", mask_photo=photo).radiance(photo)
+    assert torch.allclose(same, pipeline, rtol=1e-5, atol=1e-6)
+    more = eb.BlendWhatIf(rec, "luma", luma=(240.0, 254.0)).radiance(photo)
+    assert bool((more >= pipeline * (1 - 1e-5)).all()) and bool((more > pipeline * 1.01).any())
+    out = _run("--data", ".", "--luma-weight", "254,249")
+    assert out.returncode == 2 and "LO,HI" in out.stderr

@@ -61,7 +61,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "settle_interior", "blend_parts",
-           "radiance_at", "compose_radiance"]
+           "all_clipped_weight", "radiance_at", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -247,8 +247,21 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
     guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
-    all_clipped = torch.minimum(_smooth(_close(mask.amin(1, keepdim=True))), mask.amax(1, keepdim=True))
-    return guide, all_clipped * log_bright
+    return guide, all_clipped_weight(mask) * log_bright
+
+
+def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None) -> torch.Tensor:
+    """The weight (B,1,H,W) in [0,1] of the network's log brightness in the guided blend (step 4
+    of the module docstring): how surely all three channels of a pixel clipped, closed
+    morphologically (holes up to about ``2 * _FILL`` px), smoothed (:func:`_smooth`) and never above
+    the pixel's own most clipped channel, so a pixel with no channel near the clip gets 0.
+
+    ``mask`` (B,3,H,W) per-channel saturation mask in [0,1]; ``every`` (B,1,H,W) in [0,1] how
+    surely every channel clipped (default ``mask``'s minimum over channels; a what-if in
+    ``scripts/error_budget.py`` passes another estimate)."""
+    if every is None:
+        every = mask.amin(1, keepdim=True)
+    return torch.minimum(_smooth(_close(every)), mask.amax(1, keepdim=True))
 
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
