@@ -28,6 +28,11 @@ average over two scales (the network sees objects twice as large, as in most tra
 (per ``--ensemble W[,W...]``): the mean log boost of the model and the listed weights, an
 output-space ensemble.
 
+``--camera SEED`` renders the cases as `reexpose eval --camera SEED` does (the training's
+camera-like JPEG engine; closer to real photos than ``--format jpeg``'s plain 4:2:0 q90 JPEG, on
+which a JPEG-specific what-if can look better than it does on real brackets: MODEL_CARD.md,
+"Eighth session").
+
 Prints the means over cases of the clipped-region PSNR gain over naive at EV -2 and -3, the
 texture ratio at EV -2 and lights kept (``reexpose eval``'s), and the number of cases worse than
 naive by more than 0.5 dB at EV -2 or -3 (markdown). With ``--crops N``, also how bright the model
@@ -40,6 +45,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,9 +60,9 @@ from reexposure.core.model import ring_chroma
 from reexposure.core.model.blend import all_clipped_weight, blend_parts, radiance_at
 from reexposure.core.weights import ModelError, load_generator
 from reexposure.eval.baselines import Method, Naive, Ours
-from reexposure.eval.run import evaluate_case
+from reexposure.eval.run import DEFAULT_CLIPS, EvalError, evaluate_case, load_scene
 from reexposure.formats.scenes import holdout_scenes
-from reexposure.training.data import DataConfig, DataError, HDRPairs, find_hdr_files
+from reexposure.training.data import DataConfig, DataError, HDRPairs, camera_case_photo, find_hdr_files
 from reexposure.training.trainer import TrainConfig, validation_scenes
 
 
@@ -266,11 +272,28 @@ def _mean_or_dash(values: np.ndarray) -> str:
     return f"{finite.mean():.3f}" if finite.size else "-"
 
 
+def camera_cases(config: TrainConfig, seed: int) -> list[dict[str, Any]]:
+    """The held-out cases of ``config`` (its ``holdout`` scenes at ``val_side`` px, eval's clips) as
+    `reexpose eval --camera SEED` renders them (:func:`camera_case_photo`: white balance, a
+    highlight shoulder, a random curve, sharpening, 4:2:0 JPEG): the same items as
+    :func:`validation_scenes`."""
+    out = []
+    for p in [p for p in find_hdr_files(config.data) if p.stem in set(config.holdout)]:
+        image, _ = load_scene(p, config.val_side)
+        for clip in DEFAULT_CLIPS:
+            try:
+                _, gt, photo = camera_case_photo(image, clip, p.stem, seed)
+            except EvalError:
+                continue
+            out.append({"name": p.stem, "clip": clip, "photo": photo, "radiance": gt})
+    return out
+
+
 def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: list[tuple[float, ...]],
                    luma: list[tuple[float, ...]]) -> None:
     """Score the methods on the held-out cases and print the table (exits if none are found)."""
     config = TrainConfig(data=str(args.data), val_side=args.side, holdout=scenes)
-    cases = validation_scenes(config, args.format)
+    cases = validation_scenes(config, args.format) if args.camera is None else camera_cases(config, args.camera)
     if not cases:
         sys.exit(f"error_budget: error: none of the scenes {args.scenes} found under {args.data}")
     pngs = validation_scenes(config, "png") if args.png_mask else []
@@ -307,7 +330,8 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
             scores.setdefault(label, []).append((ev["-2"]["psnr_clipped"] - naive["-2"]["psnr_clipped"],
                                                  ev["-3"]["psnr_clipped"] - naive["-3"]["psnr_clipped"],
                                                  ev["-2"]["texture_clipped"], r["lights_kept"]))
-    print(f"{len(cases)} cases, {args.format}, long side {args.side} px; gains over naive in dB\n")
+    kind = args.format if args.camera is None else f"camera-like (seed {args.camera})"
+    print(f"{len(cases)} cases, {kind}, long side {args.side} px; gains over naive in dB\n")
     print("| method | clipped EV-2 | clipped EV-3 | texture EV-2 | lights kept | cases < naive - 0.5 dB |\n"
           "|---|---:|---:|---:|---:|---:|")
     for label, rows in scores.items():
@@ -322,6 +346,9 @@ def main() -> int:
     ap.add_argument("--data", required=True, type=Path, help="HDR folder holding the held-out scenes")
     ap.add_argument("--weights", default=None, help="generator weights (default: the shipped model)")
     ap.add_argument("--format", default="png", choices=("png", "jpeg"))
+    ap.add_argument("--camera", type=int, default=None, metavar="SEED",
+                    help="render the cases as `reexpose eval --camera SEED` does (camera-like JPEGs; "
+                         "--format is then ignored)")
     ap.add_argument("--scenes", default=",".join(holdout_scenes()), help="comma-separated scene names "
                     "(default: the documented hold-out list; empty with --crops: only the crop table)")
     ap.add_argument("--side", type=int, default=512, help="long side of the scenes, px (as eval --max-side)")
@@ -355,6 +382,9 @@ def main() -> int:
             raise ValueError
     except ValueError:
         ap.exit(2, "error_budget: error: --luma-weight takes LO,HI (codes, 0 <= LO < HI <= 255)\n")
+    if args.png_mask and (args.format != "jpeg" or args.camera is not None):
+        ap.exit(2, "error_budget: error: --png-mask compares plain JPEG cases with their PNG rendition: "
+                "use it with --format jpeg and without --camera\n")
     scenes = tuple(n for n in args.scenes.split(",") if n)
     try:
         if scenes or args.crops <= 0:

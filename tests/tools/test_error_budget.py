@@ -130,3 +130,22 @@ def test_blend_what_if_is_the_pipeline_with_the_photos_own_mask_and_luma_only_ad
     assert bool((more >= pipeline * (1 - 1e-5)).all()) and bool((more > pipeline * 1.01).any())
     out = _run("--data", ".", "--luma-weight", "254,249")
     assert out.returncode == 2 and "LO,HI" in out.stderr
+
+
+def test_error_budget_png_mask_on_jpeg_and_camera_like_cases(tmp_path: Path) -> None:
+    """--png-mask scores JPEG cases with their PNG rendition's mask; --camera renders the cases as
+    `reexpose eval --camera` does; --png-mask needs plain JPEG cases."""
+    data = make_hdr_folder(tmp_path / "hdr", h=160, w=192)
+    out = _run("--data", str(data), "--scenes", "v", "--side", "96", "--format", "jpeg", "--png-mask",
+               "--luma-weight", "249,254")
+    assert out.returncode == 0, out.stderr
+    assert "3 cases, jpeg" in out.stdout
+    assert "| ours, the PNG rendition's mask |" in out.stdout and "| ours, luma weight 249-254 |" in out.stdout
+    cam = _run("--data", str(data), "--scenes", "v", "--side", "96", "--camera", "1")
+    assert cam.returncode == 0, cam.stderr
+    assert "camera-like (seed 1)" in cam.stdout
+    ours = re.search(r"^\| ours \| ([^|]+) \|", out.stdout, re.MULTILINE)
+    ours_cam = re.search(r"^\| ours \| ([^|]+) \|", cam.stdout, re.MULTILINE)
+    assert ours is not None and ours_cam is not None and ours.group(1) != ours_cam.group(1)
+    bad = _run("--data", str(data), "--scenes", "v", "--png-mask")
+    assert bad.returncode == 2 and "--format jpeg" in bad.stderr
