@@ -4,6 +4,7 @@ unreadable files, caching."""
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,32 @@ def test_pair_exposure_clips_the_requested_share() -> None:
         clipped = float(np.mean(pair.radiance.max(axis=-1) >= 1.0))
         assert 0.08 <= clipped <= 0.12
         assert float(np.mean(pair.ldr.max(axis=-1) >= 1.0)) == pytest.approx(clipped, abs=0.02)
+
+
+def test_scene_exposure_scope_clips_the_share_of_the_whole_image() -> None:
+    """``exposure_scope="scene"``: the exposure clips the requested share of the whole image (as
+    `reexpose eval` exposes a case), whatever the crop holds; "crop" (the default) clips that share
+    of each crop; the draws are the same, so crops do not change."""
+    image = np.full((96, 96, 3), 0.1, np.float32)
+    image[:, 76:] = 4.0  # a bright strip: about 21% of the scene
+    base = dict(crop=16, clip_share=(0.1, 0.1), clip_share_prob=1.0, highlight_crop_prob=0.0, scales=(1.0, 1.0),
+                ev_range=(-8.0, 8.0), crf_bank=("sqrt",), **PLAIN)
+    scene = PairSynthesizer(DataConfig(exposure_scope="scene", **base))
+    crop = PairSynthesizer(DataConfig(**base))
+    dark = 0
+    for s in range(6):
+        a, b = scene.sample(image, np.random.default_rng(s)), crop.sample(image, np.random.default_rng(s))
+        assert a.k == pytest.approx(-2.0)  # the scene's 90th percentile, 4.0, lands on the clip level
+        np.testing.assert_allclose(a.radiance / 2.0**a.k, b.radiance / 2.0**b.k)  # the same crop
+        if float(b.radiance.max()) / 2.0**b.k <= 0.1 + 1e-6:  # a dark crop: crop scope exposes it up, 10% clips
+            assert b.k == pytest.approx(math.log2(10.0), abs=1e-4)
+            dark += 1
+    assert dark >= 2
+    big = np.zeros((2048, 1024, 3), np.float32)
+    assert PairSynthesizer._scene_sample(big).shape[:2] == (1024, 512)  # every 2nd: at least 2**18 pixels counted
+    np.testing.assert_array_equal(PairSynthesizer._scene_sample(image), image)  # small: every pixel
+    with pytest.raises(ValueError, match="exposure_scope"):
+        PairSynthesizer(DataConfig(exposure_scope="frame"))
 
 
 def test_barely_clipped_crops_put_the_peak_just_above_the_clip_level() -> None:

@@ -58,6 +58,11 @@ class DataConfig:
     ev_range: tuple[float, float] = (-3.0, 3.0)  # exposure offset k, stops
     clip_share: tuple[float, float] = (0.02, 0.25)  # target share of clipped pixels in a crop
     clip_share_prob: float = 0.9  # else k ~ U(ev_range)
+    # Whose pixels the clip share counts: "crop" (every crop exposed so that 2-25% of it clips) or
+    # "scene" (the whole image exposed so that that share of it clips, as `reexpose eval` exposes
+    # its cases and as a camera meters the whole frame: a crop around a small lamp in a night
+    # scene then holds a small clipped core, not the lamp and its lit surroundings).
+    exposure_scope: str = "crop"
     # "Barely clipped" crops: with this probability (drawn before clip_share), k puts the crop's
     # brightest pixel (max channel) at U(peak_range) times the clip level, so that highlights just
     # above it are seen as often as suns (the model over-boosted them: Desk, leadenhall at 2%).
@@ -122,6 +127,8 @@ class PairSynthesizer:
     """Renders (ldr, radiance) training pairs from one normalised HDR image."""
 
     def __init__(self, config: DataConfig) -> None:
+        if config.exposure_scope not in ("crop", "scene"):
+            raise ValueError(f"pairs.exposure_scope must be 'crop' or 'scene', got {config.exposure_scope!r}")
         self.config = config
         self.bank = [camera.crf_from_name(n) for n in config.crf_bank]
         self.emor = camera.load_emor(config.emor_path) if config.emor_path else None
@@ -177,6 +184,14 @@ class PairSynthesizer:
             patch = patch[:, ::-1]
         patch = np.rot90(patch, int(rng.integers(4)))
         return np.ascontiguousarray(patch)
+
+    @staticmethod
+    def _scene_sample(image: np.ndarray, pixels: int = 1 << 18) -> np.ndarray:
+        """``image`` (HxWx3) itself, or every n-th row and column of it, n the largest step that
+        leaves at least about ``pixels``: the pixels a scene-wide clip share is counted on
+        (:attr:`DataConfig.exposure_scope`)."""
+        n = max(1, int(math.sqrt(image.shape[0] * image.shape[1] / pixels)))
+        return image[::n, ::n]
 
     def exposure(self, patch: np.ndarray, rng: np.random.Generator) -> float:
         """Exposure offset k (stops) for this crop: with ``peak_prob``, so that its brightest pixel
@@ -272,7 +287,7 @@ class PairSynthesizer:
         """A :class:`Pair` from a normalised HDR image: one crop, one exposure ``k``; the target is
         ``crop * 2**k`` and the input is the photo rendered from that same target."""
         patch = self.crop(image, rng, bright)
-        k = self.exposure(patch, rng)
+        k = self.exposure(patch if self.config.exposure_scope == "crop" else self._scene_sample(image), rng)
         radiance = patch * np.float32(2.0**k)
         if self.config.camera_prob > 0 and rng.random() < self.config.camera_prob:  # no draw when off
             radiance = self.camera_look(radiance, rng)
