@@ -5,7 +5,7 @@ what-ifs, scored by `reexpose eval`'s own code (``evaluate_case``) on the same c
     python scripts/error_budget.py --data ../shared/data/hdr --format jpeg --convex 0.5,0.7 --convex 1,1
     python scripts/error_budget.py --data ../shared/data/hdr --format jpeg --png-mask --luma-weight 249,254
 
-Methods, each scored as in `reexpose eval` (13 held-out scenes x 2/8/20% clipped, square-root CRF,
+Methods, each scored as in `reexpose eval` (the held-out scenes x 2/8/20% clipped, square-root CRF,
 long side ``--side``): ``naive``; ``ours`` (``--weights``, default the shipped model); ``ours + true
 lights``: ours with the pixels whose true radiance is at least ``--light`` times the clip level
 (default 4: still white at EV -2) and their 8 neighbours replaced by the truth, i.e. what a model
