@@ -56,12 +56,13 @@ class DataConfig:
 
     crop: int = 128
     ev_range: tuple[float, float] = (-3.0, 3.0)  # exposure offset k, stops
-    clip_share: tuple[float, float] = (0.02, 0.25)  # target share of clipped pixels in a crop
+    clip_share: tuple[float, float] = (0.02, 0.25)  # target share of clipped pixels in a crop (or scene)
     clip_share_prob: float = 0.9  # else k ~ U(ev_range)
     # Whose pixels the clip share counts: "crop" (every crop exposed so that 2-25% of it clips) or
     # "scene" (the whole image exposed so that that share of it clips, as `reexpose eval` exposes
-    # its cases and as a camera meters the whole frame: a crop around a small lamp in a night
-    # scene then holds a small clipped core, not the lamp and its lit surroundings).
+    # its cases and as a camera meters the whole frame; highlight-centred crops then hold more
+    # clipped pixels, and a CPU fine-tune kept more lights with more held-out cases below naive:
+    # MODEL_CARD.md "Eighth session").
     exposure_scope: str = "crop"
     # "Barely clipped" crops: with this probability (drawn before clip_share), k puts the crop's
     # brightest pixel (max channel) at U(peak_range) times the clip level, so that highlights just
