@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -60,9 +59,9 @@ from reexposure.core.model import ring_chroma
 from reexposure.core.model.blend import all_clipped_weight, blend_parts, radiance_at
 from reexposure.core.weights import ModelError, load_generator
 from reexposure.eval.baselines import Method, Naive, Ours
-from reexposure.eval.run import DEFAULT_CLIPS, EvalError, evaluate_case, load_scene
+from reexposure.eval.run import evaluate_case
 from reexposure.formats.scenes import holdout_scenes
-from reexposure.training.data import DataConfig, DataError, HDRPairs, camera_case_photo, find_hdr_files
+from reexposure.training.data import DataConfig, DataError, HDRPairs, find_hdr_files
 from reexposure.training.trainer import TrainConfig, validation_scenes
 
 
@@ -272,28 +271,11 @@ def _mean_or_dash(values: np.ndarray) -> str:
     return f"{finite.mean():.3f}" if finite.size else "-"
 
 
-def camera_cases(config: TrainConfig, seed: int) -> list[dict[str, Any]]:
-    """The held-out cases of ``config`` (its ``holdout`` scenes at ``val_side`` px, eval's clips) as
-    `reexpose eval --camera SEED` renders them (:func:`camera_case_photo`: white balance, a
-    highlight shoulder, a random curve, sharpening, 4:2:0 JPEG): the same items as
-    :func:`validation_scenes`."""
-    out = []
-    for p in [p for p in find_hdr_files(config.data) if p.stem in set(config.holdout)]:
-        image, _ = load_scene(p, config.val_side)
-        for clip in DEFAULT_CLIPS:
-            try:
-                _, gt, photo = camera_case_photo(image, clip, p.stem, seed)
-            except EvalError:
-                continue
-            out.append({"name": p.stem, "clip": clip, "photo": photo, "radiance": gt})
-    return out
-
-
 def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: list[tuple[float, ...]],
                    luma: list[tuple[float, ...]]) -> None:
     """Score the methods on the held-out cases and print the table (exits if none are found)."""
     config = TrainConfig(data=str(args.data), val_side=args.side, holdout=scenes)
-    cases = validation_scenes(config, args.format) if args.camera is None else camera_cases(config, args.camera)
+    cases = validation_scenes(config, args.format, args.camera)
     if not cases:
         sys.exit(f"error_budget: error: none of the scenes {args.scenes} found under {args.data}")
     pngs = validation_scenes(config, "png") if args.png_mask else []

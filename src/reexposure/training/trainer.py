@@ -56,7 +56,7 @@ from ..formats.io import read_hdr
 from ..formats.scenes import holdout_scenes
 from ..formats.viz import contact_sheet
 from .config import ConfigError, load, to_dict
-from .data import DataConfig, HDRPairs, PairSynthesizer, find_hdr_files, find_ldr_files, normalize_95
+from .data import DataConfig, HDRPairs, PairSynthesizer, camera_case_photo, find_hdr_files, find_ldr_files, normalize_95
 from .losses import (
     PerceptualLoss,
     find_vgg_weights,
@@ -224,13 +224,15 @@ def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[d
     return out
 
 
-def validation_scenes(config: TrainConfig, fmt: str = "png") -> list[dict[str, Any]]:
+def validation_scenes(config: TrainConfig, fmt: str = "png", camera_seed: int | None = None) -> list[dict[str, Any]]:
     """Whole held-out scenes as `reexpose eval` makes them (its :func:`~reexposure.eval.run.load_scene`
     and :func:`~reexposure.eval.run.case_photo`), smaller: each scene downscaled to ``val_side`` px
     on its long side and exposed so that 2, 8 and 20% of its pixels clip (eval's default clips),
     rendered to an 8-bit photo with the square-root CRF and encoded as ``fmt`` (``png``, or
-    ``jpeg`` at q90 as in `reexpose eval --format jpeg`). Items: ``name``, ``clip``, ``photo``
-    (HxWx3 uint8) and ``radiance`` (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
+    ``jpeg`` at q90 as in `reexpose eval --format jpeg`); with ``camera_seed``, rendered instead as
+    `reexpose eval --camera SEED` does (:func:`~reexposure.training.data.camera_case_photo`;
+    ``fmt`` is then ignored). Items: ``name``, ``clip``, ``photo`` (HxWx3 uint8) and ``radiance``
+    (1,3,H,W, the truth). Empty when ``val_side`` is 0."""
     if config.val_side <= 0:
         return []
     out = []
@@ -242,7 +244,10 @@ def validation_scenes(config: TrainConfig, fmt: str = "png") -> list[dict[str, A
             continue
         for clip in DEFAULT_CLIPS:
             try:
-                _, gt, photo = case_photo(image, t, clip, camera.DEFAULT_CRF, fmt)
+                if camera_seed is None:
+                    _, gt, photo = case_photo(image, t, clip, camera.DEFAULT_CRF, fmt)
+                else:
+                    _, gt, photo = camera_case_photo(image, clip, p.stem, camera_seed)
             except EvalError:
                 continue
             out.append({"name": p.stem, "clip": clip, "photo": photo, "radiance": gt})
