@@ -33,3 +33,32 @@ def test_area_sizes_are_weighted_by_area() -> None:
 def test_no_clipped_pixel_gives_nan_ring() -> None:
     s = clip_statistics([np.zeros((8, 8, 3), np.uint8)])
     assert s["clipped"] == 0.0 and np.isnan(s["ring_sat"]) and np.isnan(s["area_d50"])
+
+
+def _bracket(forward, ev: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """A bright and a darker frame (``ev`` stops) of a smooth ramp of radiance 0.02-1.2 x the clip
+    level through the camera ``forward`` (linear in [0,1] -> [0,1], hard clip)."""
+    radiance = np.repeat(np.linspace(0.02, 1.2, 4096)[None, :, None], 3, 2)
+    frames = [np.round(forward(np.clip(radiance * 2.0**-e, 0, 1)) * 255).astype(np.uint8) for e in (0.0, ev)]
+    return frames[0], frames[1]
+
+
+def test_tone_ratios_are_flat_for_power_laws_and_rise_for_a_shoulder() -> None:
+    from reexposure.training.clip_stats import TONE_BANDS, tone_ratios
+
+    for gamma in (2.0, 2.2):  # any power law keeps the ratio between exposures at every code
+        r = tone_ratios(*_bracket(lambda x, g=gamma: x ** (1 / g)), 2.0)
+        assert r.shape == (len(TONE_BANDS) - 1,)
+        np.testing.assert_allclose(r, 1.0, atol=0.04)
+
+    def shoulder(x: np.ndarray) -> np.ndarray:  # the square root of a signal linear to 0.5, then rolled off
+        knee = 0.5
+        y = np.where(x <= knee, x, knee + (1 - knee) * (1 - np.exp(-(x - knee) / (1 - knee))))
+        return np.sqrt(y / (knee + (1 - knee) * (1 - np.exp(-1))))
+
+    r = tone_ratios(*_bracket(shoulder), 2.0)
+    np.testing.assert_allclose(r[:3], 1.0, atol=0.04)  # below the knee: the square law
+    assert r[-1] > 1.15 and r[-1] > r[-2] > r[-3] > r[-4] > 1.0  # compressed highlights: the top bands rise
+    # a band without enough values is NaN
+    b, d = _bracket(lambda x: np.sqrt(x))
+    assert np.isnan(tone_ratios(b[:, :100], d[:, :100], 2.0)).all()

@@ -374,6 +374,27 @@ def test_camera_white_balance_makes_one_channel_clip_first() -> None:
     assert ldr[0, 0, 0] == 1.0 and ldr[0, 0, 1] < 1.0
 
 
+def test_camera_curves_emor_draws_every_camera_like_curve_from_emor(tmp_path: Path) -> None:
+    """``camera_curves="emor"``: every camera-like photo takes a random EMoR curve (not the bank's
+    power laws), the plain renders still use the bank; it needs an EMoR file; other values fail."""
+    emor = tmp_path / "emor.txt"
+    grid = " ".join(f"{x:.4f}" for x in np.linspace(0, 1, 11))
+    bend = " ".join(f"{0.2 * x * (1 - x):.4f}" for x in np.linspace(0, 1, 11))  # five components, as EMoR.sample draws
+    emor.write_text(f"E =\n{grid}\nf0 =\n{' '.join(f'{x ** 0.45:.4f}' for x in np.linspace(0, 1, 11))}\n"
+                    + "".join(f"h({k})=\n{bend}\n" for k in range(1, 6)))
+    syn = _camera(camera_curves="emor", emor_path=str(emor))
+    ramp = np.repeat(np.linspace(0, 1, 64, dtype=np.float32)[None, :, None], 3, axis=2)
+    names = {syn.camera_render(ramp, np.random.default_rng(s))[1].name for s in range(6)}
+    assert names == {"emor-random"}
+    bank = _camera(emor_path=str(emor))  # the default: the bank (here sqrt) plus EMoR samples
+    assert {bank.camera_render(ramp, np.random.default_rng(s))[1].name for s in range(12)} == {"sqrt", "emor-random"}
+    assert syn.render(ramp, np.random.default_rng(0))[1].name in ("sqrt", "emor-random")
+    with pytest.raises(ValueError, match="emor_path"):
+        _camera(camera_curves="emor")
+    with pytest.raises(ValueError, match="camera_curves"):
+        _camera(camera_curves="gamma")
+
+
 def test_camera_jpeg_subsamples_chroma() -> None:
     """4:2:0: a one-pixel colour checkerboard loses its colour detail, its brightness pattern stays."""
     syn = _camera(camera_jpeg_prob=1.0, camera_jpeg_quality=(97, 97), shoulder_prob=0.0)

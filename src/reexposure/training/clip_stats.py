@@ -21,7 +21,17 @@ For a set of 8-bit RGB images, over all pixels with any channel at 254 or 255 (c
 Statistics are pooled over the set's clipped pixels (so large photos weigh more). Photos are
 area-reduced to at most ``max_side`` pixels first, about the scale of the training crops.
 
-Run: ``python scripts/clip_stats.py --photos DIR [DIR ...] --pairs CONFIG [--n 300]``.
+And how the camera's curve compresses highlights, from brackets (:func:`tone_ratios`): two frames of
+one scene ``ev`` stops apart, both read with the square-law inverse (the model's input curve). For
+a pixel of the bright frame at code ``c``, ``dark_lin * 2**ev / bright_lin`` is 1 for a camera whose
+curve is any power law (the square root, gamma 2.2: a power law keeps ratios) and grows with ``c``
+where the curve compresses the highlights more than the mid-tones (an S-shaped tone curve, a
+shoulder): a code near the clip then stands for more light than the square law reads in it. The
+median per band of codes, divided by that of the band 128-159 (so an error in ``ev`` cancels), is
+the measure; real brackets (``../shared/data/brackets``) against training pairs rendered the same
+way (:func:`pair_tone_ratios`).
+
+Run: ``python scripts/clip_stats.py --photos DIR [DIR ...] --pairs CONFIG [--n 300] [--brackets DIR]``.
 """
 
 from __future__ import annotations
@@ -34,12 +44,15 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ..eval.brackets import find_sets, load_pair
+from ..eval.run import exposure_for_share, load_scene
 from ..formats.io import read_photo
 from ..formats.scenes import find_hdr_files, find_ldr_files
-from .data import HDRPairs
+from .data import HDRPairs, PairSynthesizer
 from .trainer import load_train_config
 
-__all__ = ["KEYS", "clip_statistics", "photo_set", "pair_set"]
+__all__ = ["KEYS", "TONE_BANDS", "clip_statistics", "photo_set", "pair_set", "tone_ratios", "bracket_tone_ratios",
+           "pair_tone_ratios"]
 
 KEYS = ("clipped", "one", "two", "three", "single_r", "single_g", "single_b", "ring_sat", "ring_level",
         "area_d50", "area_ge64")
@@ -113,3 +126,72 @@ def pair_set(config_path: str | Path, n: int = 300, camera_prob: float | None = 
     files = [p for p in find_hdr_files(cfg.data) if p.stem not in set(cfg.holdout) | set(cfg.exclude)]
     ds = HDRPairs(files, pairs, seed=seed)
     return [np.round(ds[i]["ldr"].permute(1, 2, 0).numpy() * 255).astype(np.uint8) for i in range(n)]
+
+
+#: Bands of the bright frame's code for :func:`tone_ratios`: ``[TONE_BANDS[i], TONE_BANDS[i + 1])``.
+TONE_BANDS = (64, 96, 128, 160, 192, 216, 232, 244, 250, 254)  # 254 and 255 count as clipped
+_TONE_REF = 2  # the band 128-159: the ratios are divided by its value
+_TONE_MIN_PX = 200  # channel values a band needs (else NaN)
+
+
+def tone_ratios(bright: np.ndarray, dark: np.ndarray, ev: float) -> np.ndarray:
+    """How much more light a code of the bright frame holds than the square law reads in it,
+    relative to the mid-tones (module docstring). ``bright``, ``dark``: HxWx3 uint8 of one scene,
+    the darker frame ``ev`` stops darker. Over every channel value of the bright frame whose
+    darker value lies in 9-249 (neither black nor clipped): per band of :data:`TONE_BANDS`, the
+    median of ``(dark / 255)**2 * 2**ev / (bright / 255)**2``, divided by the band 128-159's.
+    Returns (len(TONE_BANDS) - 1,) floats, NaN where a band has fewer than 200 values or the
+    reference band has none; 1.0 everywhere for a power-law camera."""
+    b, d = bright.astype(np.float64), dark.astype(np.float64)
+    ok = (dark > 8) & (dark < 250) & (bright > 0)
+    ratio = (d / np.maximum(b, 1.0)) ** 2 * 2.0 ** float(ev)
+    out = np.full(len(TONE_BANDS) - 1, np.nan)
+    for i, (lo, hi) in enumerate(zip(TONE_BANDS[:-1], TONE_BANDS[1:])):
+        sel = ok & (bright >= lo) & (bright < hi)
+        if sel.sum() >= _TONE_MIN_PX:
+            out[i] = float(np.median(ratio[sel]))
+    return out / out[_TONE_REF]
+
+
+def bracket_tone_ratios(root: str | Path, max_side: int = 1600) -> list[tuple[str, np.ndarray]]:
+    """:func:`tone_ratios` of every scored pair of the bracket sets under ``root`` (each
+    ``highlight_test`` entry with a frame 2-3 EV darker, frames as ``reexpose eval --brackets``
+    loads them): ``[("set/bright frame", ratios), ...]``."""
+    import json
+
+    rows = []
+    for d in find_sets(root):
+        info = json.loads((d / "info.json").read_text())
+        for t in info.get("highlight_test", []):
+            if not t.get("darker_2to3ev"):
+                continue
+            bright, dark = load_pair(d / t["bright_frame"], d / t["darker_2to3ev"], max_side)
+            rows.append((f"{d.name}/{t['bright_frame']}", tone_ratios(bright, dark, float(t["ev_diff"]))))
+    return rows
+
+
+def pair_tone_ratios(config_path: str | Path, camera_prob: float, n: int = 30, ev: float = 2.0,
+                     side: int = 512) -> np.ndarray:
+    """:func:`tone_ratios` of brackets rendered by a training config's camera: for ``n`` training
+    scenes (evenly spread over the list, ``side`` px), the exposure that clips 8% of the scene,
+    then the photo (``pairs.camera_prob`` replaced by ``camera_prob``: 0 = the plain camera, 1 =
+    camera-like) rendered at that exposure and ``ev`` stops darker, both frames by the same camera
+    (one seed per scene: same curve, shoulder, white balance, JPEG quality). Returns (n, bands)."""
+    cfg = load_train_config(str(config_path), [])
+    synth = PairSynthesizer(dataclasses.replace(cfg.pairs, camera_prob=camera_prob))
+    files = [p for p in find_hdr_files(cfg.data) if p.stem not in set(cfg.holdout) | set(cfg.exclude)]
+    files = files[:: max(1, len(files) // n)][:n]
+    rows = []
+    for i, path in enumerate(files):
+        image, _ = load_scene(path, side)
+        scene = image.astype(np.float32) * np.float32(exposure_for_share(image, 0.08))
+        frames = []
+        for gain in (1.0, 2.0 ** -ev):
+            rng = np.random.default_rng([i, 7])
+            if rng.random() < camera_prob:
+                ldr, _ = synth.camera_render(synth.camera_look(scene, rng) * np.float32(gain), rng)
+            else:
+                ldr, _ = synth.render(scene * np.float32(gain), rng)
+            frames.append(np.round(ldr * 255).astype(np.uint8))
+        rows.append(tone_ratios(frames[0], frames[1], ev))
+    return np.array(rows)

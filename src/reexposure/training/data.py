@@ -101,6 +101,12 @@ class DataConfig:
     shoulder_knee: tuple[float, float] = (0.6, 0.9)  # linear level where the roll-off starts
     desaturate: tuple[float, float] = (0.0, 0.8)  # pull toward white near the clip (0 = none)
     sharpen: tuple[float, float] = (0.0, 80.0)  # unsharp-mask strength, percent
+    # The curve of a camera-like photo: "bank" (as pick_crf draws for every photo: crf_bank plus
+    # EMoR samples) or "emor" (a random EMoR curve, needs emor_path). Pure gamma curves, sqrt
+    # included, read through the square-law inverse keep the same brightness ratio between
+    # exposures at every code; real brackets show highlights compressed 1.6-3.4x more near the
+    # clip than in the mid-tones (scripts/clip_stats.py --brackets), as EMoR curves do.
+    camera_curves: str = "bank"
     camera_jpeg_prob: float = 0.85
     camera_jpeg_quality: tuple[int, int] = (75, 97)
 
@@ -130,6 +136,10 @@ class PairSynthesizer:
     def __init__(self, config: DataConfig) -> None:
         if config.exposure_scope not in ("crop", "scene"):
             raise ValueError(f"pairs.exposure_scope must be 'crop' or 'scene', got {config.exposure_scope!r}")
+        if config.camera_curves not in ("bank", "emor"):
+            raise ValueError(f"pairs.camera_curves must be 'bank' or 'emor', got {config.camera_curves!r}")
+        if config.camera_curves == "emor" and not config.emor_path:
+            raise ValueError("pairs.camera_curves=emor needs pairs.emor_path (an EMoR file)")
         self.config = config
         self.bank = [camera.crf_from_name(n) for n in config.crf_bank]
         self.emor = camera.load_emor(config.emor_path) if config.emor_path else None
@@ -239,8 +249,8 @@ class PairSynthesizer:
         (shot and read noise), a highlight shoulder per channel (linear below ``knee``, rolling
         off to white at about ``knee + 5 (1 - knee)``: 1.3-2.7x the clip level of a hard clip, so a
         clipped pixel there held more light) or the hard clip, desaturation toward the brightest
-        channel near white, a camera curve, quantisation, mild unsharp masking, and JPEG with
-        4:2:0 chroma subsampling."""
+        channel near white, a camera curve (:attr:`DataConfig.camera_curves`), quantisation, mild
+        unsharp masking, and JPEG with 4:2:0 chroma subsampling."""
         c = self.config
         x = np.maximum(radiance, 0.0)
         if rng.random() < c.noise_prob:
@@ -256,7 +266,7 @@ class PairSynthesizer:
             peak = lin.max(axis=-1, keepdims=True)
             t = np.clip((peak - 0.8) / 0.2, 0.0, 1.0)
             lin = lin + d * t * t * (3.0 - 2.0 * t) * (peak - lin)
-        crf = self.pick_crf(rng)
+        crf = self.emor.sample(rng) if self.emor is not None and c.camera_curves == "emor" else self.pick_crf(rng)
         ldr8 = np.round(np.asarray(crf(np.clip(lin, 0.0, 1.0).astype(np.float32))) * 255.0).astype(np.uint8)
         img = Image.fromarray(ldr8)
         amount = float(rng.uniform(*c.sharpen))

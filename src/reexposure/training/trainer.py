@@ -206,7 +206,7 @@ def validation_set(config: TrainConfig, max_scenes: int | None = None) -> list[d
     files = files[:max_scenes] if max_scenes else files
     vcfg = replace(config.pairs, crop=config.val_crop, crf_bank=("sqrt",), jpeg_prob=0.0, noise_prob=0.0,
                    clip_share=(0.10, 0.10), clip_share_prob=1.0, highlight_crop_prob=1.0, scales=(1.0, 1.0),
-                   emor_path="")
+                   emor_path="", camera_curves="bank")
     synth = PairSynthesizer(vcfg)
     out = []
     for i, p in enumerate(files):
