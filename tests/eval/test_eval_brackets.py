@@ -220,3 +220,24 @@ def test_shared_bracket_sets(shared: Path) -> None:
     assert a.shape == b.shape and a.shape[1] == 300
     s = brackets.bracket_scores(a, b, t["ev_diff"], {"naive": naive(a)})
     assert s["n_clipped"] > 0 and s["n_reference"] > 0 and 0 < s["colour_median"]["naive"] < 90
+
+
+def test_levels_by_clipped_channels_groups_pixels_by_how_many_channels_clipped() -> None:
+    bright = np.full((4, 4, 3), 100, np.uint8)  # row 0: below the ring code, in no group
+    bright[1] = 240  # the bright unclipped ring
+    bright[2, :2] = (255, 240, 240)  # one channel clipped
+    bright[2, 2:] = (255, 255, 240)  # two
+    bright[3] = 255  # three
+    dark = np.full((4, 4, 3), 128, np.uint8)
+    dark[3, 3] = 252  # the darker frame clipped too: left out
+    ours = np.full((4, 4, 3), 2.0)
+    ours[3, :3] = [[3.0] * 3, [4.0] * 3, [5.0] * 3]
+    rows = brackets.levels_by_clipped_channels(bright, dark, 2.0, {"ours": ours})
+    assert [r["channels"] for r in rows] == [0, 1, 2, 3]
+    assert [r["pixels"] for r in rows] == [4, 2, 2, 3]
+    truth = (128 / 255) ** 2 * 4.0  # square law, x 2**ev_diff; grey, so luminance = the value
+    assert all(r["truth"] == pytest.approx(truth) for r in rows)
+    assert [r["ours"] for r in rows] == pytest.approx([2.0, 2.0, 2.0, 4.0])  # the median of 3, 4, 5
+    dim = np.full((2, 2, 3), 10, np.uint8)
+    empty = brackets.levels_by_clipped_channels(dim, dark[:2, :2], 2.0, {"ours": ours[:2, :2]})
+    assert empty[3]["pixels"] == 0 and math.isnan(empty[3]["truth"]) and math.isnan(empty[3]["ours"])

@@ -69,7 +69,7 @@ from .photos import check_out, finite_mean
 from .run import EvalError, _jsonable, _write
 
 __all__ = ["CLIP_CODE", "REF_MAX_CODE", "LUMA", "BracketEvalOptions", "find_sets", "load_pair", "bracket_scores",
-           "spearman", "run_brackets", "set_line"]
+           "levels_by_clipped_channels", "spearman", "run_brackets", "set_line"]
 
 CLIP_CODE = 254
 REF_MAX_CODE = 250  # the darker frame counts as unclipped below this code in every channel
@@ -143,6 +143,32 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
         res["lights"][label] = (float((p[still].max(-1) >= LIGHT_FRACTION * gain).mean()) if still.any()
                                 else float("nan"))
     return res
+
+
+def levels_by_clipped_channels(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: dict[str, np.ndarray],
+                               crf: CRF = camera.DEFAULT_CRF, ring_code: int = 230) -> list[dict[str, Any]]:
+    """How bright the truth and each method are, grouped by how many channels of the bright frame
+    clipped: does the reconstruction rise from the unclipped surroundings into a clipped area the
+    way the darker frame does? Groups 0-3: 0 = unclipped pixels whose largest channel is at least
+    ``ring_code`` (the bright ring around clipped areas), 1-3 = pixels with that many channels at
+    ``CLIP_CODE`` or above. Only pixels where the darker frame is unclipped (all channels below
+    ``REF_MAX_CODE``). Arguments as for :func:`bracket_scores`. Returns one dict per group:
+    ``channels``, ``pixels``, ``truth`` (median luminance of the darker frame x ``2**ev_diff``,
+    relative radiance of the bright frame) and ``{label: median luminance}``; NaN medians for an
+    empty group."""
+    n = (bright >= CLIP_CODE).sum(-1)
+    valid = np.all(dark < REF_MAX_CODE, -1)
+    ref = crf.inverse(torch.from_numpy(dark.astype(np.float32) / 255.0)).numpy().astype(np.float64) * 2.0 ** ev_diff
+    out = []
+    for g in range(4):
+        sel = valid & (n == g) & ((bright.max(-1) >= ring_code) if g == 0 else True)
+        row: dict[str, Any] = {"channels": g, "pixels": int(sel.sum()),
+                               "truth": float(np.median(ref[sel] @ LUMA)) if sel.any() else float("nan")}
+        for label, pred in preds.items():
+            p = np.asarray(pred, dtype=np.float64)[sel]
+            row[label] = float(np.median(p @ LUMA)) if sel.any() else float("nan")
+        out.append(row)
+    return out
 
 
 # --------------------------------------------------------------------------- data
