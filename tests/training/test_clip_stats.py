@@ -62,3 +62,24 @@ def test_tone_ratios_are_flat_for_power_laws_and_rise_for_a_shoulder() -> None:
     # a band without enough values is NaN
     b, d = _bracket(lambda x: np.sqrt(x))
     assert np.isnan(tone_ratios(b[:, :100], d[:, :100], 2.0)).all()
+
+
+def test_saturation_ratios_keep_colour_for_power_laws_and_fall_where_the_camera_whitens() -> None:
+    from reexposure.training.clip_stats import saturation_ratios
+
+    radiance = np.tile(np.linspace(0.02, 1.2, 4096)[None, :, None], (4, 1, 1)) * np.array([1.0, 0.6, 0.4])  # orange
+
+    def frames(forward) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+        return tuple(np.round(forward(np.clip(radiance * 2.0**-e, 0, 1)) * 255).astype(np.uint8) for e in (0.0, 2.0))
+
+    r = saturation_ratios(*frames(lambda x: x ** (1 / 2.2)))
+    assert np.nanmax(np.abs(r - 1.0)) < 0.05 and np.isfinite(r[2:]).all()
+
+    def whitening(x: np.ndarray) -> np.ndarray:  # pulled toward the largest channel above 0.8, as camera_render does
+        peak = x.max(-1, keepdims=True)
+        t = np.clip((peak - 0.8) / 0.2, 0.0, 1.0)
+        return np.sqrt(x + 0.8 * t * t * (3 - 2 * t) * (peak - x))
+
+    r = saturation_ratios(*frames(whitening))
+    assert abs(r[2] - 1.0) < 0.05  # mid-tones keep their colour
+    assert r[-1] < 0.6 and r[-1] < r[-2] <= r[-3] + 1e-9  # near the clip it fades toward white

@@ -28,8 +28,10 @@ curve is any power law (the square root, gamma 2.2: a power law keeps ratios) an
 where the curve compresses the highlights more than the mid-tones (an S-shaped tone curve, a
 shoulder): a code near the clip then stands for more light than the square law reads in it. The
 median per band of codes, divided by that of the band 128-159 (so an error in ``ev`` cancels), is
-the measure; real brackets (``../shared/data/brackets``) against training pairs rendered the same
-way (:func:`pair_tone_ratios`).
+the measure; real brackets (``../shared/data/brackets``, :func:`bracket_frames`) against training
+pairs rendered the same way (:func:`rendered_brackets`). Its colour counterpart,
+:func:`saturation_ratios`: how much of a colour's saturation the bright frame keeps per band of
+its largest channel (1 for a power-law camera; cameras desaturate toward white near the clip).
 
 Run: ``python scripts/clip_stats.py --photos DIR [DIR ...] --pairs CONFIG [--n 300] [--brackets DIR]``.
 """
@@ -37,6 +39,7 @@ Run: ``python scripts/clip_stats.py --photos DIR [DIR ...] --pairs CONFIG [--n 3
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -51,8 +54,8 @@ from ..formats.scenes import find_hdr_files, find_ldr_files
 from .data import HDRPairs, PairSynthesizer
 from .trainer import load_train_config
 
-__all__ = ["KEYS", "TONE_BANDS", "clip_statistics", "photo_set", "pair_set", "tone_ratios", "bracket_tone_ratios",
-           "pair_tone_ratios"]
+__all__ = ["KEYS", "TONE_BANDS", "clip_statistics", "photo_set", "pair_set", "tone_ratios", "saturation_ratios",
+           "bracket_frames", "rendered_brackets"]
 
 KEYS = ("clipped", "one", "two", "three", "single_r", "single_g", "single_b", "ring_sat", "ring_level",
         "area_d50", "area_ge64")
@@ -153,12 +156,35 @@ def tone_ratios(bright: np.ndarray, dark: np.ndarray, ev: float) -> np.ndarray:
     return out / out[_TONE_REF]
 
 
-def bracket_tone_ratios(root: str | Path, max_side: int = 1600) -> list[tuple[str, np.ndarray]]:
-    """:func:`tone_ratios` of every scored pair of the bracket sets under ``root`` (each
-    ``highlight_test`` entry with a frame 2-3 EV darker, frames as ``reexpose eval --brackets``
-    loads them): ``[("set/bright frame", ratios), ...]``."""
-    import json
+def saturation_ratios(bright: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    """How much of a colour's saturation the bright frame keeps near the clip (cameras roll
+    highlights off toward white). ``bright``, ``dark``: HxWx3 uint8 of one scene, the darker frame
+    some stops darker. Saturation ``1 - min / max`` of the square-law reading (any power-law
+    camera gives both frames the same value); over the pixels whose darker frame is neither dark
+    nor clipped (largest channel 31-249) and has a colour (saturation >= 0.15), and whose bright
+    frame is unclipped (largest channel < 254): per band of :data:`TONE_BANDS` of the bright
+    frame's largest channel, the median of its saturation over the darker frame's. 1 = kept;
+    NaN where a band has fewer than 200 pixels."""
+    def sat(u8: np.ndarray) -> np.ndarray:
+        lin = (u8.astype(np.float64) / 255.0) ** 2
+        return 1.0 - lin.min(-1) / np.maximum(lin.max(-1), 1e-6)
 
+    top, ref = bright.max(-1), dark.max(-1)
+    s_dark = sat(dark)
+    ok = (ref > 30) & (ref < 250) & (s_dark >= 0.15) & (top < 254)
+    ratio = sat(bright) / np.maximum(s_dark, 1e-6)
+    out = np.full(len(TONE_BANDS) - 1, np.nan)
+    for i, (lo, hi) in enumerate(zip(TONE_BANDS[:-1], TONE_BANDS[1:])):
+        sel = ok & (top >= lo) & (top < hi)
+        if sel.sum() >= _TONE_MIN_PX:
+            out[i] = float(np.median(ratio[sel]))
+    return out
+
+
+def bracket_frames(root: str | Path, max_side: int = 1600) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    """Every scored pair of the bracket sets under ``root`` (each ``highlight_test`` entry with a
+    frame 2-3 EV darker), frames as ``reexpose eval --brackets`` loads them: ``[("set/bright
+    frame", bright, dark, ev_diff), ...]`` (HxWx3 uint8)."""
     rows = []
     for d in find_sets(root):
         info = json.loads((d / "info.json").read_text())
@@ -166,17 +192,18 @@ def bracket_tone_ratios(root: str | Path, max_side: int = 1600) -> list[tuple[st
             if not t.get("darker_2to3ev"):
                 continue
             bright, dark = load_pair(d / t["bright_frame"], d / t["darker_2to3ev"], max_side)
-            rows.append((f"{d.name}/{t['bright_frame']}", tone_ratios(bright, dark, float(t["ev_diff"]))))
+            rows.append((f"{d.name}/{t['bright_frame']}", bright, dark, float(t["ev_diff"])))
     return rows
 
 
-def pair_tone_ratios(config_path: str | Path, camera_prob: float, n: int = 30, ev: float = 2.0,
-                     side: int = 512) -> np.ndarray:
-    """:func:`tone_ratios` of brackets rendered by a training config's camera: for ``n`` training
-    scenes (evenly spread over the list, ``side`` px), the exposure that clips 8% of the scene,
-    then the photo (``pairs.camera_prob`` replaced by ``camera_prob``: 0 = the plain camera, 1 =
-    camera-like) rendered at that exposure and ``ev`` stops darker, both frames by the same camera
-    (one seed per scene: same curve, shoulder, white balance, JPEG quality). Returns (n, bands)."""
+def rendered_brackets(config_path: str | Path, camera_prob: float, n: int = 30, ev: float = 2.0,
+                      side: int = 512) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    """Brackets rendered by a training config's camera, as :func:`bracket_frames` returns real
+    ones: for ``n`` training scenes (evenly spread over the list, ``side`` px), the exposure that
+    clips 8% of the scene, then the photo (``pairs.camera_prob`` replaced by ``camera_prob``: 0 =
+    the plain camera, 1 = camera-like) rendered at that exposure and ``ev`` stops darker, both
+    frames by the same camera (one seed per scene: same curve, shoulder, white balance, JPEG
+    quality)."""
     cfg = load_train_config(str(config_path), [])
     synth = PairSynthesizer(dataclasses.replace(cfg.pairs, camera_prob=camera_prob))
     files = [p for p in find_hdr_files(cfg.data) if p.stem not in set(cfg.holdout) | set(cfg.exclude)]
@@ -193,5 +220,5 @@ def pair_tone_ratios(config_path: str | Path, camera_prob: float, n: int = 30, e
             else:
                 ldr, _ = synth.render(scene * np.float32(gain), rng)
             frames.append(np.round(ldr * 255).astype(np.uint8))
-        rows.append(tone_ratios(frames[0], frames[1], ev))
-    return np.array(rows)
+        rows.append((path.stem, frames[0], frames[1], ev))
+    return rows

@@ -104,8 +104,9 @@ class DataConfig:
     # The curve of a camera-like photo: "bank" (as pick_crf draws for every photo: crf_bank plus
     # EMoR samples) or "emor" (a random EMoR curve, needs emor_path). Pure gamma curves, sqrt
     # included, read through the square-law inverse keep the same brightness ratio between
-    # exposures at every code; real brackets show highlights compressed 1.6-3.4x more near the
-    # clip than in the mid-tones (scripts/clip_stats.py --brackets), as EMoR curves do.
+    # exposures at every code; real brackets put 2.4x (codes 244-249) and 4.1x (250-253) more light
+    # near the clip, relative to the mid-tones, than the square law reads (median of 12 pairs;
+    # scripts/clip_stats.py --brackets); EMoR curves 1.8x and 2.4x, the bank's 1.2x and 1.4x.
     camera_curves: str = "bank"
     camera_jpeg_prob: float = 0.85
     camera_jpeg_quality: tuple[int, int] = (75, 97)
