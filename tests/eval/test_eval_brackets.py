@@ -186,7 +186,11 @@ def test_run_brackets_end_to_end(tmp_path: Path, tiny_model, capsys: pytest.Capt
     assert e["lights"]["naive"] == 0.0 and e["spearman"]["naive"] < 0.9
     assert set(e["colour_median"]) == {"ours", "naive"}
     assert doc["means"]["entries"] == 2
-    assert "| one | bright.png | dark.png |" in (out / "summary.md").read_text()
+    assert [g["channels"] for g in e["levels"]] == [0, 1, 2, 3] and set(e["levels"][3]) >= {"truth", "ours", "naive"}
+    assert e["levels"][3]["naive"] <= 1.0 < e["levels"][3]["truth"]  # the warm light: naive stops at the clip
+    md = (out / "summary.md").read_text()
+    assert "| one | bright.png | dark.png |" in md
+    assert "## Brightness by clipped channels" in md and md.count("| one | bright.png | ") == 2
     # errors: one line, exit 2
     assert run_main("--brackets", str(root), "--out", str(out)) == 2
     assert "--force" in capsys.readouterr().err

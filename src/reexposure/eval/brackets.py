@@ -41,6 +41,11 @@ frame the reference:
      about 1) scores 0; lower is better.
    - ``brightness_ratio``: median over the colour pixels of the reconstruction's luminance over the
      darker frame's (1 = right on average; naive is below 1), for context.
+   - ``levels``: median luminance of the truth and of each method, grouped by how many channels of
+     the bright frame clipped (0 = the unclipped ring at codes 230-253; darker frame unclipped):
+     does the reconstruction rise from the ring into a clipped area as the truth does, or jump at
+     the edge between partly and fully clipped pixels (a sky's band, a wall's blotches)?
+     :func:`levels_by_clipped_channels`.
 
 Per set, the entries are averaged with equal weight (NaNs left out). Outputs in ``--out``:
 ``summary.json`` (every number per entry) and ``summary.md``.
@@ -335,6 +340,16 @@ def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, A
     lines += ["", "## Per set (mean over its pairs)", "", "```"]
     lines += [set_line(n, st["means"], st.get("flag", "")) for n, st in sets.items()]
     lines += [set_line("ALL (mean over pairs)", total), "```", ""]
+    lines += ["## Brightness by clipped channels", "",
+              "Median luminance (x the bright frame's clip level) in the pixels with 0 (the unclipped ring at codes "
+              "230-253), 1, 2 and 3 clipped channels, where the darker frame is unclipped.", "",
+              "| set | bright | truth 0 / 1 / 2 / 3 | ours | naive |", "|---|---|---|---|---|"]
+    for name, st in sets.items():
+        for e in st["entries"]:
+            if "levels" in e:
+                cols = [" / ".join(_f(g[k]) for g in e["levels"]) for k in ("truth", "ours", "naive")]
+                lines.append(f"| {name} | {e['bright_frame']} | " + " | ".join(cols) + " |")
+    lines.append("")
 
     def pair_note(e: dict[str, Any]) -> str:
         a = e.get("alignment")
@@ -408,7 +423,8 @@ def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = 
                      "naive": rmap.lin()[0].permute(1, 2, 0).numpy()}
             e = {"bright_frame": bright_name, "darker_frame": dark_name, "size": [bright.shape[1], bright.shape[0]],
                  "clip_frac_info": t.get("clip_frac"), "alignment": pair_alignment(info, bright_name, str(dark_name)),
-                 **bracket_scores(bright, dark, ev_diff, preds, crf)}
+                 **bracket_scores(bright, dark, ev_diff, preds, crf),
+                 "levels": levels_by_clipped_channels(bright, dark, ev_diff, preds, crf)}
             entries.append(e)
             all_entries.append(e)
             bar.update(1)
