@@ -9,12 +9,11 @@ frame's clipped pixels, grouped by how many channels clipped (0: the unclipped r
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from reexposure.core.infer import Reconstructor
-from reexposure.eval.brackets import find_sets, levels_by_clipped_channels, load_pair
+from reexposure.eval.brackets import bracket_frames, levels_by_clipped_channels
 
 
 def main() -> int:
@@ -27,24 +26,17 @@ def main() -> int:
     try:
         recs = {Path(w).stem if w else "ours": Reconstructor(w or None, threads=args.threads)
                 for w in (args.weights or [""])}
-        sets = [d for d in find_sets(args.brackets) if not args.set or d.name in args.set]
         print("| pair | channels clipped | pixels | truth | naive | " + " | ".join(recs) + " |")
         print("|---|---:|---:|---:|---:|" + "---:|" * len(recs))
-        for d in sets:
-            info = json.loads((d / "info.json").read_text())
-            for t in info.get("highlight_test", []):
-                if not t.get("darker_2to3ev"):
-                    continue
-                bright, dark = load_pair(d / t["bright_frame"], d / t["darker_2to3ev"], 1600)
-                preds = {}
-                for name, rec in recs.items():
-                    rmap = rec(bright)
-                    preds["naive"] = rmap.lin()[0].permute(1, 2, 0).numpy()
-                    preds[name] = rmap.to_tensor()[0].permute(1, 2, 0).numpy()
-                for row in levels_by_clipped_channels(bright, dark, float(t["ev_diff"]), preds):
-                    vals = " | ".join(f"{row[k]:.2f}" for k in ["truth", "naive", *recs])
-                    pair = f"{d.name}/{t['bright_frame']}"
-                    print(f"| {pair} | {row['channels']} | {row['pixels']} | {vals} |", flush=True)
+        for pair, bright, dark, ev_diff in bracket_frames(args.brackets, sets=args.set):
+            preds = {}
+            for name, rec in recs.items():
+                rmap = rec(bright)
+                preds[name] = rmap.to_tensor()[0].permute(1, 2, 0).numpy()
+            preds["naive"] = rmap.lin()[0].permute(1, 2, 0).numpy()  # the photo, the same for every model
+            for row in levels_by_clipped_channels(bright, dark, ev_diff, preds):
+                vals = " | ".join(f"{row[k]:.2f}" for k in ["truth", "naive", *recs])
+                print(f"| {pair} | {row['channels']} | {row['pixels']} | {vals} |", flush=True)
     except (OSError, ValueError) as exc:  # ModelError and EvalError are ValueErrors
         print(f"bracket_levels: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -18,10 +18,10 @@ import sys
 
 import numpy as np
 
+from reexposure.eval.brackets import bracket_frames
 from reexposure.training.clip_stats import (
     KEYS,
     TONE_BANDS,
-    bracket_frames,
     clip_statistics,
     pair_set,
     photo_set,

@@ -73,8 +73,9 @@ from ..formats.io import read_photo
 from .photos import check_out, finite_mean
 from .run import EvalError, _jsonable, _write
 
-__all__ = ["CLIP_CODE", "REF_MAX_CODE", "LUMA", "BracketEvalOptions", "find_sets", "load_pair", "bracket_scores",
-           "levels_by_clipped_channels", "spearman", "run_brackets", "set_line"]
+__all__ = ["CLIP_CODE", "REF_MAX_CODE", "LUMA", "BracketEvalOptions", "find_sets", "load_pair", "bracket_frames",
+           "reference_radiance", "bracket_scores", "levels_by_clipped_channels", "spearman", "run_brackets",
+           "set_line"]
 
 CLIP_CODE = 254
 REF_MAX_CODE = 250  # the darker frame counts as unclipped below this code in every channel
@@ -107,6 +108,12 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(getattr(r, "statistic", r[0]))
 
 
+def reference_radiance(dark: np.ndarray, ev_diff: float, crf: CRF = camera.DEFAULT_CRF) -> np.ndarray:
+    """The darker frame (HxWx3 uint8) in the bright frame's units: linearised with ``crf`` and
+    multiplied by ``2**ev_diff`` (relative radiance, 1.0 = the bright frame's clip level), float64."""
+    return crf.inverse(torch.from_numpy(dark.astype(np.float32) / 255.0)).numpy().astype(np.float64) * 2.0 ** ev_diff
+
+
 def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: dict[str, np.ndarray],
                    crf: CRF = camera.DEFAULT_CRF) -> dict[str, Any]:
     """The measures of one pair (module docstring). ``bright``/``dark``: HxWx3 uint8 of one size;
@@ -119,7 +126,7 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
     full = np.all(bright >= CLIP_CODE, -1)[valid]  # among the reference pixels: clipped in every channel
     still = clipped & np.any(dark >= CLIP_CODE, -1)
     gain = 2.0 ** float(ev_diff)
-    ref = crf.inverse(torch.from_numpy(dark.astype(np.float32) / 255.0)).numpy().astype(np.float64) * gain
+    ref = reference_radiance(dark, ev_diff, crf)
     ref_v = ref[valid]
     ref_lum = ref_v @ LUMA
     res: dict[str, Any] = {"ev_diff": float(ev_diff), "clipped_share": float(clipped.mean()),
@@ -163,7 +170,7 @@ def levels_by_clipped_channels(bright: np.ndarray, dark: np.ndarray, ev_diff: fl
     empty group."""
     n = (bright >= CLIP_CODE).sum(-1)
     valid = np.all(dark < REF_MAX_CODE, -1)
-    ref = crf.inverse(torch.from_numpy(dark.astype(np.float32) / 255.0)).numpy().astype(np.float64) * 2.0 ** ev_diff
+    ref = reference_radiance(dark, ev_diff, crf)
     out = []
     for g in range(4):
         sel = valid & (n == g) & ((bright.max(-1) >= ring_code) if g == 0 else True)
@@ -239,6 +246,25 @@ def load_pair(bright_path: str | Path, dark_path: str | Path,
         return np.array(Image.fromarray(u8).resize((w, h), Image.Resampling.LANCZOS), dtype=np.uint8)
 
     return fit(a), fit(b)
+
+
+def bracket_frames(root: str | Path, max_side: int | None = MAX_SIDE,
+                   sets: Sequence[str] = ()) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
+    """Every scored pair of the bracket sets under ``root`` (each ``highlight_test`` entry with a
+    frame 2-3 EV darker; only the sets named in ``sets``, when given), frames as
+    ``reexpose eval --brackets`` loads them (:func:`load_pair`): ``[("set/bright frame", bright,
+    dark, ev_diff), ...]`` (HxWx3 uint8)."""
+    rows = []
+    for d in find_sets(root):
+        if sets and d.name not in sets:
+            continue
+        info = json.loads((d / "info.json").read_text())
+        for t in info.get("highlight_test", []):
+            if not t.get("darker_2to3ev"):
+                continue
+            bright, dark = load_pair(d / t["bright_frame"], d / t["darker_2to3ev"], max_side)
+            rows.append((f"{d.name}/{t['bright_frame']}", bright, dark, float(t["ev_diff"])))
+    return rows
 
 
 # --------------------------------------------------------------------------- run

@@ -28,8 +28,9 @@ curve is any power law (the square root, gamma 2.2: a power law keeps ratios) an
 where the curve compresses the highlights more than the mid-tones (an S-shaped tone curve, a
 shoulder): a code near the clip then stands for more light than the square law reads in it. The
 median per band of codes, divided by that of the band 128-159 (so an error in ``ev`` cancels), is
-the measure; real brackets (``../shared/data/brackets``, :func:`bracket_frames`) against training
-pairs rendered the same way (:func:`rendered_brackets`). Its colour counterpart,
+the measure; real brackets (``../shared/data/brackets``, read by
+:func:`reexposure.eval.brackets.bracket_frames`) against training pairs rendered the same way
+(:func:`rendered_brackets`). Its colour counterpart,
 :func:`saturation_ratios`: how much of a colour's saturation the bright frame keeps per band of
 its largest channel (1 for a power-law camera; cameras desaturate toward white near the clip).
 
@@ -39,7 +40,6 @@ Run: ``python scripts/clip_stats.py --photos DIR [DIR ...] --pairs CONFIG [--n 3
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -47,7 +47,6 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..eval.brackets import find_sets, load_pair
 from ..eval.run import exposure_for_share, load_scene
 from ..formats.io import read_photo
 from ..formats.scenes import find_hdr_files, find_ldr_files
@@ -55,7 +54,7 @@ from .data import HDRPairs, PairSynthesizer
 from .trainer import load_train_config
 
 __all__ = ["KEYS", "TONE_BANDS", "clip_statistics", "photo_set", "pair_set", "tone_ratios", "saturation_ratios",
-           "bracket_frames", "rendered_brackets"]
+           "rendered_brackets"]
 
 KEYS = ("clipped", "one", "two", "three", "single_r", "single_g", "single_b", "ring_sat", "ring_level",
         "area_d50", "area_ge64")
@@ -137,6 +136,17 @@ _TONE_REF = 2  # the band 128-159: the ratios are divided by its value
 _TONE_MIN_PX = 200  # channel values a band needs (else NaN)
 
 
+def _band_medians(code: np.ndarray, values: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Per band of :data:`TONE_BANDS` of ``code`` (8-bit values), the median of ``values`` where
+    ``ok`` (arrays of one shape); NaN where a band has fewer than ``_TONE_MIN_PX`` of them."""
+    out = np.full(len(TONE_BANDS) - 1, np.nan)
+    for i, (lo, hi) in enumerate(zip(TONE_BANDS[:-1], TONE_BANDS[1:])):
+        sel = ok & (code >= lo) & (code < hi)
+        if sel.sum() >= _TONE_MIN_PX:
+            out[i] = float(np.median(values[sel]))
+    return out
+
+
 def tone_ratios(bright: np.ndarray, dark: np.ndarray, ev: float) -> np.ndarray:
     """How much more light a code of the bright frame holds than the square law reads in it,
     relative to the mid-tones (module docstring). ``bright``, ``dark``: HxWx3 uint8 of one scene,
@@ -147,12 +157,7 @@ def tone_ratios(bright: np.ndarray, dark: np.ndarray, ev: float) -> np.ndarray:
     reference band has none; 1.0 everywhere for a power-law camera."""
     b, d = bright.astype(np.float64), dark.astype(np.float64)
     ok = (dark > 8) & (dark < 250) & (bright > 0)
-    ratio = (d / np.maximum(b, 1.0)) ** 2 * 2.0 ** float(ev)
-    out = np.full(len(TONE_BANDS) - 1, np.nan)
-    for i, (lo, hi) in enumerate(zip(TONE_BANDS[:-1], TONE_BANDS[1:])):
-        sel = ok & (bright >= lo) & (bright < hi)
-        if sel.sum() >= _TONE_MIN_PX:
-            out[i] = float(np.median(ratio[sel]))
+    out = _band_medians(bright, (d / np.maximum(b, 1.0)) ** 2 * 2.0 ** float(ev), ok)
     return out / out[_TONE_REF]
 
 
@@ -172,33 +177,12 @@ def saturation_ratios(bright: np.ndarray, dark: np.ndarray) -> np.ndarray:
     top, ref = bright.max(-1), dark.max(-1)
     s_dark = sat(dark)
     ok = (ref > 30) & (ref < 250) & (s_dark >= 0.15) & (top < 254)
-    ratio = sat(bright) / np.maximum(s_dark, 1e-6)
-    out = np.full(len(TONE_BANDS) - 1, np.nan)
-    for i, (lo, hi) in enumerate(zip(TONE_BANDS[:-1], TONE_BANDS[1:])):
-        sel = ok & (top >= lo) & (top < hi)
-        if sel.sum() >= _TONE_MIN_PX:
-            out[i] = float(np.median(ratio[sel]))
-    return out
-
-
-def bracket_frames(root: str | Path, max_side: int = 1600) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
-    """Every scored pair of the bracket sets under ``root`` (each ``highlight_test`` entry with a
-    frame 2-3 EV darker), frames as ``reexpose eval --brackets`` loads them: ``[("set/bright
-    frame", bright, dark, ev_diff), ...]`` (HxWx3 uint8)."""
-    rows = []
-    for d in find_sets(root):
-        info = json.loads((d / "info.json").read_text())
-        for t in info.get("highlight_test", []):
-            if not t.get("darker_2to3ev"):
-                continue
-            bright, dark = load_pair(d / t["bright_frame"], d / t["darker_2to3ev"], max_side)
-            rows.append((f"{d.name}/{t['bright_frame']}", bright, dark, float(t["ev_diff"])))
-    return rows
+    return _band_medians(top, sat(bright) / np.maximum(s_dark, 1e-6), ok)
 
 
 def rendered_brackets(config_path: str | Path, camera_prob: float, n: int = 30, ev: float = 2.0,
                       side: int = 512) -> list[tuple[str, np.ndarray, np.ndarray, float]]:
-    """Brackets rendered by a training config's camera, as :func:`bracket_frames` returns real
+    """Brackets rendered by a training config's camera, as :func:`~reexposure.eval.brackets.bracket_frames` returns real
     ones: for ``n`` training scenes (evenly spread over the list, ``side`` px), the exposure that
     clips 8% of the scene, then the photo (``pairs.camera_prob`` replaced by ``camera_prob``: 0 =
     the plain camera, 1 = camera-like) rendered at that exposure and ``ev`` stops darker, both
