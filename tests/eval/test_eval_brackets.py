@@ -191,6 +191,13 @@ def test_run_brackets_end_to_end(tmp_path: Path, tiny_model, capsys: pytest.Capt
     md = (out / "summary.md").read_text()
     assert "| one | bright.png | dark.png |" in md
     assert "## Brightness by clipped channels" in md and md.count("| one | bright.png | ") == 2
+    assert "render error ours" in lines[0] and doc["crf"] == "sqrt" and e["render_error"]["naive"] > 0
+    # --crf reads both frames (and the model's input) through another curve
+    assert run_main("--brackets", str(root), "--model", str(model), "--crf", "srgb", "--out", str(tmp_path / "s")) == 0
+    capsys.readouterr()
+    srgb = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert srgb["crf"] == "srgb" and "--crf srgb" in srgb["command"]
+    assert srgb["sets"]["one"]["entries"][0]["colour_median"]["naive"] != pytest.approx(e["colour_median"]["naive"])
     # errors: one line, exit 2
     assert run_main("--brackets", str(root), "--out", str(out)) == 2
     assert "--force" in capsys.readouterr().err
@@ -198,6 +205,8 @@ def test_run_brackets_end_to_end(tmp_path: Path, tiny_model, capsys: pytest.Capt
     assert "no bracket set" in capsys.readouterr().err
     assert run_main("--brackets", str(root), "--method", "kovaleski", "--out", str(tmp_path / "o")) == 2
     assert "only ours" in capsys.readouterr().err
+    assert run_main("--brackets", str(root), "--crf", "bogus", "--out", str(tmp_path / "o")) == 2
+    assert "unknown CRF" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def test_run_brackets_api_one_set(tmp_path: Path, tiny_model) -> None:  # type: ignore[no-untyped-def]
@@ -245,3 +254,17 @@ def test_levels_by_clipped_channels_groups_pixels_by_how_many_channels_clipped()
     dim = np.full((2, 2, 3), 10, np.uint8)
     empty = brackets.levels_by_clipped_channels(dim, dark[:2, :2], 2.0, {"ours": ours[:2, :2]})
     assert empty[3]["pixels"] == 0 and math.isnan(empty[3]["truth"]) and math.isnan(empty[3]["ours"])
+
+
+def test_render_error_is_the_darkened_reconstruction_against_the_darker_frame_in_codes() -> None:
+    rad, bright, dark = pair(3.0)
+    s = brackets.bracket_scores(bright, dark, 3.0, {"perfect": rad, "naive": naive(bright), "double": 2 * rad})
+    assert s["render_error"]["perfect"] < 0.5  # the darker frame is the scene up to 8-bit rounding
+    valid = np.any(bright >= 254, -1) & np.all(dark < 250, -1)
+    # naive stops at the clip level: 3 stops darker it renders at sqrt(1/8) of full scale, or less
+    want = np.abs(np.sqrt(naive(bright)[valid] / 8.0) * 255 - dark[valid]).mean()
+    assert s["render_error"]["naive"] == pytest.approx(float(want), rel=1e-4) and s["render_error"]["naive"] > 10
+    assert s["render_error"]["double"] > 10  # not scale-free: twice too bright shows
+    # the curve is part of it: the same frames read through another curve do not match
+    srgb = brackets.bracket_scores(bright, dark, 3.0, {"perfect": rad}, camera.crf_from_name("srgb"))
+    assert srgb["render_error"]["perfect"] > 2.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from reexposure.training.clip_stats import clip_statistics
 
@@ -83,3 +84,34 @@ def test_saturation_ratios_keep_colour_for_power_laws_and_fall_where_the_camera_
     r = saturation_ratios(*frames(whitening))
     assert abs(r[2] - 1.0) < 0.05  # mid-tones keep their colour
     assert r[-1] < 0.6 and r[-1] < r[-2] <= r[-3] + 1e-9  # near the clip it fades toward white
+
+
+def test_tone_and_saturation_ratios_are_flat_when_read_through_the_cameras_own_curve() -> None:
+    from reexposure.core.camera import TabulatedCRF
+    from reexposure.training.clip_stats import saturation_ratios, tone_ratios
+
+    def shoulder(x: np.ndarray) -> np.ndarray:  # linear to 0.7, then rolled off: compresses the highlights
+        return np.where(x <= 0.7, x / 0.7 * 0.8, 0.8 + 0.2 * np.sin((x - 0.7) / 0.3 * np.pi / 2))
+
+    grid = np.linspace(0.0, 1.0, 2049)
+    curve = TabulatedCRF(tuple(grid), tuple(shoulder(grid)), "shoulder")
+    b, d = _bracket(shoulder)
+    assert tone_ratios(b, d, 2.0)[-1] > 1.1  # the square law misreads the shoulder
+    np.testing.assert_allclose(np.nan_to_num(tone_ratios(b, d, 2.0, curve), nan=1.0), 1.0, atol=0.05)
+    radiance = np.tile(np.linspace(0.02, 1.2, 4096)[None, :, None], (4, 1, 1)) * np.array([1.0, 0.6, 0.4])
+    frames = [np.round(shoulder(np.clip(radiance * 2.0**-e, 0, 1)) * 255).astype(np.uint8) for e in (0.0, 2.0)]
+    own = saturation_ratios(*frames, curve)
+    np.testing.assert_allclose(own[2:], 1.0, atol=0.005)  # from code 128 up (8-bit rounding below)
+    assert saturation_ratios(*frames)[-1] < own[-1] - 0.02  # read with the square law the shoulder looks paler
+
+
+def test_measured_ev_is_the_exposure_difference_when_read_through_the_cameras_curve() -> None:
+    from reexposure.core.camera import crf_from_name
+    from reexposure.training.clip_stats import measured_ev
+
+    srgb = crf_from_name("srgb")
+    ramp = np.repeat(np.linspace(0.02, 1.2, 4096)[None, :, None], 3, 2).astype(np.float32)
+    b, d = (np.round(np.asarray(srgb(np.clip(ramp * 2.0**-e, 0, 1))) * 255).astype(np.uint8) for e in (0.0, 2.0))
+    assert measured_ev(b, d, srgb) == pytest.approx(2.0, abs=0.05)
+    assert measured_ev(b, d) < 1.9  # the square law misreads an sRGB camera's mid-tones
+    assert np.isnan(measured_ev(b[:, :10], d[:, :10]))

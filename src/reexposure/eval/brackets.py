@@ -9,9 +9,10 @@ frame the reference:
 1. Both frames are read with :func:`reexposure.formats.io.read_photo` and brought to one size: the smaller
    of the two frames' sizes, then at most ``--max-side`` (default 1600) on the long side (Pillow,
    Lanczos; a frame already at that size is left as it is).
-2. Both are linearised with the package's default inverse curve (square: ``camera.DEFAULT_CRF``);
-   the darker frame is multiplied by ``2**ev_diff``, which puts it in the bright frame's units
-   (relative radiance, 1.0 = the bright frame's clip level). ``naive`` is the linearised bright
+2. Both are linearised with one inverse camera curve (``--crf``; default the package's square law,
+   ``camera.DEFAULT_CRF``), the model's input as at inference; the darker frame is multiplied by
+   ``2**ev_diff``, which puts it in the bright frame's units (relative radiance, 1.0 = the bright
+   frame's clip level). ``naive`` is the linearised bright
    frame; ``ours`` the model's reconstruction of it (:class:`reexposure.core.infer.Reconstructor`).
 3. Measures, inside the bright frame's clipped pixels (any channel at code >= 254):
 
@@ -39,6 +40,11 @@ frame the reference:
      (the square law puts oldhouse's barely clipped wall at 1.5-3x); a global error in that level
      enters it, a blotch does not hide in it. Naive (at most 1.0 where the reference is at least
      about 1) scores 0; lower is better.
+   - **render error** (codes, 0..255): what a user sees. The reconstruction made ``ev_diff`` stops
+     darker and rendered through the same curve (8-bit codes, not rounded), against the darker
+     frame itself: mean absolute difference over the colour pixels and channels. The one measure
+     that compares curves too (``--crf``: every other measure reads the darker frame through the
+     curve under test, this one does not); a global error in ``ev_diff`` enters it. Lower is better.
    - ``brightness_ratio``: median over the colour pixels of the reconstruction's luminance over the
      darker frame's (1 = right on average; naive is below 1), for context.
    - ``levels``: median luminance of the truth and of each method, grouped by how many channels of
@@ -134,7 +140,8 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
                            "n_still_clipped": int(still.sum()), "light_threshold": LIGHT_FRACTION * gain,
                            "n_reference_full": int(full.sum()), "colour_median": {}, "colour_mean": {},
                            "spearman": {}, "spearman_full": {}, "lights": {}, "too_bright": {},
-                           "brightness_ratio": {}}
+                           "render_error": {}, "brightness_ratio": {}}
+    dark_v = dark[valid].astype(np.float64)
 
     for label, pred in preds.items():
         p = np.asarray(pred, dtype=np.float64)
@@ -148,6 +155,8 @@ def bracket_scores(bright: np.ndarray, dark: np.ndarray, ev_diff: float, preds: 
             res["spearman_full"][label] = spearman(lum[full], ref_lum[full])
             res["brightness_ratio"][label] = float(np.median(lum / np.maximum(ref_lum, 1e-12)))
             res["too_bright"][label] = float((pv.max(-1) >= TOO_BRIGHT * ref_v.max(-1)).mean())
+            darker = np.asarray(camera.render_ldr(pv.astype(np.float32), -float(ev_diff), crf, None))
+            res["render_error"][label] = float(np.abs(darker * 255.0 - dark_v).mean())
         else:
             for k in MEASURES:  # all but lights (below) need reference pixels
                 if k != "lights":
@@ -282,12 +291,15 @@ class BracketEvalOptions:
     limit: int | None = None
     force: bool = False
     progress: bool = True
+    crf: str = "sqrt"  # the inverse curve both frames are read with (camera.crf_from_name)
     model_object: Any = field(default=None, repr=False)  # a GatedUNet in memory (tests, API)
 
     def command(self) -> str:
         parts = ["reexpose", "eval", "--brackets", str(self.brackets)]
         if self.model:
             parts += ["--model", str(self.model)]
+        if self.crf != "sqrt":
+            parts += ["--crf", self.crf]
         if self.max_side != MAX_SIDE:
             parts += ["--max-side", str(self.max_side)]
         if self.limit:
@@ -296,7 +308,7 @@ class BracketEvalOptions:
 
 
 MEASURES = ("colour_median", "colour_mean", "spearman", "spearman_full", "lights", "too_bright",
-            "brightness_ratio")
+            "render_error", "brightness_ratio")
 
 
 def _aggregate(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -317,14 +329,15 @@ def set_line(name: str, agg: dict[str, Any], flag: str = "") -> str:
     """One line per set (means over its entries)."""
     if not agg["entries"]:
         return f"{name:28s} no entry with a darker frame"
-    c, cm, s, sf, li, tb = (agg[k] for k in ("colour_median", "colour_mean", "spearman", "spearman_full", "lights",
-                                             "too_bright"))
+    c, cm, s, sf, li, tb, re = (agg[k] for k in ("colour_median", "colour_mean", "spearman", "spearman_full",
+                                                 "lights", "too_bright", "render_error"))
     return (f"{name:28s} pairs {agg['entries']}  clipped {100 * agg['clipped_share']:5.2f}%  colour median ours "
             f"{_f(c['ours']):>5s} naive {_f(c['naive']):>5s} deg (mean {_f(cm['ours'])} / {_f(cm['naive'])})  "
             f"spearman ours {_f(s['ours'], '.3f')} naive {_f(s['naive'], '.3f')} (all-channel clipped: "
             f"{_f(sf['ours'], '.3f')} / {_f(sf['naive'], '.3f')})  lights ours {_f(li['ours'], '.3f')} "
             f"naive {_f(li['naive'], '.3f')} ({agg['n_still_clipped']} px)  too bright ours "
-            f"{_f(tb['ours'], '.3f')}{flag}")
+            f"{_f(tb['ours'], '.3f')}  render error ours {_f(re['ours'], '.1f')} naive {_f(re['naive'], '.1f')} "
+            f"codes{flag}")
 
 
 def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, Any], info: dict[str, Any],
@@ -335,23 +348,26 @@ def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, A
              f"- {len(sets)} sets from {opts.brackets}; every `highlight_test` entry with a darker frame; frames "
              f"at the smaller frame's size, long side <= {opts.max_side} px; wall time {seconds:.0f} s",
              "- In the bright frame's clipped pixels (any channel >= 254): colour = angle (deg) between the "
-             "reconstruction and the darker frame (x 2^ev_diff, square-law linearised) where that frame is "
+             "reconstruction and the darker frame (x 2^ev_diff, both linearised with "
+             f"`{opts.crf}`) where that frame is "
              "unclipped (all channels < 250), median and mean; spearman = rank correlation of luminance there "
              "(spearman full: only where all three channels are clipped); "
              "lights = of the pixels still clipped in the darker frame, the share predicted at >= 0.5 x 2^ev_diff "
              f"(largest channel, relative radiance); too bright = of the colour pixels, the share predicted at >= "
-             f"{TOO_BRIGHT:g}x the darker frame's brightness (largest channel; naive: 0); "
+             f"{TOO_BRIGHT:g}x the darker frame's brightness (largest channel; naive: 0); render error = the "
+             "reconstruction made ev_diff darker and rendered through the same curve, against the darker frame: "
+             "mean absolute difference in codes over the colour pixels; "
              "ratio = median predicted / reference luminance. "
              "Definitions: `reexposure.eval.brackets`.",
              "", "| set | bright | darker | ev diff | clipped % | ref px | colour med ours | naive | colour mean ours "
              "| naive | spearman ours | naive | spearman full ours | naive | lights ours | naive | still clipped px "
-             "| too bright ours | ratio ours | naive |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| too bright ours | render error ours | naive | ratio ours | naive |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, st in sets.items():
         for e in st["entries"]:
             if "skipped" in e:
                 lines.append(f"| {name} | {e['bright_frame']} | – | | | | skipped: {e['skipped']} "
-                             "| | | | | | | | | | | | | |")
+                             "| | | | | | | | | | | | | | | |")
                 continue
             lines.append(
                 f"| {name} | {e['bright_frame']} | {e['darker_frame']} | {e['ev_diff']:.2f} "
@@ -361,7 +377,8 @@ def _markdown(opts: BracketEvalOptions, sets: dict[str, Any], total: dict[str, A
                 f"| {_f(e['spearman']['ours'], '.3f')} | {_f(e['spearman']['naive'], '.3f')} "
                 f"| {_f(e['spearman_full']['ours'], '.3f')} | {_f(e['spearman_full']['naive'], '.3f')} "
                 f"| {_f(e['lights']['ours'], '.3f')} | {_f(e['lights']['naive'], '.3f')} | {e['n_still_clipped']} "
-                f"| {_f(e['too_bright']['ours'], '.3f')} | {_f(e['brightness_ratio']['ours'], '.3f')} "
+                f"| {_f(e['too_bright']['ours'], '.3f')} | {_f(e['render_error']['ours'], '.1f')} "
+                f"| {_f(e['render_error']['naive'], '.1f')} | {_f(e['brightness_ratio']['ours'], '.3f')} "
                 f"| {_f(e['brightness_ratio']['naive'], '.3f')} |")
     lines += ["", "## Per set (mean over its pairs)", "", "```"]
     lines += [set_line(n, st["means"], st.get("flag", "")) for n, st in sets.items()]
@@ -418,8 +435,8 @@ def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = 
             why = str(exc).splitlines()[0] if str(exc) else exc
             raise EvalError(f"{d / 'info.json'}: cannot read ({why})") from None
         plans.append((d, info, tests))
+    crf = camera.crf_from_name(opts.crf)  # ValueError: one line from the CLI
     check_out(opts.out, root, opts.force, ["summary.json", "summary.md"])
-    crf = camera.DEFAULT_CRF
     rec = Reconstructor(opts.model_object if opts.model_object is not None else opts.model, crf=crf,
                         threads=opts.threads)
     minfo = {k: str(v) for k, v in rec.info.items() if k != "config" and len(str(v)) < 300}
@@ -468,7 +485,7 @@ def run_brackets(opts: BracketEvalOptions, echo: Callable[[str], None] | None = 
     total = _aggregate(all_entries)
     seconds = time.time() - start
     doc = {"command": opts.command(), "mode": "brackets", "data": str(root), "max_side": opts.max_side,
-           "crf": "sqrt", "model": minfo, "seconds": seconds,
+           "crf": opts.crf, "model": minfo, "seconds": seconds,
            "definitions": {"clip_code": CLIP_CODE, "reference_max_code": REF_MAX_CODE, "luma": LUMA.tolist(),
                            "light_fraction": LIGHT_FRACTION, "light_statistic": "max over channels"},
            "sets": sets, "means": total}

@@ -47,6 +47,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ..core import camera
+from ..core.camera import CRF
 from ..eval.run import exposure_for_share, load_scene
 from ..formats.io import read_photo
 from ..formats.scenes import find_hdr_files, find_ldr_files
@@ -147,37 +149,54 @@ def _band_medians(code: np.ndarray, values: np.ndarray, ok: np.ndarray) -> np.nd
     return out
 
 
-def tone_ratios(bright: np.ndarray, dark: np.ndarray, ev: float) -> np.ndarray:
-    """How much more light a code of the bright frame holds than the square law reads in it,
-    relative to the mid-tones (module docstring). ``bright``, ``dark``: HxWx3 uint8 of one scene,
-    the darker frame ``ev`` stops darker. Over every channel value of the bright frame whose
-    darker value lies in 9-249 (neither black nor clipped): per band of :data:`TONE_BANDS`, the
-    median of ``(dark / 255)**2 * 2**ev / (bright / 255)**2``, divided by the band 128-159's.
-    Returns (len(TONE_BANDS) - 1,) floats, NaN where a band has fewer than 200 values or the
-    reference band has none; 1.0 everywhere for a power-law camera."""
-    b, d = bright.astype(np.float64), dark.astype(np.float64)
+def _read(u8: np.ndarray, crf: CRF) -> np.ndarray:
+    """8-bit values read through the inverse of ``crf`` (float64, 1.0 = code 255)."""
+    return crf.inverse_table().numpy().astype(np.float64)[u8]
+
+
+def tone_ratios(bright: np.ndarray, dark: np.ndarray, ev: float, crf: CRF = camera.DEFAULT_CRF) -> np.ndarray:
+    """How much more light a code of the bright frame holds than the curve ``crf`` (default the
+    square law, the model's input curve) reads in it, relative to the mid-tones (module
+    docstring). ``bright``, ``dark``: HxWx3 uint8 of one scene, the darker frame ``ev`` stops
+    darker. Over every channel value of the bright frame whose darker value lies in 9-249 (neither
+    black nor clipped): per band of :data:`TONE_BANDS`, the median of ``read(dark) * 2**ev /
+    read(bright)``, divided by the band 128-159's. Returns (len(TONE_BANDS) - 1,) floats, NaN where
+    a band has fewer than 200 values or the reference band has none; 1.0 everywhere when ``crf`` is
+    the camera's curve (for the square law: any power-law camera)."""
     ok = (dark > 8) & (dark < 250) & (bright > 0)
-    out = _band_medians(bright, (d / np.maximum(b, 1.0)) ** 2 * 2.0 ** float(ev), ok)
+    out = _band_medians(bright, _read(dark, crf) * 2.0 ** float(ev) / np.maximum(_read(bright, crf), 1e-12), ok)
     return out / out[_TONE_REF]
 
 
-def saturation_ratios(bright: np.ndarray, dark: np.ndarray) -> np.ndarray:
+def saturation_ratios(bright: np.ndarray, dark: np.ndarray, crf: CRF = camera.DEFAULT_CRF) -> np.ndarray:
     """How much of a colour's saturation the bright frame keeps near the clip (cameras roll
     highlights off toward white). ``bright``, ``dark``: HxWx3 uint8 of one scene, the darker frame
-    some stops darker. Saturation ``1 - min / max`` of the square-law reading (any power-law
-    camera gives both frames the same value); over the pixels whose darker frame is neither dark
-    nor clipped (largest channel 31-249) and has a colour (saturation >= 0.15), and whose bright
-    frame is unclipped (largest channel < 254): per band of :data:`TONE_BANDS` of the bright
-    frame's largest channel, the median of its saturation over the darker frame's. 1 = kept;
-    NaN where a band has fewer than 200 pixels."""
+    some stops darker. Saturation ``1 - min / max`` of both frames read through ``crf`` (default
+    the square law; it gives both frames of any power-law camera the same value); over the pixels
+    whose darker frame is neither dark nor clipped (largest channel 31-249) and has a colour
+    (saturation >= 0.15), and whose bright frame is unclipped (largest channel < 254): per band of
+    :data:`TONE_BANDS` of the bright frame's largest channel, the median of its saturation over the
+    darker frame's. 1 = kept; NaN where a band has fewer than 200 pixels."""
     def sat(u8: np.ndarray) -> np.ndarray:
-        lin = (u8.astype(np.float64) / 255.0) ** 2
+        lin = _read(u8, crf)
         return 1.0 - lin.min(-1) / np.maximum(lin.max(-1), 1e-6)
 
     top, ref = bright.max(-1), dark.max(-1)
     s_dark = sat(dark)
     ok = (ref > 30) & (ref < 250) & (s_dark >= 0.15) & (top < 254)
     return _band_medians(top, sat(bright) / np.maximum(s_dark, 1e-6), ok)
+
+
+def measured_ev(bright: np.ndarray, dark: np.ndarray, crf: CRF = camera.DEFAULT_CRF) -> float:
+    """How many stops apart two frames of one scene are, as ``crf`` reads their mid-tones: log2 of
+    the median of ``read(bright) / read(dark)`` over the channel values at codes 100-200 in the
+    bright frame and at least 20 in the darker one (HxWx3 uint8). Equal to the true difference
+    when ``crf`` is the camera's curve; so against a bracket's recorded ``ev_diff`` it tells
+    which curve a camera is near. NaN with fewer than 200 such values."""
+    ok = (bright >= 100) & (bright <= 200) & (dark >= 20)
+    if ok.sum() < _TONE_MIN_PX:
+        return float("nan")
+    return float(np.log2(np.median(_read(bright, crf)[ok] / _read(dark, crf)[ok])))
 
 
 def rendered_brackets(config_path: str | Path, camera_prob: float, n: int = 30, ev: float = 2.0,

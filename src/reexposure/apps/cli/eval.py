@@ -151,7 +151,8 @@ def real_options_from_args(args: argparse.Namespace) -> PhotoEvalOptions | Brack
                                 crf=args.crf, threads=args.threads, limit=args.limit, force=args.force,
                                 progress=not args.no_progress)
     return BracketEvalOptions(brackets=args.brackets, out=args.out, model=model, max_side=max_side,
-                              threads=args.threads, limit=args.limit, force=args.force, progress=not args.no_progress)
+                              crf=args.crf, threads=args.threads, limit=args.limit, force=args.force,
+                              progress=not args.no_progress)
 
 
 def _cmd_real(args: argparse.Namespace) -> int:
