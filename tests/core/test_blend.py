@@ -250,3 +250,42 @@ def test_guided_network_settles_its_brightness_only_when_configured():
     assert torch.equal(b[:, 1:], a[:, 1:])  # the colour strength is untouched
     assert torch.equal(b[:, :1], settle_interior(a[:, :1], mask, 4))
     assert not torch.equal(b[:, :1], a[:, :1])
+
+
+def test_colour_strength_above_one_saturates_keeps_the_order_and_stops_at_the_floor():
+    from reexposure.core.model.blend import COLOUR_FLOOR, colour_of
+
+    chroma = WARM.view(1, 3, 1, 1)
+    like = torch.zeros(1, 3, 1, 1)
+    # colour_max 1: the v0.6 colour, 1 - sigmoid(t) (1 - chroma)
+    for t in (-2.0, 0.0, 3.0):
+        want = 1.0 - torch.sigmoid(torch.tensor(t)) * (1.0 - chroma)
+        assert torch.allclose(colour_of(_head(0.0, t, like), chroma), want)
+    # colour_max 2 at sigmoid(t) = 1/2: strength 1, the surroundings' colour itself
+    assert torch.allclose(colour_of(_head(0.0, 0.0, like), chroma, 2.0), chroma, atol=1e-6)
+    # strength 1.5: twice as far from white as at 0.75, the largest channel still 1, the order kept
+    sat = colour_of(_head(0.0, 30.0, like), chroma, 1.5)[0, :, 0, 0]
+    assert torch.allclose(sat, 1.0 - 1.5 * (1.0 - WARM)) and sat[0] == 1.0 and sat[0] > sat[1] > sat[2]
+    # strength 2: blue would go below zero; it stops at the floor
+    floor = colour_of(_head(0.0, 30.0, like), chroma, 2.0)[0, :, 0, 0]
+    assert floor[2] == pytest.approx(COLOUR_FLOOR) and floor[1] == pytest.approx(0.6)
+    # a clipped lamp with that colour: every channel at least its recorded clip level
+    lin, mask = _disc_photo(WARM, level=1.0)
+    rad = compose_radiance(lin, mask, _head(0.0, 30.0, lin), colour_max=1.5)[0, :, 32, 32]
+    assert rad.min() == pytest.approx(1.0, abs=1e-3) and torch.allclose(rad / rad.max(), sat, atol=1e-3)
+    with pytest.raises(ValueError, match="colour_max"):
+        GeneratorConfig(head="guided", colour_max=0.5)
+
+
+def test_a_new_colour_range_restarts_the_colour_at_the_surroundings_colour():
+    torch.manual_seed(2)
+    old = GatedUNet(GeneratorConfig(width=4, depth=2, head="guided"))
+    torch.nn.init.normal_(old.head.weight, std=0.5)
+    new = GatedUNet(GeneratorConfig(width=4, depth=2, head="guided", colour_max=2.0))
+    new.load_state_dict(new.adopt_colour_range(old.state_dict(), 1.0))
+    lin, mask = torch.rand(1, 3, 16, 16), torch.ones(1, 3, 16, 16)
+    o_old, o_new = old(lin, mask), new(lin, mask)
+    assert torch.equal(o_new[:, 0], o_old[:, 0])  # the brightness is kept
+    assert torch.equal(o_new[:, 1], torch.zeros_like(o_new[:, 1]))  # 2 * sigmoid(0) = 1
+    assert new.adopt_colour_range(old.state_dict(), 2.0) is not None  # same range: unchanged
+    assert torch.equal(new.adopt_colour_range(new.state_dict(), 2.0)["head.bias"], new.state_dict()["head.bias"])

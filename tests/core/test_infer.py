@@ -267,3 +267,22 @@ def test_with_strength_is_a_copy_that_leaves_the_map_alone(tiny_model, highlight
     assert torch.equal(bare.to_tensor(), rm.lin())  # an rgb head at strength 0: the linear photo
     with pytest.raises(ValueError, match="strength"):
         rm.with_strength(3.5)
+
+
+def test_a_wider_colour_range_reaches_the_photo_through_the_reconstructor(highlight_photo) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    torch.manual_seed(3)
+    model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16, head="guided", colour_max=2.0)).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    with torch.no_grad():
+        model.head.bias[1] = 5.0  # strength near 2: twice the surroundings' saturation
+    disc = torch.from_numpy((highlight_photo >= 254).all(-1))
+    photo = highlight_photo.copy()
+    photo[~disc.numpy()] = (240, 215, 160)  # a bright warm surround: the colour the discs take
+    rmap = Reconstructor(model)(photo)
+    assert rmap.colour_max == 2.0
+    wide, narrow = rmap.to_tensor()[0], dataclasses.replace(rmap, colour_max=1.0).to_tensor()[0]
+    sat = lambda r: 1 - (r.amin(0) / r.amax(0).clamp_min(1e-6))[disc]  # noqa: E731
+    assert sat(wide).median() > 1.5 * sat(narrow).median()
+    assert torch.equal(wide[:, ~disc], narrow[:, ~disc])  # nothing changes outside clipped pixels

@@ -115,3 +115,28 @@ def test_measured_ev_is_the_exposure_difference_when_read_through_the_cameras_cu
     assert measured_ev(b, d, srgb) == pytest.approx(2.0, abs=0.05)
     assert measured_ev(b, d) < 1.9  # the square law misreads an sRGB camera's mid-tones
     assert np.isnan(measured_ev(b[:, :10], d[:, :10]))
+
+
+def test_desaturate_from_moves_where_camera_like_photos_whiten() -> None:
+    import dataclasses
+
+    from reexposure.training.data import DataConfig, PairSynthesizer
+
+    orange = np.tile(np.linspace(0.3, 0.98, 256, dtype=np.float32)[None, :, None], (8, 1, 1)) * np.array(
+        [1.0, 0.6, 0.3], np.float32)
+    base = dataclasses.replace(DataConfig(), noise_prob=0.0, shoulder_prob=0.0, desaturate=(1.0, 1.0),
+                               sharpen=(0.0, 0.0), camera_jpeg_prob=0.0, crf_bank=("sqrt",))
+
+    def saturation(config: DataConfig) -> np.ndarray:
+        ldr, _ = PairSynthesizer(config).camera_render(orange, np.random.default_rng(0))
+        lin = ldr.astype(np.float64) ** 2
+        return 1 - lin.min(-1) / lin.max(-1)
+
+    late, early = saturation(base), saturation(dataclasses.replace(base, desaturate_from=0.5))
+    mid = orange[..., 0] < 0.5  # below both starts: untouched
+    np.testing.assert_allclose(late[mid], early[mid], atol=0.02)
+    band = (orange[..., 0] > 0.65) & (orange[..., 0] < 0.78)  # whitened from 0.5 only
+    assert np.allclose(late[band], 0.7, atol=0.02)  # the colour's own saturation, 1 - 0.3
+    assert (early[band] < late[band] - 0.1).all()
+    with pytest.raises(ValueError, match="desaturate_from"):
+        PairSynthesizer(dataclasses.replace(base, desaturate_from=1.0))

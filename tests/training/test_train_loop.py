@@ -409,6 +409,26 @@ def test_init_from_takes_interior_smooth_and_upsample_from_the_config(straight_r
         assert torch.equal(t.G.state_dict()[k], v), k
 
 
+def test_init_from_takes_a_new_colour_range_and_restarts_only_the_colour(straight_run: Path, tiny_data: Path,
+                                                                          tmp_path: Path) -> None:
+    """generator.colour_max may differ from the file's: the colour channel restarts at a strength of
+    1 (GatedUNet.adopt_colour_range), the brightness is the file's."""
+    from reexposure.core.weights import load_generator
+    from reexposure.training.trainer import Trainer
+
+    c1 = tiny_config(tiny_data, tmp_path / "guided", steps=1, **{"generator.head": "guided"})
+    train(c1, progress=False)
+    start, _ = load_generator(tmp_path / "guided" / "model.safetensors")
+    c = tiny_config(tiny_data, tmp_path / "colour", init_from=str(tmp_path / "guided" / "model.safetensors"),
+                    **{"generator.head": "guided", "generator.colour_max": 2.0})
+    t = Trainer(c, torch.device("cpu"))
+    assert t.G.config.colour_max == 2.0 and start.config.colour_max == 1.0
+    lin = torch.rand(1, 3, 32, 32)
+    mask = (lin.amax(1, keepdim=True) > 0.6).float()
+    o_new, o_old = t.G.eval()(lin, mask), start(lin, mask)
+    assert torch.equal(o_new[:, 0], o_old[:, 0]) and torch.equal(o_new[:, 1], torch.zeros_like(o_new[:, 1]))
+
+
 def test_init_from_refuses_another_architecture(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:
     from reexposure.training.trainer import Trainer
 

@@ -239,6 +239,8 @@ class RadianceMap:
     #: stay at the clip level where nothing is known); 1.5 = half as much again in log terms (a
     #: pixel boosted 4x becomes 8x). A rendering choice: changing it re-renders without the network.
     strength: float = 1.0
+    #: The upper end of a guided head's colour strength (the model's ``GeneratorConfig.colour_max``).
+    colour_max: float = 1.0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -312,7 +314,7 @@ class RadianceMap:
             chroma = self._upsample_rows(
                 lambda r0, r1: torch.from_numpy(field[:, r0:r1].astype(np.float32)), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
-        guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma)
+        guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma, self.colour_max)
         return guide[:, :, y0 - a:y1 - a].contiguous(), log_gain[:, :, y0 - a:y1 - a].contiguous()
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
@@ -479,7 +481,8 @@ class Reconstructor:
         if self.threads:
             torch.set_num_threads(self.threads)
         try:
-            result = RadianceMap(u8, self.crf, model_info=dict(self.info), strength=self.strength)
+            result = RadianceMap(u8, self.crf, model_info=dict(self.info), strength=self.strength,
+                                 colour_max=float(getattr(self.model.config, "colour_max", 1.0)))
             thresh = int(math.floor(camera.MASK_LOW * 255))  # codes at or below: mask exactly 0
             if not any((u8[y:y + 256] > thresh).any() for y in range(0, h, 256)):  # banded: no full-size temporary
                 return result

@@ -100,6 +100,11 @@ class DataConfig:
     shoulder_prob: float = 0.7  # share of camera-like photos with a highlight shoulder (else hard clip)
     shoulder_knee: tuple[float, float] = (0.6, 0.9)  # linear level where the roll-off starts
     desaturate: tuple[float, float] = (0.0, 0.8)  # pull toward white near the clip (0 = none)
+    # where that pull starts: the brightest channel's linear level, before the curve (it is full
+    # at 1.0). Real cameras keep about 0.66 / 0.34 / 0.11 of a colour's saturation in codes 232-243 /
+    # 244-249 / 250-253 (square-law reading; scripts/clip_stats.py --brackets), the defaults 0.76 /
+    # 0.59 / 0.47.
+    desaturate_from: float = 0.8
     sharpen: tuple[float, float] = (0.0, 80.0)  # unsharp-mask strength, percent
     # The curve of a camera-like photo: "bank" (as pick_crf draws for every photo: crf_bank plus
     # EMoR samples) or "emor" (a random EMoR curve, needs emor_path). Pure gamma curves, sqrt
@@ -137,6 +142,8 @@ class PairSynthesizer:
     def __init__(self, config: DataConfig) -> None:
         if config.exposure_scope not in ("crop", "scene"):
             raise ValueError(f"pairs.exposure_scope must be 'crop' or 'scene', got {config.exposure_scope!r}")
+        if not 0.0 <= config.desaturate_from < 1.0:
+            raise ValueError(f"pairs.desaturate_from must be in [0, 1), got {config.desaturate_from}")
         if config.camera_curves not in ("bank", "emor"):
             raise ValueError(f"pairs.camera_curves must be 'bank' or 'emor', got {config.camera_curves!r}")
         if config.camera_curves == "emor" and not config.emor_path:
@@ -265,7 +272,7 @@ class PairSynthesizer:
         d = float(rng.uniform(*c.desaturate))
         if d > 0:
             peak = lin.max(axis=-1, keepdims=True)
-            t = np.clip((peak - 0.8) / 0.2, 0.0, 1.0)
+            t = np.clip((peak - c.desaturate_from) / (1.0 - c.desaturate_from), 0.0, 1.0)
             lin = lin + d * t * t * (3.0 - 2.0 * t) * (peak - lin)
         crf = self.emor.sample(rng) if self.emor is not None and c.camera_curves == "emor" else self.pick_crf(rng)
         ldr8 = np.round(np.asarray(crf(np.clip(lin, 0.0, 1.0).astype(np.float32))) * 255.0).astype(np.uint8)

@@ -343,8 +343,9 @@ class Trainer:
         # a gated U-Net may gain context blocks (they start at zero, i.e. as the file's network),
         # turn its rgb head into a guided one (GatedUNet.adopt_rgb_head) and change interior_smooth
         # (a fixed filter on its output) or upsample (how the decoder interpolates): no weights, the
-        # config's values are used
-        same = {"context_blocks": 0, "head": "rgb", "interior_smooth": 0, "upsample": "nearest"}
+        # config's values are used; a new colour range restarts the colour channel
+        # (GatedUNet.adopt_colour_range)
+        same = {"context_blocks": 0, "head": "rgb", "interior_smooth": 0, "upsample": "nearest", "colour_max": 1.0}
         grows = (self.config.arch == "gated_unet" and have.get("context_blocks", 0) <= want.get("context_blocks", 0)
                  and have.get("head", "rgb") in ("rgb", want.get("head", "rgb"))
                  and {**have, **same} == {**want, **same})
@@ -353,7 +354,7 @@ class Trainer:
                               f"the config asks for {self.config.arch} {json.dumps(want)}")
         state = model.state_dict()
         if isinstance(self.G, GatedUNet):
-            state = self.G.adopt_rgb_head(state)
+            state = self.G.adopt_colour_range(self.G.adopt_rgb_head(state), float(have.get("colour_max", 1.0)))
         missing, unexpected = self.G.load_state_dict(state, strict=False)
         assert not unexpected and all(k.startswith("context.") for k in missing), (missing, unexpected)
         try:

@@ -17,7 +17,8 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
    surroundings are dark (then they are more likely another surface than the clipped thing's
    glow). It is a smooth field: no blotches.
 2. The network's second channel ``t`` sets how much of that colour to use,
-   ``ce = 1 - sigmoid(t) * (1 - chroma)``: 0 = neutral white, 1 = the surroundings' colour.
+   ``ce = 1 - colour_max * sigmoid(t) * (1 - chroma)`` (:func:`colour_of`): 0 = neutral white, 1 =
+   the surroundings' colour, above 1 (a model with ``colour_max`` > 1) more saturated than them.
    It changes saturation, never hue. The colour of step 1 is made to agree with which channels
    clipped around each pixel (:func:`_order_consistent`): a channel that clipped where another did
    not is not ranked below it, so a peach wall's colour carried into a pale-blue sky (green and
@@ -60,8 +61,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["HEADS", "BLEND_RADIUS", "head_channels", "ring_chroma", "settle_interior", "blend_parts",
-           "all_clipped_weight", "radiance_at", "compose_radiance"]
+__all__ = ["HEADS", "BLEND_RADIUS", "COLOUR_FLOOR", "head_channels", "ring_chroma", "settle_interior", "colour_of",
+           "blend_parts", "all_clipped_weight", "radiance_at", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -76,6 +77,10 @@ _RING_POWER = 4
 _RING_TAU = 0.02
 #: The colour strength ``sigmoid(t)`` a new guided head starts at: sigmoid(-1) = 0.27.
 COLOUR_LOGIT_INIT = -1.0
+#: With a colour strength above 1 (:func:`colour_of`), no channel of the colour falls below this
+#: share of the largest: a clipped pixel's lower bound (step 3) is at most 1 / COLOUR_FLOOR times
+#: its recorded value.
+COLOUR_FLOOR = 0.05
 
 
 #: The all-clipped weight is closed (holes up to about 2 * _FILL px) and then smoothed by two box
@@ -221,8 +226,20 @@ def ring_chroma(lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return _order_consistent(colour, mask) if mask.shape[1] == 3 else colour
 
 
+def colour_of(head: torch.Tensor, chroma: torch.Tensor, colour_max: float = 1.0) -> torch.Tensor:
+    """The colour ``ce`` (B,3,H,W) a guided head gives clipped pixels (step 2 of the module
+    docstring): ``1 - strength * (1 - chroma)`` with ``strength = colour_max * sigmoid(t)``, ``t``
+    the head's second channel (B,2,H,W) and ``chroma`` (B,3,H,W) in (0,1] from :func:`ring_chroma`.
+    With ``colour_max`` 1 (up to v0.6) the strength runs from 0 (white) to 1 (the surroundings'
+    colour); above 1 the network may make the colour more saturated than its surroundings (a
+    camera whitens the pixels near the clip that the colour is taken from), and no channel falls
+    below :data:`COLOUR_FLOOR` of the largest. Every channel's order is kept (the largest stays 1)."""
+    ce = 1.0 - (colour_max * torch.sigmoid(head[:, 1:2])) * (1.0 - chroma)
+    return ce if colour_max <= 1.0 else ce.clamp_min(COLOUR_FLOOR)
+
+
 def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
-                chroma: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                chroma: torch.Tensor | None = None, colour_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The blend in two parts, ``(guide, log_gain)``: the radiance is ``guide * exp(strength *
     log_gain)`` at any strength (:func:`compose_radiance`), so a caller that needs several
     strengths (the web preview: the map's and 0) runs the blend once.
@@ -232,7 +249,8 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     (steps 1-3 of the module docstring). ``log_gain`` >= 0 is what the network's brightness adds,
     in natural-log units: (B,3,H,W) ``mask * max(o, 0)`` for an ``rgb`` head, (B,1,H,W) the log
     brightness times the smoothed "all clipped" weight for a ``guided`` one (step 4). Arguments
-    as for :func:`compose_radiance`; wherever ``mask == 0``, ``guide == lin`` and ``log_gain == 0``."""
+    as for :func:`compose_radiance` (``colour_max``: :func:`colour_of`); wherever ``mask == 0``,
+    ``guide == lin`` and ``log_gain == 0``."""
     if head.shape[1] == 3:
         return lin, mask * head.clamp_min(0.0)
     if head.shape[1] != 2:
@@ -242,7 +260,7 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     if chroma is None:
         chroma = ring_chroma(lin, mask)
     log_bright = head[:, :1].clamp_min(0.0)
-    ce = 1.0 - torch.sigmoid(head[:, 1:2]) * (1.0 - chroma)  # (B,3,H,W) in (0,1], max 1
+    ce = colour_of(head, chroma, colour_max)  # (B,3,H,W) in [0,1], max 1
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
@@ -265,7 +283,8 @@ def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None) ->
 
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
-                     chroma: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
+                     chroma: torch.Tensor | None = None, strength: float = 1.0,
+                     colour_max: float = 1.0) -> torch.Tensor:
     """Relative radiance (B,3,H,W) >= 0 from the linear photo and the network's output.
 
     ``lin`` (B,3,H,W) in [0,1]; ``mask`` the blend mask, (B,3,H,W) per channel or (B,1,H,W), in
@@ -274,10 +293,12 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     (B,3,H,W) the :func:`ring_chroma` of the whole photo (computed from ``lin`` and ``mask`` if
     ``None``; a tiled caller passes the whole photo's field so that tiles agree); ``strength``
     (>= 0) multiplies the network's log brightness (the log boosts of an ``rgb`` head) after the
-    clamp at 0 (1: the model's answer; :attr:`reexposure.core.infer.RadianceMap.strength`).
+    clamp at 0 (1: the model's answer; :attr:`reexposure.core.infer.RadianceMap.strength`);
+    ``colour_max`` the upper end of a guided head's colour strength
+    (:attr:`~reexposure.core.model.generator.GeneratorConfig.colour_max`, :func:`colour_of`).
     Wherever ``mask == 0`` the result is exactly ``lin``. ``guide * exp(strength * log_gain)`` of
     :func:`blend_parts`."""
-    return radiance_at(*blend_parts(lin, mask, head, chroma), strength)
+    return radiance_at(*blend_parts(lin, mask, head, chroma, colour_max), strength)
 
 
 def radiance_at(guide: torch.Tensor, log_gain: torch.Tensor, strength: float = 1.0) -> torch.Tensor:

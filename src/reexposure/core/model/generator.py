@@ -18,6 +18,7 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import cast
 
@@ -91,9 +92,15 @@ class GeneratorConfig:
     # working grid at depth 4; inside a large flat clipped area nothing in the input hides those
     # steps, and fine-tuned weights drew them as a plaid of bands (MODEL_CARD.md "Why v0.6").
     upsample: str = "nearest"
+    # Guided head: the upper end of the colour strength, ``colour_max * sigmoid(t)`` (1 up to v0.6:
+    # from white to the surroundings' colour; above 1 the colour may be more saturated than the
+    # pixels it is taken from, which cameras whiten near the clip; reexposure.core.model.blend.colour_of).
+    colour_max: float = 1.0
 
     def __post_init__(self) -> None:
         head_channels(self.head)  # ValueError for an unknown head
+        if not 1.0 <= self.colour_max <= 4.0:
+            raise ValueError(f"colour_max must be in [1, 4], got {self.colour_max}")
         if self.upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
 
@@ -180,7 +187,23 @@ class GatedUNet(nn.Module):
         ``forward(lin, mask)``, blended with ``blend_mask`` (per channel (B,3,H,W) or (B,1,H,W);
         default ``mask``); the surroundings' colour is gathered outside ``mask`` (as at inference)."""
         chroma = ring_chroma(lin, mask) if self.config.head == "guided" else None
-        return compose_radiance(lin, mask if blend_mask is None else blend_mask, self(lin, mask), chroma)
+        return compose_radiance(lin, mask if blend_mask is None else blend_mask, self(lin, mask), chroma,
+                                colour_max=self.config.colour_max)
+
+    def adopt_colour_range(self, state: dict[str, torch.Tensor], colour_max: float) -> dict[str, torch.Tensor]:
+        """A state dict of a guided network whose colour strength ended at ``colour_max``, converted
+        for this one's :attr:`GeneratorConfig.colour_max`: the colour channel restarts at a strength
+        of 1 everywhere (weights 0, bias ``logit(1 / colour_max)``; a trained head's logit is far
+        beyond its range, up to 70 on real photos, so no rescaling of it keeps its answer better),
+        the brightness channel is kept. Unchanged when the two ranges agree."""
+        if self.config.head != "guided" or colour_max == self.config.colour_max or "head.weight" not in state:
+            return state
+        out = dict(state)
+        w, b = state["head.weight"].clone(), state["head.bias"].clone()
+        w[1:] = 0.0
+        b[1:] = -math.log(self.config.colour_max - 1.0) if self.config.colour_max > 1.0 else 12.0
+        out["head.weight"], out["head.bias"] = w, b
+        return out
 
     def adopt_rgb_head(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """A state dict of an ``rgb``-head network, converted for this ``guided`` one: the log
