@@ -207,6 +207,13 @@ def test_run_brackets_end_to_end(tmp_path: Path, tiny_model, capsys: pytest.Capt
     assert "only ours" in capsys.readouterr().err
     assert run_main("--brackets", str(root), "--crf", "bogus", "--out", str(tmp_path / "o")) == 2
     assert "unknown CRF" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    # a flag of another mode would be ignored here: refused instead
+    for flag, value in (("--ev=-2", None), ("--clip", "0.05"), ("--format", "jpeg"), ("--camera", "1"),
+                        ("--min-px", "50")):
+        extra = [flag] if value is None else [flag, value]
+        assert run_main("--brackets", str(root), *extra, "--out", str(tmp_path / "o")) == 2
+        err = capsys.readouterr().err
+        assert "applies to --" in err and "not to --brackets" in err, err
 
 
 def test_run_brackets_api_one_set(tmp_path: Path, tiny_model) -> None:  # type: ignore[no-untyped-def]

@@ -175,6 +175,8 @@ def test_run_photos_end_to_end(tmp_path: Path, tiny_model, highlight_photo: np.n
     assert run_main("--photos", str(folder), "--data", str(folder), "--out", str(tmp_path / "o3")) == 2
     assert "exactly one of" in capsys.readouterr().err
     assert run_main("--photos", str(folder), "--method", "naive,ours", "--out", str(tmp_path / "o4")) == 2
+    assert run_main("--photos", str(folder), "--quality", "80", "--out", str(tmp_path / "o5")) == 2
+    assert run_main("--data", str(folder), "--method", "naive", "--min-px", "50", "--out", str(tmp_path / "o6")) == 2
     assert run_main("--out", str(tmp_path / "o5")) == 2
 
 

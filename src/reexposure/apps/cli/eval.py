@@ -85,6 +85,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_eval)
 
 
+#: Flags of one mode only, with their defaults: given in another mode they would be ignored, so
+#: that is an error instead (a flag the run silently drops misleads whoever reads the results).
+_MODE_FLAGS: dict[str, tuple[tuple[str, str, object], ...]] = {
+    "--data": (("--clip", "clip", "0.02,0.08,0.20"), ("--ev", "ev", "-1,-2,-3,-4,1"), ("--format", "format", "png"),
+               ("--quality", "quality", 90), ("--scenes", "scenes", None), ("--cvvdp", "cvvdp", False),
+               ("--camera", "camera", None)),
+    "--photos": (("--min-px", "min_px", 400),),
+}
+
+
+def _check_mode_flags(args: argparse.Namespace, mode: str) -> None:
+    """Refuse (``EvalError``) a flag that belongs to another mode than ``mode`` (``--data``,
+    ``--photos`` or ``--brackets``) and was given a value other than its default."""
+    for owner, flags in _MODE_FLAGS.items():
+        if owner == mode:
+            continue
+        for flag, dest, default in flags:
+            if getattr(args, dest) != default:
+                raise EvalError(f"{flag} applies to {owner} only, not to {mode}")
+
+
 def _check_sizes(args: argparse.Namespace) -> None:
     """--max-side, --limit and --threads, shared by every mode (raises ``EvalError``)."""
     if args.max_side is not None and args.max_side < 16:
@@ -105,6 +126,7 @@ def options_from_args(args: argparse.Namespace) -> EvalOptions:
     if not 1 <= args.quality <= 100:
         raise EvalError(f"--quality must be in 1..100, got {args.quality}")
     _check_sizes(args)
+    _check_mode_flags(args, "--data")
     if any(not -10 <= e <= 10 for e in evs):
         raise EvalError("--ev values must be in [-10, 10]")
     if SHEET_EV not in evs:
@@ -142,6 +164,7 @@ def real_options_from_args(args: argparse.Namespace) -> PhotoEvalOptions | Brack
                                                                                 if modes else ""))
     flag = modes[0]
     _check_sizes(args)
+    _check_mode_flags(args, flag)
     model = _real_model(args, flag)
     max_side = args.max_side if args.max_side is not None else 1600
     if flag == "--photos":
