@@ -12,8 +12,8 @@ frame the reference:
 2. Both are linearised with one inverse camera curve (``--crf``; default the package's square law,
    ``camera.DEFAULT_CRF``), the model's input as at inference; the darker frame is multiplied by
    ``2**ev_diff``, which puts it in the bright frame's units (relative radiance, 1.0 = the bright
-   frame's clip level). ``naive`` is the linearised bright
-   frame; ``ours`` the model's reconstruction of it (:class:`reexposure.core.infer.Reconstructor`).
+   frame's clip level). ``naive`` is the linearised bright frame; ``ours`` the model's
+   reconstruction of it (:class:`reexposure.core.infer.Reconstructor`).
 3. Measures, inside the bright frame's clipped pixels (any channel at code >= 254):
 
    - **colour** (degrees): per pixel, the angle between the reconstructed linear RGB and the darker

@@ -102,8 +102,9 @@ class DataConfig:
     desaturate: tuple[float, float] = (0.0, 0.8)  # pull toward white near the clip (0 = none)
     # where that pull starts: the brightest channel's linear level, before the curve (it is full
     # at 1.0). Real cameras keep about 0.66 / 0.34 / 0.11 of a colour's saturation in codes 232-243 /
-    # 244-249 / 250-253 (square-law reading; scripts/clip_stats.py --brackets), the defaults 0.76 /
-    # 0.59 / 0.47.
+    # 244-249 / 250-253 (square-law reading; scripts/clip_stats.py --brackets), camera-like photos
+    # with the defaults 0.81 / 0.62 / 0.46 (20 training scenes), with 0.75 and (0.6, 1.0) 0.64 /
+    # 0.37 / 0.20 (configs/cpu-v06-colour.yaml).
     desaturate_from: float = 0.8
     sharpen: tuple[float, float] = (0.0, 80.0)  # unsharp-mask strength, percent
     # The curve of a camera-like photo: "bank" (as pick_crf draws for every photo: crf_bank plus
