@@ -18,7 +18,7 @@ from _train_helpers import make_hdr_folder, tiny_config, tiny_overrides
 
 from reexposure.apps.cli import main as cli_main
 from reexposure.training.config import ConfigError
-from reexposure.training.trainer import TrainConfig, load_train_config, train
+from reexposure.training.trainer import TrainConfig, check_config, load_train_config, train
 
 REPO = Path(__file__).resolve().parents[2]
 LOSS_KEYS = ("g_rec", "boost_in_mask", "g_adv", "d_loss", "d_real", "d_fake")
@@ -427,6 +427,29 @@ def test_init_from_takes_a_new_colour_range_and_restarts_only_the_colour(straigh
     mask = (lin.amax(1, keepdim=True) > 0.6).float()
     o_new, o_old = t.G.eval()(lin, mask), start(lin, mask)
     assert torch.equal(o_new[:, 0], o_old[:, 0]) and torch.equal(o_new[:, 1], torch.zeros_like(o_new[:, 1]))
+
+
+def test_train_only_colour_moves_the_colour_channel_and_nothing_else(tiny_data: Path, tmp_path: Path) -> None:
+    from reexposure.core.weights import load_generator
+
+    c1 = tiny_config(tiny_data, tmp_path / "guided", steps=1, **{"generator.head": "guided"})
+    train(c1, progress=False)
+    start, _ = load_generator(tmp_path / "guided" / "model.safetensors")
+    c = tiny_config(tiny_data, tmp_path / "colour", steps=3, init_from=str(tmp_path / "guided" / "model.safetensors"),
+                    train_only="colour", ema=0.0, **{"generator.head": "guided", "generator.colour_max": 2.0})
+    train(c, progress=False)
+    end, _ = load_generator(tmp_path / "colour" / "model.safetensors")
+    a, b = start.state_dict(), end.state_dict()
+    for k in a:
+        if k.startswith("head."):
+            assert torch.equal(a[k][0], b[k][0]), k  # the brightness channel
+        else:
+            assert torch.equal(a[k], b[k]), k
+    assert not torch.equal(b["head.bias"][1], torch.tensor(0.0))  # the colour channel moved from its restart
+    with pytest.raises(ConfigError, match="train_only"):
+        check_config(tiny_config(tiny_data, tmp_path / "x", train_only="brightness"))
+    with pytest.raises(ConfigError, match="guided head"):
+        check_config(tiny_config(tiny_data, tmp_path / "y", train_only="colour"))
 
 
 def test_init_from_refuses_another_architecture(straight_run: Path, tiny_data: Path, tmp_path: Path) -> None:

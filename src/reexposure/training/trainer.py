@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -123,6 +123,9 @@ class TrainConfig:
     lr_min_ratio: float = 0.05
     # fine-tune: a weights file (.safetensors) of the same arch/config that G and its EMA start from
     init_from: str = ""
+    # "" = train the whole generator; "colour" = only a guided head's colour channel (its brightness
+    # and every feature stay those of init_from: a colour change measured without brightness drift)
+    train_only: str = ""
     keep_every: int = 0  # also keep model_NNNNNN.safetensors every this many steps (0 = only the latest)
     log_every: int = 25
     ckpt_every: int = 250
@@ -142,6 +145,17 @@ class TrainConfig:
 # --------------------------------------------------------------------------- helpers
 
 
+def _train_colour_only(G: GatedUNet) -> None:
+    """Freeze every weight of ``G`` but its head, and the head's brightness channel too (its
+    gradient is zeroed, so Adam never moves it): only the colour channel of a guided head trains."""
+    G.requires_grad_(False)
+    keep = torch.zeros(G.head.weight.shape[0], device=G.head.weight.device)
+    keep[1:] = 1.0
+    for p in (G.head.weight, cast(torch.Tensor, G.head.bias)):
+        p.requires_grad_(True)
+        p.register_hook(lambda g: g * keep.view(-1, *([1] * (g.dim() - 1))))
+
+
 def check_config(c: TrainConfig) -> None:
     """Fail early, with one line, on a config that cannot train (before any data is read)."""
     if c.arch not in ARCHITECTURES:
@@ -149,6 +163,10 @@ def check_config(c: TrainConfig) -> None:
     for key in ("steps", "batch", "log_every", "ckpt_every", "val_every", "threads"):
         if getattr(c, key) < 1:
             raise ConfigError(f"{key} must be at least 1, got {getattr(c, key)}")
+    if c.train_only not in ("", "colour"):
+        raise ConfigError(f"train_only must be empty or 'colour', got {c.train_only!r}")
+    if c.train_only == "colour" and (c.arch != "gated_unet" or c.generator.head != "guided"):
+        raise ConfigError("train_only=colour needs a gated_unet with the guided head")
     if c.lr_schedule not in ("constant", "cosine"):
         raise ConfigError(f"lr_schedule must be constant or cosine, got {c.lr_schedule!r}")
     if not 0.0 <= c.lr_min_ratio <= 1.0:
@@ -310,7 +328,9 @@ class Trainer:
         self.G_ema = build_generator(c.arch, c.generator_config()).to(device)
         self.G_ema.load_state_dict(self.G.state_dict())
         self.G_ema.requires_grad_(False).eval()
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=c.betas)
+        if c.train_only == "colour":
+            _train_colour_only(cast(GatedUNet, self.G))
+        self.opt_g = torch.optim.Adam([p for p in self.G.parameters() if p.requires_grad], lr=c.lr_g, betas=c.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=c.lr_d, betas=c.betas)
         self.input_crf = camera.crf_from_name(c.pairs.input_crf)
         # the gated U-Net passes unmasked pixels through; a whole-image model is judged everywhere
