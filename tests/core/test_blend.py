@@ -289,3 +289,17 @@ def test_a_new_colour_range_restarts_the_colour_at_the_surroundings_colour():
     assert torch.equal(o_new[:, 1], torch.zeros_like(o_new[:, 1]))  # 2 * sigmoid(0) = 1
     assert new.adopt_colour_range(old.state_dict(), 2.0) is not None  # same range: unchanged
     assert torch.equal(new.adopt_colour_range(new.state_dict(), 2.0)["head.bias"], new.state_dict()["head.bias"])
+
+
+def test_a_wider_colour_range_keeps_the_networks_brightness_and_finite_gradients():
+    lin, mask = _disc_photo(WARM, level=1.0)
+    lin[:, :, :4] = 0.0  # black rows: no light anywhere, where a ratio of brightnesses is 0 / 0
+    head = _head(1.0, 30.0, lin).requires_grad_(True)  # e^1 = 2.7x; full colour strength
+    wide = compose_radiance(lin, mask, head, colour_max=1.5)
+    wide.sum().backward()
+    assert torch.isfinite(wide).all() and torch.isfinite(head.grad).all()
+    narrow = compose_radiance(lin, mask, _head(1.0, 30.0, lin))[0, :, 32, 32]
+    w = wide.detach()[0, :, 32, 32]
+    # the largest channel stays the network's brightness; the others move away from it
+    assert float(w.max()) == pytest.approx(float(narrow.max()), rel=1e-4)
+    assert torch.allclose(w / w.max(), 1.0 - 1.5 * (1.0 - WARM), atol=1e-3)

@@ -233,7 +233,9 @@ def colour_of(head: torch.Tensor, chroma: torch.Tensor, colour_max: float = 1.0)
     With ``colour_max`` 1 (up to v0.6) the strength runs from 0 (white) to 1 (the surroundings'
     colour); above 1 the network may make the colour more saturated than its surroundings (a
     camera whitens the pixels near the clip that the colour is taken from), and no channel falls
-    below :data:`COLOUR_FLOOR` of the largest. Every channel's order is kept (the largest stays 1)."""
+    below :data:`COLOUR_FLOOR` of the largest. Every channel's order is kept (the largest stays 1).
+    :func:`blend_parts` takes a pixel's brightness from the colour within the range up to 1, so a
+    stronger colour changes the chromaticity only (and the floor where a clipped channel needs it)."""
     ce = 1.0 - (colour_max * torch.sigmoid(head[:, 1:2])) * (1.0 - chroma)
     return ce if colour_max <= 1.0 else ce.clamp_min(COLOUR_FLOOR)
 
@@ -260,12 +262,26 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     if chroma is None:
         chroma = ring_chroma(lin, mask)
     log_bright = head[:, :1].clamp_min(0.0)
-    ce = colour_of(head, chroma, colour_max)  # (B,3,H,W) in [0,1], max 1
+    ce = colour_of(head, chroma, min(colour_max, 1.0))  # (B,3,H,W) in [0,1], max 1
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
-    s_floor = (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
-    guide = lin + mask * (torch.maximum(s_known, s_floor) * ce - lin).clamp_min(0.0)
-    return guide, all_clipped_weight(mask) * log_bright
+    s = torch.maximum(s_known, _floor(lin, mask, ce))
+    log_gain = all_clipped_weight(mask) * log_bright
+    if colour_max > 1.0:
+        # the colour beyond the surroundings' changes the chromaticity, not the brightness: ``s``
+        # comes from the colour within range; the stronger colour's own floor (a clipped channel
+        # stays above what it recorded) may raise it, and the network's brightness pays for that first
+        ce = colour_of(head, chroma, colour_max)
+        s_wide = torch.maximum(s, _floor(lin, mask, ce))
+        log_gain = (log_gain - torch.log(s_wide.clamp_min(1e-6) / s.clamp_min(1e-6))).clamp_min(0.0)
+        s = s_wide
+    return lin + mask * (s * ce - lin).clamp_min(0.0), log_gain
+
+
+def _floor(lin: torch.Tensor, mask: torch.Tensor, ce: torch.Tensor) -> torch.Tensor:
+    """The smallest ``s`` (B,1,H,W) with ``s * ce`` at or above every clipped channel's recorded
+    value (step 3 of the module docstring)."""
+    return (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
 
 
 def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None) -> torch.Tensor:
