@@ -303,3 +303,15 @@ def test_a_wider_colour_range_keeps_the_networks_brightness_and_finite_gradients
     # the largest channel stays the network's brightness; the others move away from it
     assert float(w.max()) == pytest.approx(float(narrow.max()), rel=1e-4)
     assert torch.allclose(w / w.max(), 1.0 - 1.5 * (1.0 - WARM), atol=1e-3)
+
+
+def test_a_wider_colour_range_leaves_partly_clipped_pixels_as_the_range_up_to_one_does():
+    lin = torch.ones(1, 3, 24, 24)
+    lin[:, 2] = 0.5  # red and green clipped everywhere, blue recorded: no pixel clipped in all three
+    mask = torch.zeros_like(lin)
+    mask[:, :2] = 1.0
+    chroma = torch.tensor([1.0, 0.8, 0.5]).view(1, 3, 1, 1).expand_as(lin)  # a ring redder than the pixel
+    head = _head(0.5, 30.0, lin)
+    wide = compose_radiance(lin, mask, head, chroma, colour_max=2.0)
+    narrow = compose_radiance(lin, mask, head, chroma)
+    assert torch.equal(wide, narrow)

@@ -235,7 +235,8 @@ def colour_of(head: torch.Tensor, chroma: torch.Tensor, colour_max: float = 1.0)
     camera whitens the pixels near the clip that the colour is taken from), and no channel falls
     below :data:`COLOUR_FLOOR` of the largest. Every channel's order is kept (the largest stays 1).
     :func:`blend_parts` takes a pixel's brightness from the colour within the range up to 1, so a
-    stronger colour changes the chromaticity only (and the floor where a clipped channel needs it)."""
+    stronger colour changes the chromaticity only (and the floor where a clipped channel needs it),
+    and only where all three channels clipped."""
     ce = 1.0 - (colour_max * torch.sigmoid(head[:, 1:2])) * (1.0 - chroma)
     return ce if colour_max <= 1.0 else ce.clamp_min(COLOUR_FLOOR)
 
@@ -266,12 +267,15 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s = torch.maximum(s_known, _floor(lin, mask, ce))
-    log_gain = all_clipped_weight(mask) * log_bright
+    every = all_clipped_weight(mask)
+    log_gain = every * log_bright
     if colour_max > 1.0:
         # the colour beyond the surroundings' changes the chromaticity, not the brightness: ``s``
         # comes from the colour within range; the stronger colour's own floor (a clipped channel
-        # stays above what it recorded) may raise it, and the network's brightness pays for that first
-        ce = colour_of(head, chroma, colour_max)
+        # stays above what it recorded) may raise it, and the network's brightness pays for that
+        # first. Only where all channels clipped: a partly clipped pixel's recorded channels hold
+        # its colour, and a stronger wrong hue among its clipped ones is a cast (Desk, MODEL_CARD.md)
+        ce = ce + every * (colour_of(head, chroma, colour_max) - ce)
         s_wide = torch.maximum(s, _floor(lin, mask, ce))
         log_gain = (log_gain - torch.log(s_wide.clamp_min(1e-6) / s.clamp_min(1e-6))).clamp_min(0.0)
         s = s_wide
