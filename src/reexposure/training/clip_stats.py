@@ -22,7 +22,8 @@ Statistics are pooled over the set's clipped pixels (so large photos weigh more)
 area-reduced to at most ``max_side`` pixels first, about the scale of the training crops.
 
 And how the camera's curve compresses highlights, from brackets (:func:`tone_ratios`): two frames of
-one scene ``ev`` stops apart, both read with the square-law inverse (the model's input curve). For
+one scene ``ev`` stops apart, both read with the square-law inverse (the model's input curve; any
+other curve can be given, and :func:`measured_ev` says which one reads a camera's mid-tones). For
 a pixel of the bright frame at code ``c``, ``dark_lin * 2**ev / bright_lin`` is 1 for a camera whose
 curve is any power law (the square root, gamma 2.2: a power law keeps ratios) and grows with ``c``
 where the curve compresses the highlights more than the mid-tones (an S-shaped tone curve, a
@@ -56,7 +57,7 @@ from .data import HDRPairs, PairSynthesizer
 from .trainer import load_train_config
 
 __all__ = ["KEYS", "TONE_BANDS", "clip_statistics", "photo_set", "pair_set", "tone_ratios", "saturation_ratios",
-           "rendered_brackets"]
+           "measured_ev", "rendered_brackets"]
 
 KEYS = ("clipped", "one", "two", "three", "single_r", "single_g", "single_b", "ring_sat", "ring_level",
         "area_d50", "area_ge64")

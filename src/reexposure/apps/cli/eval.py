@@ -82,27 +82,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "--crf: photos like real ones, with ground truth (--format is then ignored)")
     p.add_argument("--force", action="store_true", help="replace results already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=_cmd_eval, mode_defaults={dest: p.get_default(dest) for flags in _MODE_FLAGS.values()
+                                                   for _, dest in flags})
 
 
-#: Flags of one mode only, with their defaults: given in another mode they would be ignored, so
+#: Flags of one mode only (flag, argparse dest): given in another mode they would be ignored, so
 #: that is an error instead (a flag the run silently drops misleads whoever reads the results).
-_MODE_FLAGS: dict[str, tuple[tuple[str, str, object], ...]] = {
-    "--data": (("--clip", "clip", "0.02,0.08,0.20"), ("--ev", "ev", "-1,-2,-3,-4,1"), ("--format", "format", "png"),
-               ("--quality", "quality", 90), ("--scenes", "scenes", None), ("--cvvdp", "cvvdp", False),
-               ("--camera", "camera", None)),
-    "--photos": (("--min-px", "min_px", 400),),
+_MODE_FLAGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "--data": (("--clip", "clip"), ("--ev", "ev"), ("--format", "format"), ("--quality", "quality"),
+               ("--scenes", "scenes"), ("--cvvdp", "cvvdp"), ("--camera", "camera")),
+    "--photos": (("--min-px", "min_px"),),
 }
 
 
 def _check_mode_flags(args: argparse.Namespace, mode: str) -> None:
     """Refuse (``EvalError``) a flag that belongs to another mode than ``mode`` (``--data``,
-    ``--photos`` or ``--brackets``) and was given a value other than its default."""
+    ``--photos`` or ``--brackets``) and was given a value other than its parser default
+    (``args.mode_defaults``, set by :func:`register`)."""
     for owner, flags in _MODE_FLAGS.items():
         if owner == mode:
             continue
-        for flag, dest, default in flags:
-            if getattr(args, dest) != default:
+        for flag, dest in flags:
+            if getattr(args, dest) != args.mode_defaults[dest]:
                 raise EvalError(f"{flag} applies to {owner} only, not to {mode}")
 
 

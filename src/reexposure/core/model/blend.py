@@ -234,7 +234,8 @@ def colour_of(head: torch.Tensor, chroma: torch.Tensor, colour_max: float = 1.0)
     colour); above 1 the network may make the colour more saturated than its surroundings (a
     camera whitens the pixels near the clip that the colour is taken from), and no channel falls
     below :data:`COLOUR_FLOOR` of the largest. Every channel's order is kept (the largest stays 1).
-    :func:`blend_parts` takes a pixel's brightness from the colour within the range up to 1, so a
+    :func:`blend_parts` takes a pixel's brightness from the colour the same output gives with
+    ``colour_max`` 1 (strength ``sigmoid(t)``, not ``min(colour_max * sigmoid(t), 1)``), so the
     stronger colour changes the chromaticity only (and the floor where a clipped channel needs it),
     and only where all three channels clipped."""
     ce = 1.0 - (colour_max * torch.sigmoid(head[:, 1:2])) * (1.0 - chroma)
@@ -270,8 +271,8 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     every = all_clipped_weight(mask)
     log_gain = every * log_bright
     if colour_max > 1.0:
-        # the colour beyond the surroundings' changes the chromaticity, not the brightness: ``s``
-        # comes from the colour within range; the stronger colour's own floor (a clipped channel
+        # the wider range changes the chromaticity, not the brightness: ``s`` comes from the colour
+        # of the same output read with colour_max 1 (above); the stronger colour's own floor (a clipped channel
         # stays above what it recorded) may raise it, and the network's brightness pays for that
         # first. Only where all channels clipped: a partly clipped pixel's recorded channels hold
         # its colour, and a stronger wrong hue among its clipped ones is a cast (Desk, MODEL_CARD.md)
