@@ -212,10 +212,10 @@ class BlendWhatIf(Method):
         mask = camera.saturation_mask(uint8_to_ldr(source), dilate=0, per_channel=True)
         head = rmap.output()
         chroma = torch.from_numpy(rmap.chroma.astype(np.float32))[None]
-        guide, log_gain = blend_parts(lin, mask, head, chroma, rmap.colour_max)
+        guide, log_gain = blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius)
         if self.luma is not None:
             every = torch.maximum(mask.amin(1, keepdim=True), luma_clipped(source, *self.luma))
-            log_gain = all_clipped_weight(mask, every) * head[:, :1].clamp_min(0.0)
+            log_gain = all_clipped_weight(mask, every, rmap.share_radius) * head[:, :1].clamp_min(0.0)
         return radiance_at(guide, log_gain)
 
 

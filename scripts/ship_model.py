@@ -7,6 +7,7 @@ the shipped default model.
         -d "ExpandNet baseline" -o baselines/expandnet.safetensors
     python scripts/ship_model.py OUT_C/model.safetensors --interior-smooth 12 -d "v0.5"
     python scripts/ship_model.py runs/v0.5.safetensors --upsample bilinear -d "v0.6"
+    python scripts/ship_model.py runs/v0.6.safetensors --share-radius 12 -d "v0.7"
 
 Writes src/reexposure/weights/default.safetensors (fp16; or ``-o PATH``) with the description and
 the source run's metadata (trained_steps), so `reexpose` can say plainly which model it uses.
@@ -14,6 +15,9 @@ the source run's metadata (trained_steps), so `reexpose` can say plainly which m
 on the network's output, no weights: ``reexposure.core.model.blend.settle_interior``); v0.5 was
 trained without it and shipped with 12. ``--upsample bilinear`` sets ``GeneratorConfig.upsample``
 (how the decoder interpolates, no weights either); v0.6 is v0.5's weights with it.
+``--share-radius PX`` sets ``GeneratorConfig.share_radius`` (the blend's all-clipped weight inside
+large clipped areas, no weights: ``reexposure.core.model.blend.all_clipped_weight``); v0.7 is
+v0.6's weights with 12.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ def main() -> int:
                     help="set the guided head's interior_smooth (px of the working grid; 0 = off)")
     ap.add_argument("--upsample", choices=("nearest", "bilinear"), default=None,
                     help="set the decoder's upsampling (GeneratorConfig.upsample)")
+    ap.add_argument("--share-radius", type=int, default=None, metavar="PX",
+                    help="set the guided head's share_radius (px of the photo; 0 = off)")
     args = ap.parse_args()
     try:
         model, meta = average_generators(args.weights)
@@ -47,6 +53,11 @@ def main() -> int:
             ap.exit(1, "ship_model: error: --interior-smooth needs a gated U-Net with the guided head "
                        "and a value >= 0\n")
         changes["interior_smooth"] = args.interior_smooth
+    if args.share_radius is not None:
+        if not isinstance(model, GatedUNet) or model.config.head != "guided" or not 0 <= args.share_radius <= 64:
+            ap.exit(1, "ship_model: error: --share-radius needs a gated U-Net with the guided head "
+                       "and a value in [0, 64]\n")
+        changes["share_radius"] = args.share_radius
     if args.upsample is not None:
         if not isinstance(model, GatedUNet):
             ap.exit(1, "ship_model: error: --upsample needs a gated U-Net\n")

@@ -315,3 +315,61 @@ def test_a_wider_colour_range_leaves_partly_clipped_pixels_as_the_range_up_to_on
     wide = compose_radiance(lin, mask, head, chroma, colour_max=2.0)
     narrow = compose_radiance(lin, mask, head, chroma)
     assert torch.equal(wide, narrow)
+
+
+def _blocky_sky(size: int = 128, block: int = 16):
+    """A near-white sky clipped everywhere in red and green, its blue clipped in a checkerboard of
+    ``block`` px squares (which pixels clip in all three channels follows JPEG's chroma blocks):
+    per-channel mask (1,3,S,S)."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    board = (((yy // block) + (xx // block)) % 2).float()
+    return torch.stack([torch.ones(size, size), torch.ones(size, size), board])[None]
+
+
+def test_share_radius_zero_is_the_per_pixel_weight():
+    """share_radius 0 (up to v0.6) gives the closed and smoothed per-pixel weight, bit for bit."""
+    from reexposure.core.model.blend import _close, _smooth, all_clipped_weight
+
+    mask = _blocky_sky()
+    expect = torch.minimum(_smooth(_close(mask.amin(1, keepdim=True))), mask.amax(1, keepdim=True))
+    assert torch.equal(all_clipped_weight(mask), expect)
+    assert torch.equal(all_clipped_weight(mask, share_radius=0), expect)
+
+
+def test_share_radius_smooths_blocks_deep_inside_a_large_clipped_area():
+    """Inside the blocky sky the per-pixel weight steps between 0 and 1 at every block edge; with a
+    share radius of 12 it stays near the share of fully clipped pixels (a half), without steps."""
+    from reexposure.core.model.blend import all_clipped_weight
+
+    mask = _blocky_sky()
+    inner = (slice(None), slice(None), slice(40, 88), slice(40, 88))  # far from the image border
+    old, new = all_clipped_weight(mask)[inner], all_clipped_weight(mask, share_radius=12)[inner]
+    assert old.max() - old.min() > 0.9
+    assert new.max() - new.min() < 0.2 and abs(float(new.mean()) - 0.5) < 0.05
+    step = (new[..., 1:, :] - new[..., :-1, :]).abs().max()
+    assert step < 0.05  # smooth from pixel to pixel
+
+
+def test_share_radius_leaves_a_small_lamp_and_unclipped_pixels_alone():
+    """A fully clipped disc of radius 5 on an unclipped background is nowhere deep inside a large
+    clipped area: the same weight with and without the share radius; unclipped pixels stay at 0."""
+    from reexposure.core.model.blend import all_clipped_weight
+
+    _, mask = _disc_photo(WARM, radius=5)
+    old, new = all_clipped_weight(mask), all_clipped_weight(mask, share_radius=12)
+    assert torch.equal(old, new)
+    assert (new[mask.amax(1, keepdim=True) == 0] == 0).all()
+
+
+def test_share_radius_softens_a_large_suns_outline_inside_a_partly_clipped_glow():
+    """A fully clipped disc of radius 32 inside a wide glow where red and green clipped: the weight
+    still reaches 1 in the middle, and falls off over more pixels inside the outline than without."""
+    from reexposure.core.model.blend import all_clipped_weight
+
+    _, disc = _disc_photo(WARM, size=128, radius=32)
+    mask = torch.cat([torch.ones_like(disc[:, :2]), disc[:, 2:]], dim=1)  # the glow: red and green clipped
+    old, new = all_clipped_weight(mask)[0, 0, 64], all_clipped_weight(mask, share_radius=12)[0, 0, 64]
+    assert float(new[64]) > 0.99
+    inside = slice(64 - 31, 64)  # from just inside the outline to the middle
+    assert float(new[inside].mean()) < float(old[inside].mean()) - 0.05
+    assert (new[inside][1:] >= new[inside][:-1] - 1e-6).all()  # rises toward the middle

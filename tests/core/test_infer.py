@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -286,3 +288,21 @@ def test_a_wider_colour_range_reaches_the_photo_through_the_reconstructor(highli
     sat = lambda r: 1 - (r.amin(0) / r.amax(0).clamp_min(1e-6))[disc]  # noqa: E731
     assert sat(wide).median() > 1.5 * sat(narrow).median()
     assert torch.equal(wide[:, ~disc], narrow[:, ~disc])  # nothing changes outside clipped pixels
+
+
+def test_strips_agree_with_the_whole_image_with_a_share_radius():
+    """The blend's wider all-clipped weight (share_radius) needs more rows around a strip
+    (blend.blend_radius): strips of any height give the whole image's radiance, and the weight
+    really differs from share_radius 0 on this photo."""
+    torch.manual_seed(0)
+    config = GeneratorConfig(width=4, depth=3, max_width=16, head="guided", share_radius=12)
+    model = GatedUNet(config)
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    torch.nn.init.constant_(model.head.bias, 1.0)
+    img = _photo_512()
+    r = Reconstructor(model.eval())(img)
+    assert r.share_radius == 12
+    whole = r.to_tensor()
+    for rows in (16, 37, 100):
+        assert torch.allclose(torch.cat([b for _, b in r.strips(rows=rows)], dim=2), whole, atol=1e-5)
+    assert not torch.allclose(dataclasses.replace(r, share_radius=0).to_tensor(), whole, atol=1e-3)

@@ -39,7 +39,7 @@ from . import camera
 from .arrays import to_uint8, uint8_to_ldr
 from .camera import CRF, DEFAULT_CRF
 from .model import GatedUNet, GeneratorConfig, ring_chroma
-from .model.blend import BLEND_RADIUS, blend_parts, radiance_at
+from .model.blend import blend_parts, blend_radius, radiance_at
 from .weights import load_generator
 
 __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius",
@@ -241,6 +241,9 @@ class RadianceMap:
     strength: float = 1.0
     #: The upper end of a guided head's colour strength (the model's ``GeneratorConfig.colour_max``).
     colour_max: float = 1.0
+    #: The radius of the all-clipped weight's share inside large clipped areas, px of the photo
+    #: (the model's ``GeneratorConfig.share_radius``; ``blend.all_clipped_weight``).
+    share_radius: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -300,21 +303,23 @@ class RadianceMap:
         strength 0 and (1,C,h,W) >= 0 the log gain the network adds (C = 1, or 3 for an ``rgb``
         head), so that ``radiance`` at strength ``s`` is ``guide * exp(s * log_gain)``
         (:func:`~reexposure.core.model.blend.blend_parts`). The blend sees
-        :data:`~reexposure.model.blend.BLEND_RADIUS` rows around the strip, so that strips agree
+        :func:`~reexposure.core.model.blend.blend_radius` rows around the strip, so that strips agree
         with the whole image."""
         h = self.shape[0]
         y1 = h if y1 is None else y1
         if not self.boosts:
             lin = self.lin(y0, y1)
             return lin, torch.zeros_like(lin[:, :1])
-        a, z = max(0, y0 - BLEND_RADIUS), min(h, y1 + BLEND_RADIUS)
+        pad = blend_radius(self.share_radius)
+        a, z = max(0, y0 - pad), min(h, y1 + pad)
         chroma = None
         if self.chroma is not None:
             field = self.chroma
             chroma = self._upsample_rows(
                 lambda r0, r1: torch.from_numpy(field[:, r0:r1].astype(np.float32)), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
-        guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma, self.colour_max)
+        guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma, self.colour_max,
+                                      self.share_radius)
         return guide[:, :, y0 - a:y1 - a].contiguous(), log_gain[:, :, y0 - a:y1 - a].contiguous()
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
@@ -482,7 +487,8 @@ class Reconstructor:
             torch.set_num_threads(self.threads)
         try:
             result = RadianceMap(u8, self.crf, model_info=dict(self.info), strength=self.strength,
-                                 colour_max=float(getattr(self.model.config, "colour_max", 1.0)))
+                                 colour_max=float(getattr(self.model.config, "colour_max", 1.0)),
+                                 share_radius=int(getattr(self.model.config, "share_radius", 0)))
             thresh = int(math.floor(camera.MASK_LOW * 255))  # codes at or below: mask exactly 0
             if not any((u8[y:y + 256] > thresh).any() for y in range(0, h, 256)):  # banded: no full-size temporary
                 return result

@@ -39,7 +39,13 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
    of the lamp (no dark speckle), and a white-blue sky whose red channel flickers around the clip
    from one JPEG block to the next gets a smooth brightness, not blotches; near a fully clipped
    area the recorded channels of partly clipped pixels rise with it. A pixel with no channel
-   near the clip is never touched.
+   near the clip is never touched. Optionally (``share_radius`` > 0, a model's
+   :attr:`~reexposure.core.model.generator.GeneratorConfig.share_radius`), deep inside large
+   clipped areas the weight is instead the *share* of fully clipped pixels over a wider box: on a
+   near-white sky or wall which pixels clip in all three channels follows the JPEG's 16 px chroma
+   blocks, and the per-pixel weight drew those blocks as a stair-stepped band; a blown sun whose
+   surroundings are all partly clipped gets a brightness that falls off smoothly toward its outline
+   instead of a flat disc cut to the outline's polygon (:func:`all_clipped_weight`).
 
 Masks, chosen on purpose (the same in training and inference): the network *sees* the saturation
 mask dilated by one pixel (the JPEG-blurred edge of a clipped area is uncertain too); the blend
@@ -61,8 +67,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["HEADS", "BLEND_RADIUS", "COLOUR_FLOOR", "head_channels", "ring_chroma", "settle_interior", "colour_of",
-           "blend_parts", "all_clipped_weight", "radiance_at", "compose_radiance"]
+__all__ = ["HEADS", "BLEND_RADIUS", "COLOUR_FLOOR", "blend_radius", "head_channels", "ring_chroma", "settle_interior",
+           "colour_of", "blend_parts", "all_clipped_weight", "radiance_at", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -90,9 +96,17 @@ _SMOOTH = 4
 #: How much more often (share of the neighbourhood) one channel must clip than another before the
 #: colour is made to rank it at least as strong (:func:`_order_consistent`).
 _ORDER_MARGIN = 0.5
-#: Pixels of context the blend needs around a pixel (see :func:`compose_radiance`); a caller that
-#: blends in strips gives it this many extra rows.
+#: Pixels of context the blend needs around a pixel with ``share_radius`` 0 (see
+#: :func:`compose_radiance`); a caller that blends in strips gives it this many extra rows
+#: (:func:`blend_radius` for another ``share_radius``).
 BLEND_RADIUS = 2 * _FILL + 2 * _SMOOTH
+
+
+def blend_radius(share_radius: int = 0) -> int:
+    """Pixels of context the blend needs around a pixel (rows a strip-wise caller adds on each side)
+    for a given ``share_radius`` (:func:`all_clipped_weight`): :data:`BLEND_RADIUS` for 0."""
+    r = max(0, int(share_radius))
+    return max(BLEND_RADIUS, 2 * _FILL + 2 * r, r + 2 * max(1, r // 2)) if r else BLEND_RADIUS
 
 
 def _max_square(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -242,8 +256,8 @@ def colour_of(head: torch.Tensor, chroma: torch.Tensor, colour_max: float = 1.0)
     return ce if colour_max <= 1.0 else ce.clamp_min(COLOUR_FLOOR)
 
 
-def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
-                chroma: torch.Tensor | None = None, colour_max: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chroma: torch.Tensor | None = None,
+                colour_max: float = 1.0, share_radius: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The blend in two parts, ``(guide, log_gain)``: the radiance is ``guide * exp(strength *
     log_gain)`` at any strength (:func:`compose_radiance`), so a caller that needs several
     strengths (the web preview: the map's and 0) runs the blend once.
@@ -253,8 +267,8 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     (steps 1-3 of the module docstring). ``log_gain`` >= 0 is what the network's brightness adds,
     in natural-log units: (B,3,H,W) ``mask * max(o, 0)`` for an ``rgb`` head, (B,1,H,W) the log
     brightness times the smoothed "all clipped" weight for a ``guided`` one (step 4). Arguments
-    as for :func:`compose_radiance` (``colour_max``: :func:`colour_of`); wherever ``mask == 0``,
-    ``guide == lin`` and ``log_gain == 0``."""
+    as for :func:`compose_radiance` (``colour_max``: :func:`colour_of`; ``share_radius``:
+    :func:`all_clipped_weight`); wherever ``mask == 0``, ``guide == lin`` and ``log_gain == 0``."""
     if head.shape[1] == 3:
         return lin, mask * head.clamp_min(0.0)
     if head.shape[1] != 2:
@@ -268,7 +282,7 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s = torch.maximum(s_known, _floor(lin, mask, ce))
-    every = all_clipped_weight(mask)
+    every = all_clipped_weight(mask, share_radius=share_radius)
     log_gain = every * log_bright
     if colour_max > 1.0:
         # the wider range changes the chromaticity, not the brightness: ``s`` comes from the colour
@@ -289,23 +303,42 @@ def _floor(lin: torch.Tensor, mask: torch.Tensor, ce: torch.Tensor) -> torch.Ten
     return (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
 
 
-def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None) -> torch.Tensor:
+def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, share_radius: int = 0) -> torch.Tensor:
     """The weight (B,1,H,W) in [0,1] of the network's log brightness in the guided blend (step 4
     of the module docstring): how surely all three channels of a pixel clipped, closed
     morphologically (holes up to about ``2 * _FILL`` px), smoothed (:func:`_smooth`) and never above
     the pixel's own most clipped channel, so a pixel with no channel near the clip gets 0.
+
+    ``share_radius`` > 0 (px; 12 in v0.7, 0 up to v0.6): deep inside large clipped areas the
+    closed weight is averaged over two boxes of side ``2 * share_radius + 1`` instead (a Gaussian
+    of about ``0.8 * share_radius`` px: the share of fully clipped pixels around), blended in by how
+    deep the pixel lies in the area where any channel clipped (1 where the whole square of that
+    radius around it clipped, smoothed over half of it; 0 within a few px of an unclipped pixel).
+    A small lamp, or one whose outline meets unclipped pixels, keeps the per-pixel weight; a
+    near-white sky whose fully clipped pixels follow JPEG's 16 px chroma blocks gets a smooth
+    weight instead of blocks; a sun inside a partly clipped glow gets a weight that falls off over
+    about ``share_radius`` px inside its outline. Measured on the held-out renders, brackets and
+    demo photos: MODEL_CARD.md "Eleventh session".
 
     ``mask`` (B,3,H,W) per-channel saturation mask in [0,1]; ``every`` (B,1,H,W) in [0,1] how
     surely every channel clipped (default ``mask``'s minimum over channels; a what-if in
     ``scripts/error_budget.py`` passes another estimate)."""
     if every is None:
         every = mask.amin(1, keepdim=True)
-    return torch.minimum(_smooth(_close(every)), mask.amax(1, keepdim=True))
+    most = mask.amax(1, keepdim=True)
+    closed = _close(every)
+    weight = _smooth(closed)
+    if share_radius > 0:
+        clipped = (most >= 0.5).to(mask.dtype)
+        inner = 1.0 - _max_square(1.0 - clipped, share_radius)  # max_pool pads with -inf: the border is not unclipped
+        depth = _box(inner, max(1, share_radius // 2))
+        weight = weight + depth * (_box(closed, share_radius) - weight)
+    return torch.minimum(weight, most)
 
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
                      chroma: torch.Tensor | None = None, strength: float = 1.0,
-                     colour_max: float = 1.0) -> torch.Tensor:
+                     colour_max: float = 1.0, share_radius: int = 0) -> torch.Tensor:
     """Relative radiance (B,3,H,W) >= 0 from the linear photo and the network's output.
 
     ``lin`` (B,3,H,W) in [0,1]; ``mask`` the blend mask, (B,3,H,W) per channel or (B,1,H,W), in
@@ -316,10 +349,12 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     (>= 0) multiplies the network's log brightness (the log boosts of an ``rgb`` head) after the
     clamp at 0 (1: the model's answer; :attr:`reexposure.core.infer.RadianceMap.strength`);
     ``colour_max`` the upper end of a guided head's colour strength
-    (:attr:`~reexposure.core.model.generator.GeneratorConfig.colour_max`, :func:`colour_of`).
-    Wherever ``mask == 0`` the result is exactly ``lin``. ``guide * exp(strength * log_gain)`` of
-    :func:`blend_parts`."""
-    return radiance_at(*blend_parts(lin, mask, head, chroma, colour_max), strength)
+    (:attr:`~reexposure.core.model.generator.GeneratorConfig.colour_max`, :func:`colour_of`);
+    ``share_radius`` the radius of the all-clipped weight's share inside large clipped areas
+    (:attr:`~reexposure.core.model.generator.GeneratorConfig.share_radius`,
+    :func:`all_clipped_weight`). Wherever ``mask == 0`` the result is exactly ``lin``.
+    ``guide * exp(strength * log_gain)`` of :func:`blend_parts`."""
+    return radiance_at(*blend_parts(lin, mask, head, chroma, colour_max, share_radius), strength)
 
 
 def radiance_at(guide: torch.Tensor, log_gain: torch.Tensor, strength: float = 1.0) -> torch.Tensor:

@@ -96,11 +96,19 @@ class GeneratorConfig:
     # from white to the surroundings' colour; above 1 the colour may be more saturated than the
     # pixels it is taken from, which cameras whiten near the clip; reexposure.core.model.blend.colour_of).
     colour_max: float = 1.0
+    # Guided head: inside large clipped areas the network's brightness is weighted by the share of
+    # fully clipped pixels over a box of this radius (px of the photo) instead of pixel by pixel, so
+    # that JPEG's chroma blocks, which decide which pixels of a near-white sky clip in all three
+    # channels, do not draw stair-stepped bands (reexposure.core.model.blend.all_clipped_weight;
+    # 0 = off, as up to v0.6; 12 in v0.7). A fixed filter, in training and inference alike.
+    share_radius: int = 0
 
     def __post_init__(self) -> None:
         head_channels(self.head)  # ValueError for an unknown head
         if not 1.0 <= self.colour_max <= 4.0:
             raise ValueError(f"colour_max must be in [1, 4], got {self.colour_max}")
+        if not 0 <= self.share_radius <= 64:
+            raise ValueError(f"share_radius must be in [0, 64], got {self.share_radius}")
         if self.upsample not in ("nearest", "bilinear"):
             raise ValueError(f"upsample must be 'nearest' or 'bilinear', got {self.upsample!r}")
 
@@ -188,7 +196,7 @@ class GatedUNet(nn.Module):
         default ``mask``); the surroundings' colour is gathered outside ``mask`` (as at inference)."""
         chroma = ring_chroma(lin, mask) if self.config.head == "guided" else None
         return compose_radiance(lin, mask if blend_mask is None else blend_mask, self(lin, mask), chroma,
-                                colour_max=self.config.colour_max)
+                                colour_max=self.config.colour_max, share_radius=self.config.share_radius)
 
     def adopt_colour_range(self, state: dict[str, torch.Tensor], colour_max: float) -> dict[str, torch.Tensor]:
         """A state dict of a guided network whose colour strength ended at ``colour_max``, converted
