@@ -136,6 +136,30 @@ def _box(x: torch.Tensor, r: int, passes: int = 2) -> torch.Tensor:
     return x
 
 
+def _window_mean(x: torch.Tensor, r: int, dim: int) -> torch.Tensor:
+    """Mean over the window of ``2 * r + 1`` samples around each position along ``dim`` of
+    (B,C,H,W) (``dim`` 2 or 3), border positions averaged over what exists: the same result as one
+    pass of :func:`_box` along that axis, from cumulative sums (float64) in a time independent of
+    ``r``."""
+    n = x.shape[dim]
+    c = torch.cumsum(x.to(torch.float64), dim=dim)
+    c = torch.cat([torch.zeros_like(c.narrow(dim, 0, 1)), c], dim=dim)  # c[i] = sum of x[:i]
+    idx = torch.arange(n, device=x.device)
+    hi, lo = (idx + r + 1).clamp(max=n), (idx - r).clamp(min=0)
+    sums = c.index_select(dim, hi) - c.index_select(dim, lo)
+    shape = [1, 1, 1, 1]
+    shape[dim] = n
+    return (sums / (hi - lo).to(torch.float64).view(shape)).to(x.dtype)
+
+
+def _wide_box(x: torch.Tensor, r: int, passes: int = 2) -> torch.Tensor:
+    """:func:`_box` for a wide radius: ``passes`` box filters of side ``2 * r + 1`` over (B,C,H,W),
+    border pixels averaged over what exists, each a row then a column :func:`_window_mean`."""
+    for _ in range(passes):
+        x = _window_mean(_window_mean(x, r, 3), r, 2)
+    return x
+
+
 def _smooth(x: torch.Tensor) -> torch.Tensor:
     """Two box filters of side ``2 * _SMOOTH + 1`` over (B,C,H,W) (:func:`_box`)."""
     return _box(x, _SMOOTH)
@@ -329,10 +353,10 @@ def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, sh
     closed = _close(every)
     weight = _smooth(closed)
     if share_radius > 0:
-        clipped = (most >= 0.5).to(mask.dtype)
-        inner = 1.0 - _max_square(1.0 - clipped, share_radius)  # max_pool pads with -inf: the border is not unclipped
-        depth = _box(inner, max(1, share_radius // 2))
-        weight = weight + depth * (_box(closed, share_radius) - weight)
+        unclipped = (most < 0.5).to(mask.dtype)
+        inner = (_wide_box(unclipped, share_radius, passes=1) == 0).to(mask.dtype)  # the border is not unclipped
+        depth = _wide_box(inner, max(1, share_radius // 2))
+        weight = weight + depth * (_wide_box(closed, share_radius) - weight)
     return torch.minimum(weight, most)
 
 
