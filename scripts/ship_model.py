@@ -7,7 +7,7 @@ the shipped default model.
         -d "ExpandNet baseline" -o baselines/expandnet.safetensors
     python scripts/ship_model.py OUT_C/model.safetensors --interior-smooth 12 -d "v0.5"
     python scripts/ship_model.py runs/v0.5.safetensors --upsample bilinear -d "v0.6"
-    python scripts/ship_model.py runs/v0.6.safetensors --share-radius 12 -d "v0.7"
+    python scripts/ship_model.py runs/v0.6.safetensors --share-radius 8 -d "v0.7"
 
 Writes src/reexposure/weights/default.safetensors (fp16; or ``-o PATH``) with the description and
 the source run's metadata (trained_steps), so `reexpose` can say plainly which model it uses.
@@ -17,7 +17,7 @@ trained without it and shipped with 12. ``--upsample bilinear`` sets ``Generator
 (how the decoder interpolates, no weights either); v0.6 is v0.5's weights with it.
 ``--share-radius PX`` sets ``GeneratorConfig.share_radius`` (the blend's all-clipped weight inside
 large clipped areas, no weights: ``reexposure.core.model.blend.all_clipped_weight``); v0.7 is
-v0.6's weights with 12.
+v0.6's weights with 8.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def main() -> int:
     ap.add_argument("--upsample", choices=("nearest", "bilinear"), default=None,
                     help="set the decoder's upsampling (GeneratorConfig.upsample)")
     ap.add_argument("--share-radius", type=int, default=None, metavar="PX",
-                    help="set the guided head's share_radius (px of the photo; 0 = off)")
+                    help="set the guided head's share_radius (px of the working grid; 0 = off)")
     args = ap.parse_args()
     try:
         model, meta = average_generators(args.weights)

@@ -290,19 +290,27 @@ def test_a_wider_colour_range_reaches_the_photo_through_the_reconstructor(highli
     assert torch.equal(wide[:, ~disc], narrow[:, ~disc])  # nothing changes outside clipped pixels
 
 
-def test_strips_agree_with_the_whole_image_with_a_share_radius():
-    """The blend's wider all-clipped weight (share_radius) needs more rows around a strip
-    (blend.blend_radius): strips of any height give the whole image's radiance, and the weight
-    really differs from share_radius 0 on this photo."""
+@pytest.mark.parametrize("max_work_pixels", [10**9, 60_000])
+def test_share_field_on_the_working_grid(max_work_pixels):
+    """The wider all-clipped weight (share_radius) is computed once on the working grid and
+    up-sampled: strips of any height give the whole image's radiance; at scale 1 it is what the
+    one blend computes from the photo's own mask (training's path); it changes the result."""
     torch.manual_seed(0)
-    config = GeneratorConfig(width=4, depth=3, max_width=16, head="guided", share_radius=12)
-    model = GatedUNet(config)
+    model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16, head="guided", share_radius=12))
     torch.nn.init.normal_(model.head.weight, std=0.05)
     torch.nn.init.constant_(model.head.bias, 1.0)
     img = _photo_512()
-    r = Reconstructor(model.eval())(img)
-    assert r.share_radius == 12
+    r = Reconstructor(model.eval(), tiles=TileOptions(max_work_pixels=max_work_pixels))(img)
+    assert r.share_radius == 12 and r.share is not None and r.share.shape[1:] == r.work_shape
     whole = r.to_tensor()
     for rows in (16, 37, 100):
         assert torch.allclose(torch.cat([b for _, b in r.strips(rows=rows)], dim=2), whole, atol=1e-5)
-    assert not torch.allclose(dataclasses.replace(r, share_radius=0).to_tensor(), whole, atol=1e-3)
+    assert not torch.allclose(dataclasses.replace(r, share_radius=0, share=None).to_tensor(), whole, atol=1e-3)
+    if r.scale == 1:
+        ldr = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+        mask = camera.saturation_mask(ldr, per_channel=True, dilate=0)
+        chroma = torch.from_numpy(r.chroma.astype(np.float32))[None]
+        direct = compose_radiance(r.lin(), mask, r.output(), chroma, share_radius=12)
+        assert torch.allclose(direct, whole, atol=1e-5)
+    else:
+        assert r.scale == 3

@@ -39,7 +39,7 @@ from . import camera
 from .arrays import to_uint8, uint8_to_ldr
 from .camera import CRF, DEFAULT_CRF
 from .model import GatedUNet, GeneratorConfig, ring_chroma
-from .model.blend import blend_parts, blend_radius, radiance_at
+from .model.blend import BLEND_RADIUS, blend_parts, radiance_at, share_field
 from .weights import load_generator
 
 __all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius",
@@ -197,6 +197,26 @@ def _mask_rows(photo: np.ndarray, y0: int, y1: int, dilate: int = 1) -> torch.Te
     return camera.saturation_mask(ldr, per_channel=True, dilate=dilate)[:, :, y0 - a:y0 - a + (y1 - y0)]
 
 
+def _clip_shares(photo: np.ndarray, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """On the working grid of scale ``k``: the share of each k x k block's pixels that clipped in all
+    three channels (the blend's undilated per-channel mask, its minimum over channels) and the share
+    that clipped in none (its maximum below 0.5), each (1,1,Hw,Ww); what
+    :func:`~reexposure.core.model.blend.share_field` takes. Built in row bands (no full-resolution
+    float image is held); the border blocks average over the pixels that exist."""
+    h, w = photo.shape[:2]
+    band = k * max(1, _BAND_PIXELS // (w * k))
+    every, unclipped = [], []
+    for y0 in range(0, h, band):
+        y1 = min(h, y0 + band)
+        mask = _mask_rows(photo, y0, y1, dilate=0)
+        pair = torch.cat([mask.amin(1, keepdim=True), (mask.amax(1, keepdim=True) < 0.5).float()], dim=1)
+        if k > 1:
+            pair = F.avg_pool2d(pair, k, ceil_mode=True)  # partial border blocks: the pixels that exist
+        every.append(pair[:, :1])
+        unclipped.append(pair[:, 1:])
+    return torch.cat(every, dim=2), torch.cat(unclipped, dim=2)
+
+
 def _linear_taps(n_out: int, n_in: int, k: int, start: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Bilinear up-sampling taps from a grid ``k`` times coarser (pixel centres aligned):
     indices i0, i1 into the coarse grid and weight f of i1, for output pixels start..start+n_out."""
@@ -241,9 +261,12 @@ class RadianceMap:
     strength: float = 1.0
     #: The upper end of a guided head's colour strength (the model's ``GeneratorConfig.colour_max``).
     colour_max: float = 1.0
-    #: The radius of the all-clipped weight's share inside large clipped areas, px of the photo
-    #: (the model's ``GeneratorConfig.share_radius``; ``blend.all_clipped_weight``).
+    #: The radius of the all-clipped weight's share inside large clipped areas, px of the working
+    #: grid (the model's ``GeneratorConfig.share_radius``; ``blend.all_clipped_weight``) ...
     share_radius: int = 0
+    #: ... and that field (float32, 2 x working grid: ``blend.share_field`` of the grid's shares of
+    #: fully clipped and of unclipped pixels), up-sampled like the network's output; None when 0.
+    share: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -303,23 +326,26 @@ class RadianceMap:
         strength 0 and (1,C,h,W) >= 0 the log gain the network adds (C = 1, or 3 for an ``rgb``
         head), so that ``radiance`` at strength ``s`` is ``guide * exp(s * log_gain)``
         (:func:`~reexposure.core.model.blend.blend_parts`). The blend sees
-        :func:`~reexposure.core.model.blend.blend_radius` rows around the strip, so that strips agree
+        :data:`~reexposure.core.model.blend.BLEND_RADIUS` rows around the strip, so that strips agree
         with the whole image."""
         h = self.shape[0]
         y1 = h if y1 is None else y1
         if not self.boosts:
             lin = self.lin(y0, y1)
             return lin, torch.zeros_like(lin[:, :1])
-        pad = blend_radius(self.share_radius)
-        a, z = max(0, y0 - pad), min(h, y1 + pad)
+        a, z = max(0, y0 - BLEND_RADIUS), min(h, y1 + BLEND_RADIUS)
         chroma = None
         if self.chroma is not None:
             field = self.chroma
             chroma = self._upsample_rows(
                 lambda r0, r1: torch.from_numpy(field[:, r0:r1].astype(np.float32)), a, z)[None]
+        share = None
+        if self.share is not None:
+            grid = self.share
+            share = self._upsample_rows(lambda r0, r1: torch.from_numpy(grid[:, r0:r1]), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
         guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma, self.colour_max,
-                                      self.share_radius)
+                                      self.share_radius, share)
         return guide[:, :, y0 - a:y1 - a].contiguous(), log_gain[:, :, y0 - a:y1 - a].contiguous()
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
@@ -498,6 +524,9 @@ class Reconstructor:
             result.scale, result.work_shape = k, (hw, ww)
             if getattr(self.model.config, "head", "rgb") == "guided":
                 result.chroma = ring_chroma(lin, mask)[0].numpy().astype(np.float16)
+                if result.share_radius > 0:
+                    every, unclipped = _clip_shares(u8, k)
+                    result.share = share_field(every, unclipped, result.share_radius)[0].numpy()
             starts = self._window_starts(hw, ww)
             if starts is None:
                 if on_window:

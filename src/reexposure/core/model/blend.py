@@ -41,11 +41,12 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
    area the recorded channels of partly clipped pixels rise with it. A pixel with no channel
    near the clip is never touched. Optionally (``share_radius`` > 0, a model's
    :attr:`~reexposure.core.model.generator.GeneratorConfig.share_radius`), deep inside large
-   clipped areas the weight is instead the *share* of fully clipped pixels over a wider box: on a
-   near-white sky or wall which pixels clip in all three channels follows the JPEG's 16 px chroma
-   blocks, and the per-pixel weight drew those blocks as a stair-stepped band; a blown sun whose
-   surroundings are all partly clipped gets a brightness that falls off smoothly toward its outline
-   instead of a flat disc cut to the outline's polygon (:func:`all_clipped_weight`).
+   clipped areas the weight is instead the *share* of fully clipped pixels over a wider box
+   (:func:`share_field`): on a near-white sky or wall which pixels clip in all three channels
+   follows the JPEG's 16 px chroma blocks, and the per-pixel weight drew those blocks as a
+   stair-stepped band; a blown sun whose surroundings are all partly clipped gets a brightness that
+   falls off smoothly toward its outline instead of a flat disc cut to the outline's polygon
+   (:func:`all_clipped_weight`).
 
 Masks, chosen on purpose (the same in training and inference): the network *sees* the saturation
 mask dilated by one pixel (the JPEG-blurred edge of a clipped area is uncertain too); the blend
@@ -67,8 +68,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["HEADS", "BLEND_RADIUS", "COLOUR_FLOOR", "blend_radius", "head_channels", "ring_chroma", "settle_interior",
-           "colour_of", "blend_parts", "all_clipped_weight", "radiance_at", "compose_radiance"]
+__all__ = ["HEADS", "BLEND_RADIUS", "COLOUR_FLOOR", "head_channels", "ring_chroma", "settle_interior", "colour_of",
+           "blend_parts", "share_field", "all_clipped_weight", "radiance_at", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -96,17 +97,9 @@ _SMOOTH = 4
 #: How much more often (share of the neighbourhood) one channel must clip than another before the
 #: colour is made to rank it at least as strong (:func:`_order_consistent`).
 _ORDER_MARGIN = 0.5
-#: Pixels of context the blend needs around a pixel with ``share_radius`` 0 (see
-#: :func:`compose_radiance`); a caller that blends in strips gives it this many extra rows
-#: (:func:`blend_radius` for another ``share_radius``).
+#: Pixels of context the blend needs around a pixel (see :func:`compose_radiance`); a caller that
+#: blends in strips gives it this many extra rows (and a precomputed :func:`share_field`).
 BLEND_RADIUS = 2 * _FILL + 2 * _SMOOTH
-
-
-def blend_radius(share_radius: int = 0) -> int:
-    """Pixels of context the blend needs around a pixel (rows a strip-wise caller adds on each side)
-    for a given ``share_radius`` (:func:`all_clipped_weight`): :data:`BLEND_RADIUS` for 0."""
-    r = max(0, int(share_radius))
-    return max(BLEND_RADIUS, 2 * _FILL + 2 * r, r + 2 * max(1, r // 2)) if r else BLEND_RADIUS
 
 
 def _max_square(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -281,7 +274,8 @@ def colour_of(head: torch.Tensor, chroma: torch.Tensor, colour_max: float = 1.0)
 
 
 def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chroma: torch.Tensor | None = None,
-                colour_max: float = 1.0, share_radius: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+                colour_max: float = 1.0, share_radius: int = 0,
+                share: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The blend in two parts, ``(guide, log_gain)``: the radiance is ``guide * exp(strength *
     log_gain)`` at any strength (:func:`compose_radiance`), so a caller that needs several
     strengths (the web preview: the map's and 0) runs the blend once.
@@ -291,8 +285,9 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chrom
     (steps 1-3 of the module docstring). ``log_gain`` >= 0 is what the network's brightness adds,
     in natural-log units: (B,3,H,W) ``mask * max(o, 0)`` for an ``rgb`` head, (B,1,H,W) the log
     brightness times the smoothed "all clipped" weight for a ``guided`` one (step 4). Arguments
-    as for :func:`compose_radiance` (``colour_max``: :func:`colour_of`; ``share_radius``:
-    :func:`all_clipped_weight`); wherever ``mask == 0``, ``guide == lin`` and ``log_gain == 0``."""
+    as for :func:`compose_radiance` (``colour_max``: :func:`colour_of`; ``share_radius`` and
+    ``share``: :func:`all_clipped_weight`); wherever ``mask == 0``, ``guide == lin`` and
+    ``log_gain == 0``."""
     if head.shape[1] == 3:
         return lin, mask * head.clamp_min(0.0)
     if head.shape[1] != 2:
@@ -306,7 +301,7 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chrom
     known = 1.0 - mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
     s = torch.maximum(s_known, _floor(lin, mask, ce))
-    every = all_clipped_weight(mask, share_radius=share_radius)
+    every = all_clipped_weight(mask, share_radius=share_radius, share=share)
     log_gain = every * log_bright
     if colour_max > 1.0:
         # the wider range changes the chromaticity, not the brightness: ``s`` comes from the colour
@@ -327,22 +322,40 @@ def _floor(lin: torch.Tensor, mask: torch.Tensor, ce: torch.Tensor) -> torch.Ten
     return (mask * lin / ce.clamp_min(1e-4)).amax(1, keepdim=True)
 
 
-def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, share_radius: int = 0) -> torch.Tensor:
+def share_field(every: torch.Tensor, unclipped: torch.Tensor, share_radius: int) -> torch.Tensor:
+    """The wider all-clipped weight of :func:`all_clipped_weight`, (B,2,H,W): the share of fully
+    clipped pixels (``every`` (B,1,H,W) in [0,1], closed like the per-pixel weight) over two boxes
+    of side ``2 * share_radius + 1`` (a Gaussian of about ``0.8 * share_radius`` px), and how deep
+    each pixel lies inside the area where any channel clipped: 1 where the square of that radius
+    around it holds no unclipped pixel (``unclipped`` (B,1,H,W), the share of pixels with no channel
+    clipped; the image border does not count as unclipped), smoothed over half the radius.
+
+    A reconstruction computes it once on its working grid (``every`` and ``unclipped`` averaged over
+    the grid's blocks) and up-samples it with the network's output, so that the filter is the same
+    share of a photo at any size (like :func:`settle_interior`); training and a whole-image blend
+    compute it from the mask itself (:func:`all_clipped_weight`), which is the same on a grid of
+    scale 1. Box filters by cumulative sums: the cost does not grow with the radius."""
+    closed = _close(every)
+    inner = (_wide_box(unclipped, share_radius, passes=1) == 0).to(every.dtype)
+    return torch.cat([_wide_box(closed, share_radius), _wide_box(inner, max(1, share_radius // 2))], dim=1)
+
+
+def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, share_radius: int = 0,
+                       share: torch.Tensor | None = None) -> torch.Tensor:
     """The weight (B,1,H,W) in [0,1] of the network's log brightness in the guided blend (step 4
     of the module docstring): how surely all three channels of a pixel clipped, closed
     morphologically (holes up to about ``2 * _FILL`` px), smoothed (:func:`_smooth`) and never above
     the pixel's own most clipped channel, so a pixel with no channel near the clip gets 0.
 
-    ``share_radius`` > 0 (px; 12 in v0.7, 0 up to v0.6): deep inside large clipped areas the
-    closed weight is averaged over two boxes of side ``2 * share_radius + 1`` instead (a Gaussian
-    of about ``0.8 * share_radius`` px: the share of fully clipped pixels around), blended in by how
-    deep the pixel lies in the area where any channel clipped (1 where the whole square of that
-    radius around it clipped, smoothed over half of it; 0 within a few px of an unclipped pixel).
-    A small lamp, or one whose outline meets unclipped pixels, keeps the per-pixel weight; a
-    near-white sky whose fully clipped pixels follow JPEG's 16 px chroma blocks gets a smooth
-    weight instead of blocks; a sun inside a partly clipped glow gets a weight that falls off over
-    about ``share_radius`` px inside its outline. Measured on the held-out renders, brackets and
-    demo photos: MODEL_CARD.md "Eleventh session".
+    ``share_radius`` > 0 (px of the working grid; 8 in v0.7, 0 up to v0.6): deep inside large
+    clipped areas the weight is instead the share of fully clipped pixels around
+    (:func:`share_field`: ``weight + depth * (share - weight)``). A small lamp, or any pixel within a
+    few px of an unclipped one, keeps the per-pixel weight; a near-white sky whose fully clipped
+    pixels follow JPEG's 16 px chroma blocks gets a smooth weight instead of blocks; a sun inside a
+    partly clipped glow gets a weight that falls off over about ``share_radius`` px inside its
+    outline. ``share`` (B,2,H,W): that field precomputed (on the working grid and up-sampled, as
+    :class:`~reexposure.core.infer.RadianceMap` does); computed from ``mask`` when ``None``.
+    Measured on the held-out renders, brackets and demo photos: MODEL_CARD.md "Why v0.7".
 
     ``mask`` (B,3,H,W) per-channel saturation mask in [0,1]; ``every`` (B,1,H,W) in [0,1] how
     surely every channel clipped (default ``mask``'s minimum over channels; a what-if in
@@ -350,13 +363,11 @@ def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, sh
     if every is None:
         every = mask.amin(1, keepdim=True)
     most = mask.amax(1, keepdim=True)
-    closed = _close(every)
-    weight = _smooth(closed)
-    if share_radius > 0:
-        unclipped = (most < 0.5).to(mask.dtype)
-        inner = (_wide_box(unclipped, share_radius, passes=1) == 0).to(mask.dtype)  # the border is not unclipped
-        depth = _wide_box(inner, max(1, share_radius // 2))
-        weight = weight + depth * (_wide_box(closed, share_radius) - weight)
+    weight = _smooth(_close(every))
+    if share is None and share_radius > 0:
+        share = share_field(every, (most < 0.5).to(mask.dtype), share_radius)
+    if share is not None:
+        weight = weight + share[:, 1:2] * (share[:, :1] - weight)
     return torch.minimum(weight, most)
 
 
