@@ -98,10 +98,10 @@ class GeneratorConfig:
     colour_max: float = 1.0
     # Guided head: inside large clipped areas the network's brightness is weighted by the share of
     # fully clipped pixels over a box of this radius (px of the working grid, like interior_smooth:
-    # the same share of a photo at any size) instead of pixel by pixel, so
-    # that JPEG's chroma blocks, which decide which pixels of a near-white sky clip in all three
-    # channels, do not draw stair-stepped bands (reexposure.core.model.blend.all_clipped_weight;
-    # 0 = off, as up to v0.6; 8 in v0.7). A fixed filter, in training and inference alike.
+    # the same share of a photo at any size) instead of pixel by pixel, so that JPEG's chroma
+    # blocks, which decide which pixels of a near-white sky clip in all three channels, do not draw
+    # stair-stepped bands (reexposure.core.model.blend.all_clipped_weight; 0 = off, as up to v0.6;
+    # 8 in v0.7). A fixed filter, in training and inference alike.
     share_radius: int = 0
 
     def __post_init__(self) -> None:
