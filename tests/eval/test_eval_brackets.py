@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from PIL import Image
 
 from reexposure.apps.cli import main as cli_main
 from reexposure.core import camera
+from reexposure.core.weights import save_weights
 from reexposure.eval import brackets
 from reexposure.eval.run import EvalError
 
@@ -275,3 +278,29 @@ def test_render_error_is_the_darkened_reconstruction_against_the_darker_frame_in
     # the curve is part of it: the same frames read through another curve do not match
     srgb = brackets.bracket_scores(bright, dark, 3.0, {"perfect": rad}, camera.crf_from_name("srgb"))
     assert srgb["render_error"]["perfect"] > 2.0
+
+
+BRACKET_LEVELS = Path(__file__).resolve().parents[2] / "scripts" / "bracket_levels.py"
+
+
+def test_bracket_levels_script_table_for_two_models(tmp_path: Path, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    """scripts/bracket_levels.py on the synthetic set: one row per clipped-channel group and method,
+    the truth the same for every method; a bad folder is a one-line error."""
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(BRACKET_LEVELS), *args], capture_output=True, text=True,
+                              timeout=300, check=False)
+
+    make_set(tmp_path / "brackets", "one")
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_weights(tiny_model, a)
+    save_weights(tiny_model, b)
+    out = run("--brackets", str(tmp_path / "brackets"), "--weights", str(a), "--weights", str(b), "--threads", "1")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "| pair | channels clipped | pixels | truth | naive | a | b |"
+    rows = [ln.split(" | ") for ln in lines[2:]]
+    assert [r[1] for r in rows] == ["0", "1", "2", "3"]  # one entry with a darker frame, four groups
+    assert all(r[0] == "| one/bright.png" for r in rows)
+    assert rows[3][5] == rows[3][6].rstrip(" |")  # the same weights give the same level
+    bad = run("--brackets", str(tmp_path / "nothing"))
+    assert bad.returncode == 2 and bad.stderr.startswith("bracket_levels: ") and len(bad.stderr.splitlines()) == 1
