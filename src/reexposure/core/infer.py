@@ -266,6 +266,8 @@ class RadianceMap:
     share_radius: int = 0
     #: ... and that field (float32, 2 x working grid: ``blend.share_field`` of the grid's shares of
     #: fully clipped and of unclipped pixels), up-sampled like the network's output; None when 0.
+    #: The blend of a strip uses this field only: a share computed inside a strip would not see the
+    #: rows around it.
     share: np.ndarray | None = None
 
     @property
@@ -345,7 +347,7 @@ class RadianceMap:
             share = self._upsample_rows(lambda r0, r1: torch.from_numpy(grid[:, r0:r1]), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
         guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma, self.colour_max,
-                                      self.share_radius, share)
+                                      share=share)
         return guide[:, :, y0 - a:y1 - a].contiguous(), log_gain[:, :, y0 - a:y1 - a].contiguous()
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
