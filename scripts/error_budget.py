@@ -4,6 +4,7 @@ what-ifs, scored by `reexpose eval`'s own code (``evaluate_case``) on the same c
     python scripts/error_budget.py --data ../shared/data/hdr
     python scripts/error_budget.py --data ../shared/data/hdr --format jpeg --convex 0.5,0.7 --convex 1,1
     python scripts/error_budget.py --data ../shared/data/hdr --format jpeg --png-mask --luma-weight 249,254
+    python scripts/error_budget.py --data ../shared/data/hdr --interior close:16 --interior profile
 
 Methods, each scored as in `reexpose eval` (the held-out scenes x 2/8/20% clipped, square-root CRF,
 long side ``--side``): ``naive``; ``ours`` (``--weights``, default the shipped model); ``ours + true
@@ -21,6 +22,11 @@ how much of the JPEG inputs' deficit is the mask the blend sees (JPEG's ringing 
 pull one channel of small clipped lamps below the clip); ``ours, luma weight LO-HI`` (per
 ``--luma-weight LO,HI``): an all-clipped weight that also counts pixels whose luma (which 4:2:0
 keeps at full resolution) reaches codes LO to HI;
+``ours, interior close:R`` / ``ours, interior profile`` (per ``--interior``): the network's log
+brightness inside each fully clipped area changed before the blend, by a grey-scale closing of
+radius R px within the area (dips narrower than the square filled, peaks kept) or by its mean per
+band of depth into the area (the pattern across the area dropped), i.e. what the network's pattern
+inside clipped areas is worth (MODEL_CARD.md "Twelfth session");
 ``ours, two-scale`` (``--two-scale``): the mean of the log boost of the photo
 and that of the photo upsampled 2x (bilinear; its boost area-averaged back), a test-time
 average over two scales (the network sees objects twice as large, as in most training crops);
@@ -219,6 +225,90 @@ class BlendWhatIf(Method):
         return radiance_at(guide, log_gain)
 
 
+def _square_max(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Maximum over the square of side ``2 r + 1`` around each pixel of (B,1,H,W) (two 1-D passes)."""
+    x = F.max_pool2d(x, (1, 2 * r + 1), stride=1, padding=(0, r))
+    return F.max_pool2d(x, (2 * r + 1, 1), stride=1, padding=(r, 0))
+
+
+def close_per_area(log_bright: np.ndarray, labels: np.ndarray, radius: int) -> np.ndarray:
+    """``log_bright`` (H,W) with a grey-scale closing (square of side ``2 radius + 1``) inside each
+    area of ``labels`` (H,W int, 0 = none) on its own: dips narrower than the square are filled up to
+    their surroundings, peaks and ramps are kept, nothing falls. Pixels outside the areas are never
+    read, and one area never raises another (a closing over the whole image carries a sun's level
+    into every clipped area within ``radius``)."""
+    from scipy import ndimage
+
+    out = log_bright.copy()
+    big = 1e4
+    for i, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        inside = torch.from_numpy(labels[sl] == i)[None, None]
+        x = torch.from_numpy(out[sl].astype(np.float32))[None, None]
+        grown = torch.where(inside, _square_max(torch.where(inside, x, torch.full_like(x, -big)), radius),
+                            torch.full_like(x, big))
+        closed = -_square_max(-grown, radius)
+        out[sl] = torch.where(inside, torch.maximum(x, closed), x)[0, 0].numpy()
+    return out
+
+
+def depth_profile(log_bright: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``log_bright`` (H,W) with each area of ``labels`` replaced by its mean per 1 px band of depth
+    (distance to the nearest pixel outside the area; the image border is not an outline), smoothed
+    over three bands: the network's brightness as a function of depth alone, its pattern across
+    the area dropped."""
+    from scipy import ndimage
+
+    out = log_bright.copy()
+    pad = 64
+    depth = ndimage.distance_transform_edt(np.pad(labels > 0, pad, mode="edge"))[pad:-pad, pad:-pad]
+    for i, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        inside = labels[sl] == i
+        d, v = depth[sl][inside], out[sl][inside]
+        band = np.floor(d).astype(int)
+        count = np.bincount(band)
+        mean = np.bincount(band, weights=v) / np.maximum(count, 1)
+        xs = np.arange(len(mean))
+        mean = np.interp(xs, xs[count > 0], mean[count > 0])
+        mean = np.convolve(np.pad(mean, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+        area = out[sl]
+        area[inside] = np.interp(d, xs, mean)
+    return out
+
+
+class InteriorWhatIf(Method):
+    """The network's log brightness inside each fully clipped area (:func:`clipped_areas`) changed
+    before the blend: ``close:R`` (:func:`close_per_area`) or ``profile`` (:func:`depth_profile`).
+    Photos that the pipeline runs on a coarser working grid are not supported (as
+    :class:`BlendWhatIf`)."""
+
+    def __init__(self, rec: Reconstructor, spec: str) -> None:
+        kind, _, radius = spec.partition(":")
+        if kind not in ("close", "profile") or (kind == "close") != radius.isdigit():
+            raise ValueError(spec)
+        self.rec, self.kind, self.radius, self.name = rec, kind, int(radius or 0), f"ours, interior {spec}"
+
+    def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
+        self.rec.crf = crf
+        rmap = self.rec(photo)
+        lin = crf.inverse(uint8_to_ldr(photo))
+        if not rmap.boosts:
+            return lin
+        if rmap.scale != 1 or rmap.chroma is None:
+            raise ValueError("InteriorWhatIf needs a guided head on a photo the network sees at full size")
+        head = rmap.output().clone()
+        labels = clipped_areas(photo)
+        bright = head[0, 0].numpy()
+        bright = close_per_area(bright, labels, self.radius) if self.kind == "close" else depth_profile(bright, labels)
+        head[0, 0] = torch.from_numpy(bright)
+        mask = camera.saturation_mask(uint8_to_ldr(photo), dilate=0, per_channel=True)
+        chroma = torch.from_numpy(rmap.chroma.astype(np.float32))[None]
+        return radiance_at(*blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius))
+
+
 class Cached(Method):
     """``base``'s radiance for one photo, computed once (the what-ifs all start from it)."""
 
@@ -293,6 +383,8 @@ def held_out_table(args: argparse.Namespace, scenes: tuple[str, ...], convex: li
             methods["ours, the PNG rendition's mask"] = BlendWhatIf(ours.rec, "png mask", mask_photo=png)
         for lo, hi in luma:
             methods[f"ours, luma weight {lo:g}-{hi:g}"] = BlendWhatIf(ours.rec, "luma", luma=(lo, hi))
+        for spec in args.interior:
+            methods[f"ours, interior {spec}"] = InteriorWhatIf(ours.rec, spec)
         for a, t in convex:
             m = Convex(base, a, t)
             methods[m.name] = m
@@ -343,6 +435,9 @@ def main() -> int:
     ap.add_argument("--luma-weight", action="append", default=[], metavar="LO,HI",
                     help="add the what-if whose all-clipped weight also counts pixels whose luma reaches "
                          "codes LO-HI (repeatable)")
+    ap.add_argument("--interior", action="append", default=[], metavar="close:R|profile",
+                    help="add the what-if that changes the network's brightness inside each fully clipped "
+                         "area: a closing of radius R px (fills dips), or its mean by depth alone (repeatable)")
     ap.add_argument("--two-scale", action="store_true", help="add the two-scale test-time average")
     ap.add_argument("--upscale", type=float, action="append", default=[], metavar="F",
                     help="add the model run on the photo resized by F (repeatable)")
@@ -364,6 +459,10 @@ def main() -> int:
             raise ValueError
     except ValueError:
         ap.exit(2, "error_budget: error: --luma-weight takes LO,HI (codes, 0 <= LO < HI <= 255)\n")
+    for spec in args.interior:
+        kind, _, radius = spec.partition(":")
+        if not (kind == "close" and radius.isdigit() and int(radius) > 0) and spec != "profile":
+            ap.exit(2, f"error_budget: error: --interior takes close:R (R > 0 px) or profile, not {spec!r}\n")
     if args.png_mask and (args.format != "jpeg" or args.camera is not None):
         ap.exit(2, "error_budget: error: --png-mask compares plain JPEG cases with their PNG rendition: "
                 "use it with --format jpeg and without --camera\n")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from _train_helpers import make_hdr_folder
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "error_budget.py"
@@ -149,3 +150,43 @@ def test_error_budget_png_mask_on_jpeg_and_camera_like_cases(tmp_path: Path) -> 
     assert ours is not None and ours_cam is not None and ours.group(1) != ours_cam.group(1)
     bad = _run("--data", str(data), "--scenes", "v", "--png-mask")
     assert bad.returncode == 2 and "--format jpeg" in bad.stderr
+
+
+def test_interior_what_ifs_close_dips_per_area_and_keep_depth_alone() -> None:
+    """The closing fills a dip inside an area, keeps its peak, never raises a neighbouring area and
+    never touches a pixel outside; the depth profile leaves a function of depth alone (two pixels
+    at the same depth agree), and a constant area stays as it is."""
+    import importlib.util
+
+    import numpy as np
+
+    from reexposure.core.infer import Reconstructor
+
+    spec = importlib.util.spec_from_file_location("error_budget", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    eb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eb)
+
+    labels = np.zeros((9, 20), np.int64)
+    labels[1:8, 1:12] = 1  # a wide area with a dip and a peak
+    labels[3:6, 14:18] = 2  # a small area next to it, darker
+    bright = np.zeros((9, 20), np.float64)
+    bright[labels == 1] = 2.0
+    bright[3:6, 4] = 0.5  # a dip one column wide
+    bright[4, 9] = 5.0  # a peak
+    bright[labels == 2] = 1.0
+    bright[0, 0] = -3.0  # outside: never read, never changed
+    closed = eb.close_per_area(bright, labels, 2)
+    assert np.allclose(closed[3:6, 4], 2.0) and closed[4, 9] == 5.0
+    assert np.allclose(closed[labels == 2], 1.0) and closed[0, 0] == -3.0
+    assert (closed >= bright).all()
+
+    profile = eb.depth_profile(bright, labels)
+    assert profile[1, 5] == profile[1, 8] and profile[4, 15] == profile[4, 16]  # same depth, same value
+    assert np.isclose(profile[labels == 2].mean(), 1.0) and profile[0, 0] == -3.0
+    assert not np.allclose(profile[labels == 1], bright[labels == 1])
+
+    with pytest.raises(ValueError):
+        eb.InteriorWhatIf(Reconstructor(None, threads=1), "close")
+    out = _run("--data", ".", "--interior", "close:0")
+    assert out.returncode == 2 and "close:R" in out.stderr
