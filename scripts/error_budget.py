@@ -49,6 +49,7 @@ radiance: a model that tells a lamp from a white wall predicts more where the tr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -60,8 +61,7 @@ from tqdm import tqdm
 from reexposure.core import camera
 from reexposure.core.arrays import uint8_to_ldr
 from reexposure.core.camera import CRF, DEFAULT_CRF
-from reexposure.core.infer import RadianceMap, Reconstructor
-from reexposure.core.model import ring_chroma
+from reexposure.core.infer import Reconstructor
 from reexposure.core.model.blend import all_clipped_weight, blend_parts, radiance_at
 from reexposure.core.weights import ModelError, load_generator
 from reexposure.eval.baselines import Method, Naive, Ours
@@ -167,22 +167,25 @@ def network_boost(rec: Reconstructor, photo: np.ndarray, crf: CRF, factor: float
 
 class MeanBoost(Method):
     """The mean network boost ``o`` of several (reconstructor, resize factor) runs, composed as
-    the pipeline composes one (``RadianceMap``: the photo's per-channel mask, float16 storage):
-    an output-space ensemble and/or a test-time average over scales. One run at factor 1 is
-    exactly the model."""
+    the pipeline composes one: the photo's own :class:`RadianceMap` from the first run's
+    reconstructor (its surroundings' colour, share field and blend settings; float16 storage) with
+    the mean in place of its network output: an output-space ensemble and/or a test-time average
+    over scales. One run at factor 1 is exactly the model. Photos that the pipeline runs on a
+    coarser working grid are not supported (as :class:`BlendWhatIf`)."""
 
     def __init__(self, runs: list[tuple[Reconstructor, float]], name: str) -> None:
         self.runs, self.name = runs, name
 
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
-        o = torch.stack([network_boost(rec, photo, crf, f) for rec, f in self.runs]).mean(0)[0]
-        h, w = photo.shape[:2]
-        rmap = RadianceMap(photo, crf, boosts={(0, 0): o.numpy().astype(np.float16)}, work_shape=(h, w))
-        if o.shape[0] == 2:  # the guided head: the surroundings' colour as the pipeline computes it
-            ldr = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255.0
-            chroma = ring_chroma(crf.inverse(ldr), camera.saturation_mask(ldr, per_channel=True))
-            rmap.chroma = chroma[0].numpy().astype(np.float16)
-        return rmap.to_tensor()
+        rec = self.runs[0][0]
+        rec.crf = crf
+        base = rec(photo)
+        if not base.boosts:
+            return base.to_tensor()
+        if base.scale != 1:
+            raise ValueError("MeanBoost needs a photo the network sees at full size")
+        o = torch.stack([network_boost(r, photo, crf, f) for r, f in self.runs]).mean(0)[0]
+        return dataclasses.replace(base, boosts={(0, 0): o.numpy().astype(np.float16)}).to_tensor()
 
 
 def luma_clipped(photo: np.ndarray, lo: float, hi: float) -> torch.Tensor:
@@ -218,7 +221,8 @@ class BlendWhatIf(Method):
         mask = camera.saturation_mask(uint8_to_ldr(source), dilate=0, per_channel=True)
         head = rmap.output()
         chroma = torch.from_numpy(rmap.chroma.astype(np.float32))[None]
-        guide, log_gain = blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius)
+        guide, log_gain = blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius,
+                                      fill=rmap.fill_channels)
         if self.luma is not None:
             every = torch.maximum(mask.amin(1, keepdim=True), luma_clipped(source, *self.luma))
             log_gain = all_clipped_weight(mask, every, rmap.share_radius) * head[:, :1].clamp_min(0.0)
@@ -306,7 +310,8 @@ class InteriorWhatIf(Method):
         head[0, 0] = torch.from_numpy(bright)
         mask = camera.saturation_mask(uint8_to_ldr(photo), dilate=0, per_channel=True)
         chroma = torch.from_numpy(rmap.chroma.astype(np.float32))[None]
-        return radiance_at(*blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius))
+        return radiance_at(*blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius,
+                                         fill=rmap.fill_channels))
 
 
 class Cached(Method):

@@ -8,6 +8,7 @@ the shipped default model.
     python scripts/ship_model.py OUT_C/model.safetensors --interior-smooth 12 -d "v0.5"
     python scripts/ship_model.py runs/v0.5.safetensors --upsample bilinear -d "v0.6"
     python scripts/ship_model.py runs/v0.6.safetensors --share-radius 8 -d "v0.7"
+    python scripts/ship_model.py runs/v0.7.safetensors --fill-channels -d "v0.8"
 
 Writes src/reexposure/weights/default.safetensors (fp16; or ``-o PATH``) with the description and
 the source run's metadata (trained_steps), so `reexpose` can say plainly which model it uses.
@@ -17,7 +18,9 @@ trained without it and shipped with 12. ``--upsample bilinear`` sets ``Generator
 (how the decoder interpolates, no weights either); v0.6 is v0.5's weights with it.
 ``--share-radius PX`` sets ``GeneratorConfig.share_radius`` (the blend's all-clipped weight inside
 large clipped areas, no weights: ``reexposure.core.model.blend.all_clipped_weight``); v0.7 is
-v0.6's weights with 8.
+v0.6's weights with 8. ``--fill-channels`` sets ``GeneratorConfig.fill_channels`` (the blend's
+lower bound counts JPEG's stray codes just below the clip inside blown areas as clipped:
+``reexposure.core.model.blend.fill_channels``); v0.8 is v0.7 with it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ def main() -> int:
                     help="set the decoder's upsampling (GeneratorConfig.upsample)")
     ap.add_argument("--share-radius", type=int, default=None, metavar="PX",
                     help="set the guided head's share_radius (px of the working grid; 0 = off)")
+    ap.add_argument("--fill-channels", action="store_true",
+                    help="set the guided head's fill_channels (GeneratorConfig.fill_channels)")
     args = ap.parse_args()
     try:
         model, meta = average_generators(args.weights)
@@ -58,6 +63,10 @@ def main() -> int:
             ap.exit(1, "ship_model: error: --share-radius needs a gated U-Net with the guided head "
                        "and a value in [0, 64]\n")
         changes["share_radius"] = args.share_radius
+    if args.fill_channels:
+        if not isinstance(model, GatedUNet) or model.config.head != "guided":
+            ap.exit(1, "ship_model: error: --fill-channels needs a gated U-Net with the guided head\n")
+        changes["fill_channels"] = True
     if args.upsample is not None:
         if not isinstance(model, GatedUNet):
             ap.exit(1, "ship_model: error: --upsample needs a gated U-Net\n")

@@ -373,3 +373,61 @@ def test_share_radius_softens_a_large_suns_outline_inside_a_partly_clipped_glow(
     inside = slice(64 - 31, 64)  # from just inside the outline to the middle
     assert float(new[inside].mean()) < float(old[inside].mean()) - 0.05
     assert (new[inside][1:] >= new[inside][:-1] - 1e-6).all()  # rises toward the middle
+
+
+def _speckled_lamp():
+    """A fully clipped warm disc (radius 20) on its glow, with JPEG-like stray codes just below the
+    clip: at (30, 30) blue's mask at 0.5 (code about 250), at (34, 28) red's at 0.3; and a dark
+    wire (row 40, no channel near the clip) across the disc."""
+    lin, mask = _disc_photo(WARM)
+    lin[0, 2, 30, 30], mask[0, 2, 30, 30] = 0.975, 0.5
+    lin[0, 0, 34, 28], mask[0, 0, 34, 28] = 0.968, 0.3
+    lin[0, :, 40, 20:44], mask[0, :, 40, 20:44] = 0.2, 0.0
+    return lin, mask
+
+
+def test_fill_channels_closes_stray_codes_and_never_touches_a_dark_detail():
+    """fill_channels raises a channel's mask inside an area where it clipped all around to 1, keeps
+    the mask where the channel is not near the clip (the wire) and everywhere outside the disc."""
+    from reexposure.core.model.blend import fill_channels
+
+    lin, mask = _speckled_lamp()
+    filled = fill_channels(mask)
+    assert float(filled[0, 2, 30, 30]) == 1.0 and float(filled[0, 0, 34, 28]) == 1.0
+    assert (filled[0, :, 40, 20:44] == 0).all()
+    assert (filled >= mask).all()
+    assert torch.equal(filled[mask == 0], mask[mask == 0])  # nothing grows: outline and wire kept
+
+
+def test_fill_off_is_the_old_blend_and_on_removes_the_speckle():
+    """Without fill the blend is as up to v0.7, and a stray code leaves its pixel dimmer and paler
+    than its neighbours; with it the pixel has their colour and is dimmer only by what its code
+    recorded below the clip (the lower bound keeps a clipped channel at or above its record, here
+    2.5% and 3.2% below), the wire and unmasked pixels stay exact."""
+    lin, mask = _speckled_lamp()
+    head = _head(1.5, 2.0, lin)
+    old = compose_radiance(lin, mask, head)
+    assert torch.equal(compose_radiance(lin, mask, head, fill=False), old)
+    new = compose_radiance(lin, mask, head, fill=True)
+    near = new[0, :, 30, 33]  # a neighbour with every channel clipped
+    for y, x in ((30, 30), (34, 28)):
+        assert float((old[0, :, y, x] - near).abs().max()) > 0.05  # the speckle
+        assert torch.allclose(new[0, :, y, x] / new[0, :, y, x].amax(), near / near.amax(), atol=5e-3)
+        assert 0.96 < float(new[0, :, y, x].amax() / near.amax()) <= 1.0
+    wire = mask.amax(1)[0] == 0
+    assert torch.equal(new[0][:, wire], lin[0][:, wire])
+
+
+def test_guided_network_fills_channels_only_when_configured():
+    """GatedUNet.radiance passes GeneratorConfig.fill_channels to the blend."""
+    torch.manual_seed(0)
+    lin, mask = _speckled_lamp()
+    net = GatedUNet(GeneratorConfig(width=4, depth=2, head="guided")).eval()
+    filled = GatedUNet(GeneratorConfig(width=4, depth=2, head="guided", fill_channels=True)).eval()
+    filled.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        a, b = net.radiance(lin, mask), filled.radiance(lin, mask)
+        head = net(lin, mask)
+    assert torch.allclose(a, compose_radiance(lin, mask, head, ring_chroma(lin, mask)), atol=1e-6)
+    assert torch.allclose(b, compose_radiance(lin, mask, head, ring_chroma(lin, mask), fill=True), atol=1e-6)
+    assert not torch.allclose(a, b)

@@ -314,3 +314,33 @@ def test_share_field_on_the_working_grid(max_work_pixels):
         assert torch.allclose(direct, whole, atol=1e-5)
     else:
         assert r.scale == 3
+
+
+@pytest.mark.parametrize("max_work_pixels", [10**9, 60_000])
+def test_fill_channels_in_strips_and_on_the_working_grid(max_work_pixels):
+    """fill_channels (v0.8) inside blown discs with JPEG-like stray codes: strips of any height give
+    the whole image's radiance (the closing fits in the blend's context rows), at scale 1 it is
+    the one blend with fill=True (training's path), and it changes the result."""
+    torch.manual_seed(0)
+    model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16, head="guided", share_radius=8,
+                                      fill_channels=True))
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    torch.nn.init.constant_(model.head.bias, 1.0)
+    img = _photo_512()
+    rng = np.random.default_rng(3)
+    stray = (img == 255) & (rng.random(img.shape) < 0.05)
+    img[stray] = 250  # a channel a few codes below the clip, here and there
+    r = Reconstructor(model.eval(), tiles=TileOptions(max_work_pixels=max_work_pixels))(img)
+    assert r.fill_channels
+    whole = r.to_tensor()
+    for rows in (16, 37, 100):
+        assert torch.allclose(torch.cat([b for _, b in r.strips(rows=rows)], dim=2), whole, atol=1e-5)
+    assert not torch.allclose(dataclasses.replace(r, fill_channels=False).to_tensor(), whole, atol=1e-3)
+    if r.scale == 1:
+        ldr = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+        mask = camera.saturation_mask(ldr, per_channel=True, dilate=0)
+        chroma = torch.from_numpy(r.chroma.astype(np.float32))[None]
+        direct = compose_radiance(r.lin(), mask, r.output(), chroma, share_radius=8, fill=True)
+        assert torch.allclose(direct, whole, atol=1e-5)
+    else:
+        assert r.scale == 3

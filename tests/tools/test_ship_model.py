@@ -1,5 +1,5 @@
 """scripts/ship_model.py: the shipped file holds the source's weights, its description, and (with
---interior-smooth, --upsample) the config settings, which change no weight."""
+--interior-smooth, --upsample, --share-radius, --fill-channels) the config settings, which change no weight."""
 
 from __future__ import annotations
 
@@ -56,3 +56,22 @@ def test_upsample_is_set_and_the_weights_are_kept(tmp_path: Path) -> None:
     assert plain.config.upsample == "nearest"
     for k, v in plain.state_dict().items():
         assert torch.equal(model.state_dict()[k], v), k
+
+
+def test_share_radius_and_fill_channels_are_set_and_the_weights_are_kept(tmp_path: Path) -> None:
+    torch.manual_seed(2)
+    src = GatedUNet(GeneratorConfig(width=4, depth=2, max_width=8, head="guided", interior_smooth=3))
+    save_weights(src, tmp_path / "run.safetensors")
+    out = _ship(str(tmp_path / "run.safetensors"), "--share-radius", "8", "--fill-channels", "-d", "v",
+                "-o", str(tmp_path / "shipped.safetensors"))
+    assert out.returncode == 0, out.stderr
+    model, _ = load_generator(tmp_path / "shipped.safetensors")
+    assert model.config.share_radius == 8 and model.config.fill_channels and model.config.interior_smooth == 3
+    plain, _ = load_generator(tmp_path / "run.safetensors")
+    assert not plain.config.fill_channels and plain.config.share_radius == 0
+    for k, v in plain.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+    save_weights(GatedUNet(GeneratorConfig(width=4, depth=2, max_width=8)), tmp_path / "rgb.safetensors")
+    bad = _ship(str(tmp_path / "rgb.safetensors"), "--fill-channels", "-d", "x", "-o", str(tmp_path / "o.safetensors"))
+    assert bad.returncode == 1 and "guided head" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "o.safetensors").exists()

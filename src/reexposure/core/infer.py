@@ -269,6 +269,9 @@ class RadianceMap:
     #: The blend of a strip uses this field only: a share computed inside a strip would not see the
     #: rows around it.
     share: np.ndarray | None = None
+    #: Whether the blend counts a channel a few codes below the clip inside an area where it clipped
+    #: all around as clipped (the model's ``GeneratorConfig.fill_channels``; ``blend.fill_channels``).
+    fill_channels: bool = False
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -347,7 +350,7 @@ class RadianceMap:
             share = self._upsample_rows(lambda r0, r1: torch.from_numpy(grid[:, r0:r1]), a, z)[None]
         mask = _mask_rows(self.photo, a, z, self.blend_dilate)
         guide, log_gain = blend_parts(self.lin(a, z), mask, self.output(a, z), chroma, self.colour_max,
-                                      share=share)
+                                      share=share, fill=self.fill_channels)
         return guide[:, :, y0 - a:y1 - a].contiguous(), log_gain[:, :, y0 - a:y1 - a].contiguous()
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
@@ -516,7 +519,8 @@ class Reconstructor:
         try:
             result = RadianceMap(u8, self.crf, model_info=dict(self.info), strength=self.strength,
                                  colour_max=float(getattr(self.model.config, "colour_max", 1.0)),
-                                 share_radius=int(getattr(self.model.config, "share_radius", 0)))
+                                 share_radius=int(getattr(self.model.config, "share_radius", 0)),
+                                 fill_channels=bool(getattr(self.model.config, "fill_channels", False)))
             thresh = int(math.floor(camera.MASK_LOW * 255))  # codes at or below: mask exactly 0
             if not any((u8[y:y + 256] > thresh).any() for y in range(0, h, 256)):  # banded: no full-size temporary
                 return result

@@ -362,11 +362,12 @@ class Trainer:
         have, want = model.config.to_dict(), self.config.generator_config().to_dict()
         # a gated U-Net may gain context blocks (they start at zero, i.e. as the file's network),
         # turn its rgb head into a guided one (GatedUNet.adopt_rgb_head) and change interior_smooth
-        # (a fixed filter on its output), upsample (how the decoder interpolates) or share_radius (the
-        # blend's all-clipped weight): no weights, the config's values are used; a new colour range
-        # restarts the colour channel (GatedUNet.adopt_colour_range)
+        # (a fixed filter on its output), upsample (how the decoder interpolates), share_radius (the
+        # blend's all-clipped weight) or fill_channels (the blend's lower bound): no weights, the
+        # config's values are used; a new colour range restarts the colour channel
+        # (GatedUNet.adopt_colour_range)
         same = {"context_blocks": 0, "head": "rgb", "interior_smooth": 0, "upsample": "nearest", "colour_max": 1.0,
-                "share_radius": 0}
+                "share_radius": 0, "fill_channels": False}
         grows = (self.config.arch == "gated_unet" and have.get("context_blocks", 0) <= want.get("context_blocks", 0)
                  and have.get("head", "rgb") in ("rgb", want.get("head", "rgb"))
                  and {**have, **same} == {**want, **same})

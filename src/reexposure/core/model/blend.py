@@ -29,7 +29,12 @@ lamp) and the clipped channels of a partly clipped pixel can be raised while the
    unclipped channels in its neighbourhood (a normalised average over the same few pixels as
    the smoothing below, so that JPEG noise in an unclipped channel is not multiplied into the
    clipped ones), weighted by how unclipped they are. Unclipped channels pass through exactly;
-   clipped ones are raised to ``s * ce``.
+   clipped ones are raised to ``s * ce``. Optionally (``fill_channels``, a model's
+   :attr:`~reexposure.core.model.generator.GeneratorConfig.fill_channels`) a channel recorded a few
+   codes below the clip inside an area whose three channels clipped counts as clipped, here and in
+   step 4's bound (:func:`fill_channels`): JPEG's blocks and 4:2:0 chroma scatter such pixels through
+   blown highlights, and lifted only partly they stayed a shade dimmer and paler than their
+   neighbours, which the network's brightness turned into grey speckles once the photo was darkened.
 4. Where all three channels clipped (nothing is known but "at least the clip level"), the
    network's log brightness ``o >= 0`` multiplies the pixel, the same factor on every channel.
    A partly clipped pixel's brightness is fixed by its unclipped channels, so ``o`` does not
@@ -69,7 +74,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["HEADS", "BLEND_RADIUS", "COLOUR_FLOOR", "head_channels", "ring_chroma", "settle_interior", "colour_of",
-           "blend_parts", "share_field", "all_clipped_weight", "radiance_at", "compose_radiance"]
+           "fill_channels", "blend_parts", "share_field", "all_clipped_weight", "radiance_at", "compose_radiance"]
 
 #: Output heads of the generator: name -> number of output channels.
 HEADS: dict[str, int] = {"rgb": 3, "guided": 2}
@@ -112,9 +117,23 @@ def _max_square(x: torch.Tensor, r: int) -> torch.Tensor:
 
 def _close(x: torch.Tensor) -> torch.Tensor:
     """Morphological closing (dilation then erosion, square of side ``2 * _FILL + 1``) of
-    (B,1,H,W): fills holes and notches up to about ``2 * _FILL`` pixels wide, never grows a region
-    beyond its outline."""
+    (B,C,H,W), each channel on its own: fills holes and notches up to about ``2 * _FILL`` pixels
+    wide, never grows a region beyond its outline."""
     return -_max_square(-_max_square(x, _FILL), _FILL)
+
+
+def fill_channels(mask: torch.Tensor) -> torch.Tensor:
+    """The per-channel saturation mask (B,3,H,W) in [0,1] with JPEG's stray codes inside fully
+    clipped areas counted as clipped: where a channel is near the clip (``mask > 0``, codes of about
+    245 and up) it is raised to how surely the pixel lies inside an area whose three channels clipped
+    (twice the closed and smoothed all-clipped share around it, at most 1: 1 from a few px inside
+    such an area, falling smoothly to 0 across its outline). A channel a few codes below the clip
+    amid pixels clipped in all three is JPEG noise, not a measurement; where the area ends the
+    codes are kept in proportion, so a noisy boundary draws no jagged line; a dark detail inside a
+    blown area (a wire across a white sky, ``mask == 0``) keeps its value, and nothing outside an
+    area's outline changes."""
+    inside = (2.0 * _smooth(_close(mask.amin(1, keepdim=True)))).clamp(max=1.0)
+    return torch.where(mask > 0, torch.maximum(mask, inside), mask)
 
 
 def _box(x: torch.Tensor, r: int, passes: int = 2) -> torch.Tensor:
@@ -274,8 +293,8 @@ def colour_of(head: torch.Tensor, chroma: torch.Tensor, colour_max: float = 1.0)
 
 
 def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chroma: torch.Tensor | None = None,
-                colour_max: float = 1.0, share_radius: int = 0,
-                share: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                colour_max: float = 1.0, share_radius: int = 0, share: torch.Tensor | None = None,
+                fill: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The blend in two parts, ``(guide, log_gain)``: the radiance is ``guide * exp(strength *
     log_gain)`` at any strength (:func:`compose_radiance`), so a caller that needs several
     strengths (the web preview: the map's and 0) runs the blend once.
@@ -286,8 +305,9 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chrom
     in natural-log units: (B,3,H,W) ``mask * max(o, 0)`` for an ``rgb`` head, (B,1,H,W) the log
     brightness times the smoothed "all clipped" weight for a ``guided`` one (step 4). Arguments
     as for :func:`compose_radiance` (``colour_max``: :func:`colour_of`; ``share_radius`` and
-    ``share``: :func:`all_clipped_weight`); wherever ``mask == 0``, ``guide == lin`` and
-    ``log_gain == 0``."""
+    ``share``: :func:`all_clipped_weight`; ``fill``: step 3 counts the clipped channels with
+    :func:`fill_channels`, the all-clipped weight keeps ``mask``); wherever ``mask == 0``,
+    ``guide == lin`` and ``log_gain == 0``."""
     if head.shape[1] == 3:
         return lin, mask * head.clamp_min(0.0)
     if head.shape[1] != 2:
@@ -298,10 +318,12 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chrom
         chroma = ring_chroma(lin, mask)
     log_bright = head[:, :1].clamp_min(0.0)
     ce = colour_of(head, chroma, min(colour_max, 1.0))  # (B,3,H,W) in [0,1], max 1
-    known = 1.0 - mask
+    every = all_clipped_weight(mask, share_radius=share_radius, share=share, fill=fill)
+    known = 1.0 - mask  # the unclipped channels' evidence: from the photo's own mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
+    if fill:
+        mask = fill_channels(mask)
     s = torch.maximum(s_known, _floor(lin, mask, ce))
-    every = all_clipped_weight(mask, share_radius=share_radius, share=share)
     log_gain = every * log_bright
     if colour_max > 1.0:
         # the wider range changes the chromaticity, not the brightness: ``s`` comes from the colour
@@ -341,7 +363,7 @@ def share_field(every: torch.Tensor, unclipped: torch.Tensor, share_radius: int)
 
 
 def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, share_radius: int = 0,
-                       share: torch.Tensor | None = None) -> torch.Tensor:
+                       share: torch.Tensor | None = None, fill: bool = False) -> torch.Tensor:
     """The weight (B,1,H,W) in [0,1] of the network's log brightness in the guided blend (step 4
     of the module docstring): how surely all three channels of a pixel clipped, closed
     morphologically (holes up to about ``2 * _FILL`` px), smoothed (:func:`_smooth`) and never above
@@ -357,12 +379,18 @@ def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, sh
     :class:`~reexposure.core.infer.RadianceMap` does); computed from ``mask`` when ``None``.
     Measured on the held-out renders, brackets and demo photos: MODEL_CARD.md "Why v0.7".
 
+    ``fill`` (a model's :attr:`~reexposure.core.model.generator.GeneratorConfig.fill_channels`, v0.8):
+    the bound by the pixel's most clipped channel counts its channels with :func:`fill_channels`. A
+    pixel inside a blown highlight whose three channels JPEG all left a few codes below the clip (252,
+    253, 252) is otherwise capped at about 0.8 while its neighbours get 1: a dark speckle of about
+    ``exp(0.2 * b)`` once darkened.
+
     ``mask`` (B,3,H,W) per-channel saturation mask in [0,1]; ``every`` (B,1,H,W) in [0,1] how
     surely every channel clipped (default ``mask``'s minimum over channels; a what-if in
     ``scripts/error_budget.py`` passes another estimate)."""
     if every is None:
         every = mask.amin(1, keepdim=True)
-    most = mask.amax(1, keepdim=True)
+    most = (fill_channels(mask) if fill else mask).amax(1, keepdim=True)
     weight = _smooth(_close(every))
     if share is None and share_radius > 0:
         share = share_field(every, (most < 0.5).to(mask.dtype), share_radius)
@@ -373,7 +401,7 @@ def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, sh
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
                      chroma: torch.Tensor | None = None, strength: float = 1.0,
-                     colour_max: float = 1.0, share_radius: int = 0) -> torch.Tensor:
+                     colour_max: float = 1.0, share_radius: int = 0, fill: bool = False) -> torch.Tensor:
     """Relative radiance (B,3,H,W) >= 0 from the linear photo and the network's output.
 
     ``lin`` (B,3,H,W) in [0,1]; ``mask`` the blend mask, (B,3,H,W) per channel or (B,1,H,W), in
@@ -387,9 +415,11 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     (:attr:`~reexposure.core.model.generator.GeneratorConfig.colour_max`, :func:`colour_of`);
     ``share_radius`` the radius of the all-clipped weight's share inside large clipped areas
     (:attr:`~reexposure.core.model.generator.GeneratorConfig.share_radius`,
-    :func:`all_clipped_weight`). Wherever ``mask == 0`` the result is exactly ``lin``.
-    ``guide * exp(strength * log_gain)`` of :func:`blend_parts`."""
-    return radiance_at(*blend_parts(lin, mask, head, chroma, colour_max, share_radius), strength)
+    :func:`all_clipped_weight`); ``fill`` whether the colour-consistent lower bound counts the clipped
+    channels with :func:`fill_channels`
+    (:attr:`~reexposure.core.model.generator.GeneratorConfig.fill_channels`). Wherever ``mask == 0``
+    the result is exactly ``lin``. ``guide * exp(strength * log_gain)`` of :func:`blend_parts`."""
+    return radiance_at(*blend_parts(lin, mask, head, chroma, colour_max, share_radius, fill=fill), strength)
 
 
 def radiance_at(guide: torch.Tensor, log_gain: torch.Tensor, strength: float = 1.0) -> torch.Tensor:

@@ -103,6 +103,12 @@ class GeneratorConfig:
     # stair-stepped bands (reexposure.core.model.blend.all_clipped_weight; 0 = off, as up to v0.6;
     # 8 in v0.7). A fixed filter, in training and inference alike.
     share_radius: int = 0
+    # Guided head: the blend counts a channel recorded a few codes below the clip, inside an area
+    # whose three channels clipped, as clipped (reexposure.core.model.blend.fill_channels): JPEG
+    # scatters such pixels through blown highlights, and lifted only partly they became grey
+    # speckles once the photo was darkened (False up to v0.7; True in v0.8). A fixed rule of the
+    # blend, in training and inference alike.
+    fill_channels: bool = False
 
     def __post_init__(self) -> None:
         head_channels(self.head)  # ValueError for an unknown head
@@ -197,7 +203,8 @@ class GatedUNet(nn.Module):
         default ``mask``); the surroundings' colour is gathered outside ``mask`` (as at inference)."""
         chroma = ring_chroma(lin, mask) if self.config.head == "guided" else None
         return compose_radiance(lin, mask if blend_mask is None else blend_mask, self(lin, mask), chroma,
-                                colour_max=self.config.colour_max, share_radius=self.config.share_radius)
+                                colour_max=self.config.colour_max, share_radius=self.config.share_radius,
+                                fill=self.config.fill_channels)
 
     def adopt_colour_range(self, state: dict[str, torch.Tensor], colour_max: float) -> dict[str, torch.Tensor]:
         """A state dict of a guided network whose colour strength ended at ``colour_max``, converted
