@@ -122,7 +122,7 @@ def _close(x: torch.Tensor) -> torch.Tensor:
     return -_max_square(-_max_square(x, _FILL), _FILL)
 
 
-def fill_channels(mask: torch.Tensor) -> torch.Tensor:
+def fill_channels(mask: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """The per-channel saturation mask (B,3,H,W) in [0,1] with JPEG's stray codes inside fully
     clipped areas counted as clipped: where a channel is near the clip (``mask > 0``, codes of about
     245 and up) it is raised to how surely the pixel lies inside an area whose three channels clipped
@@ -131,9 +131,12 @@ def fill_channels(mask: torch.Tensor) -> torch.Tensor:
     amid pixels clipped in all three is JPEG noise, not a measurement; where the area ends the
     codes are kept in proportion, so a noisy boundary draws no jagged line; a dark detail inside a
     blown area (a wire across a white sky, ``mask == 0``) keeps its value, and nothing outside an
-    area's outline changes."""
-    inside = (2.0 * _smooth(_close(mask.amin(1, keepdim=True)))).clamp(max=1.0)
-    return torch.where(mask > 0, torch.maximum(mask, inside), mask)
+    area's outline changes. ``weight`` (B,1,H,W): that closed and smoothed share,
+    ``_smooth(_close(mask.amin(1)))``, if the caller has it already (:func:`all_clipped_weight`
+    computes it anyway)."""
+    if weight is None:
+        weight = _smooth(_close(mask.amin(1, keepdim=True)))
+    return torch.where(mask > 0, torch.maximum(mask, (2.0 * weight).clamp(max=1.0)), mask)
 
 
 def _box(x: torch.Tensor, r: int, passes: int = 2) -> torch.Tensor:
@@ -318,11 +321,11 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chrom
         chroma = ring_chroma(lin, mask)
     log_bright = head[:, :1].clamp_min(0.0)
     ce = colour_of(head, chroma, min(colour_max, 1.0))  # (B,3,H,W) in [0,1], max 1
-    every = all_clipped_weight(mask, share_radius=share_radius, share=share, fill=fill)
+    every, filled = _all_clipped(mask, None, share_radius, share, fill)
     known = 1.0 - mask  # the unclipped channels' evidence: from the photo's own mask
     s_known = _smooth((known * lin).sum(1, keepdim=True)) / _smooth((known * ce).sum(1, keepdim=True)).clamp_min(1e-6)
-    if fill:
-        mask = fill_channels(mask)
+    if filled is not None:
+        mask = filled
     s = torch.maximum(s_known, _floor(lin, mask, ce))
     log_gain = every * log_bright
     if colour_max > 1.0:
@@ -388,15 +391,24 @@ def all_clipped_weight(mask: torch.Tensor, every: torch.Tensor | None = None, sh
     ``mask`` (B,3,H,W) per-channel saturation mask in [0,1]; ``every`` (B,1,H,W) in [0,1] how
     surely every channel clipped (default ``mask``'s minimum over channels; a what-if in
     ``scripts/error_budget.py`` passes another estimate)."""
+    return _all_clipped(mask, every, share_radius, share, fill)[0]
+
+
+def _all_clipped(mask: torch.Tensor, every: torch.Tensor | None, share_radius: int, share: torch.Tensor | None,
+                 fill: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`all_clipped_weight` and, with ``fill``, the :func:`fill_channels` mask it bounds the
+    weight by (else None), from one closed and smoothed share (the blend's costliest filter)."""
+    own = every is None
     if every is None:
         every = mask.amin(1, keepdim=True)
-    most = (fill_channels(mask) if fill else mask).amax(1, keepdim=True)
+    most = mask.amax(1, keepdim=True)
     weight = _smooth(_close(every))
-    if share is None and share_radius > 0:
+    filled = fill_channels(mask, weight if own else None) if fill else None
+    if share is None and share_radius > 0:  # the photo's own unclipped pixels, as share_field's callers count them
         share = share_field(every, (most < 0.5).to(mask.dtype), share_radius)
     if share is not None:
         weight = weight + share[:, 1:2] * (share[:, :1] - weight)
-    return torch.minimum(weight, most)
+    return torch.minimum(weight, most if filled is None else filled.amax(1, keepdim=True)), filled
 
 
 def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
