@@ -225,7 +225,8 @@ class BlendWhatIf(Method):
                                       fill=rmap.fill_channels)
         if self.luma is not None:
             every = torch.maximum(mask.amin(1, keepdim=True), luma_clipped(source, *self.luma))
-            log_gain = all_clipped_weight(mask, every, rmap.share_radius) * head[:, :1].clamp_min(0.0)
+            weight = all_clipped_weight(mask, every, rmap.share_radius, fill=rmap.fill_channels)
+            log_gain = weight * head[:, :1].clamp_min(0.0)
         return radiance_at(guide, log_gain)
 
 

@@ -269,8 +269,9 @@ class RadianceMap:
     #: The blend of a strip uses this field only: a share computed inside a strip would not see the
     #: rows around it.
     share: np.ndarray | None = None
-    #: Whether the blend counts a channel a few codes below the clip inside an area where it clipped
-    #: all around as clipped (the model's ``GeneratorConfig.fill_channels``; ``blend.fill_channels``).
+    #: Whether the blend counts a channel a few codes below the clip, inside an area whose three
+    #: channels clipped, as clipped (the model's ``GeneratorConfig.fill_channels``;
+    #: ``blend.fill_channels``).
     fill_channels: bool = False
 
     @property

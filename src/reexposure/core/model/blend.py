@@ -308,9 +308,9 @@ def blend_parts(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor, chrom
     in natural-log units: (B,3,H,W) ``mask * max(o, 0)`` for an ``rgb`` head, (B,1,H,W) the log
     brightness times the smoothed "all clipped" weight for a ``guided`` one (step 4). Arguments
     as for :func:`compose_radiance` (``colour_max``: :func:`colour_of`; ``share_radius`` and
-    ``share``: :func:`all_clipped_weight`; ``fill``: step 3 counts the clipped channels with
-    :func:`fill_channels`, the all-clipped weight keeps ``mask``); wherever ``mask == 0``,
-    ``guide == lin`` and ``log_gain == 0``."""
+    ``share``: :func:`all_clipped_weight`; ``fill``: step 3 and step 4's bound count the clipped
+    channels with :func:`fill_channels`, the all-clipped share itself and the unclipped channels'
+    evidence come from ``mask``); wherever ``mask == 0``, ``guide == lin`` and ``log_gain == 0``."""
     if head.shape[1] == 3:
         return lin, mask * head.clamp_min(0.0)
     if head.shape[1] != 2:
@@ -427,8 +427,8 @@ def compose_radiance(lin: torch.Tensor, mask: torch.Tensor, head: torch.Tensor,
     (:attr:`~reexposure.core.model.generator.GeneratorConfig.colour_max`, :func:`colour_of`);
     ``share_radius`` the radius of the all-clipped weight's share inside large clipped areas
     (:attr:`~reexposure.core.model.generator.GeneratorConfig.share_radius`,
-    :func:`all_clipped_weight`); ``fill`` whether the colour-consistent lower bound counts the clipped
-    channels with :func:`fill_channels`
+    :func:`all_clipped_weight`); ``fill`` whether the colour-consistent lower bound and the
+    all-clipped weight's bound count the clipped channels with :func:`fill_channels`
     (:attr:`~reexposure.core.model.generator.GeneratorConfig.fill_channels`). Wherever ``mask == 0``
     the result is exactly ``lin``. ``guide * exp(strength * log_gain)`` of :func:`blend_parts`."""
     return radiance_at(*blend_parts(lin, mask, head, chroma, colour_max, share_radius, fill=fill), strength)
