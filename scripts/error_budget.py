@@ -61,8 +61,8 @@ from tqdm import tqdm
 from reexposure.core import camera
 from reexposure.core.arrays import uint8_to_ldr
 from reexposure.core.camera import CRF, DEFAULT_CRF
-from reexposure.core.infer import Reconstructor
-from reexposure.core.model.blend import all_clipped_weight, blend_parts, radiance_at
+from reexposure.core.infer import RadianceMap, Reconstructor
+from reexposure.core.model.blend import _max_square, all_clipped_weight, blend_parts, radiance_at
 from reexposure.core.weights import ModelError, load_generator
 from reexposure.eval.baselines import Method, Naive, Ours
 from reexposure.eval.run import evaluate_case
@@ -197,6 +197,21 @@ def luma_clipped(photo: np.ndarray, lo: float, hi: float) -> torch.Tensor:
     return ((y - lo) / (hi - lo)).clamp(0.0, 1.0).float()
 
 
+def _full_size_map(rec: Reconstructor, photo: np.ndarray, crf: CRF,
+                   who: str) -> tuple[RadianceMap, torch.Tensor, torch.Tensor | None]:
+    """The pipeline's map of ``photo`` for a what-if that re-blends it at full size: ``(map, lin,
+    chroma)``, the chroma (1,3,H,W) None when nothing clipped (then ``lin`` is the answer).
+    ``ValueError`` naming ``who`` for a photo on a coarser working grid or a head without colour."""
+    rec.crf = crf
+    rmap = rec(photo)
+    lin = crf.inverse(uint8_to_ldr(photo))
+    if not rmap.boosts:
+        return rmap, lin, None
+    if rmap.scale != 1 or rmap.chroma is None:
+        raise ValueError(f"{who} needs a guided head on a photo the network sees at full size")
+    return rmap, lin, torch.from_numpy(rmap.chroma.astype(np.float32))[None]
+
+
 class BlendWhatIf(Method):
     """The network's output for the photo as the pipeline computes it, blended with another mask:
     ``mask_photo``'s per-channel saturation mask (the same case rendered without JPEG: how much of
@@ -210,17 +225,12 @@ class BlendWhatIf(Method):
         self.rec, self.name, self.mask_photo, self.luma = rec, name, mask_photo, luma
 
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
-        self.rec.crf = crf
-        rmap = self.rec(photo)
-        lin = crf.inverse(uint8_to_ldr(photo))
-        if not rmap.boosts:
+        rmap, lin, chroma = _full_size_map(self.rec, photo, crf, "BlendWhatIf")
+        if chroma is None:
             return lin
-        if rmap.scale != 1 or rmap.chroma is None:
-            raise ValueError("BlendWhatIf needs a guided head on a photo the network sees at full size")
         source = photo if self.mask_photo is None else self.mask_photo
         mask = camera.saturation_mask(uint8_to_ldr(source), dilate=0, per_channel=True)
         head = rmap.output()
-        chroma = torch.from_numpy(rmap.chroma.astype(np.float32))[None]
         guide, log_gain = blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius,
                                       fill=rmap.fill_channels)
         if self.luma is not None:
@@ -228,12 +238,6 @@ class BlendWhatIf(Method):
             weight = all_clipped_weight(mask, every, rmap.share_radius, fill=rmap.fill_channels)
             log_gain = weight * head[:, :1].clamp_min(0.0)
         return radiance_at(guide, log_gain)
-
-
-def _square_max(x: torch.Tensor, r: int) -> torch.Tensor:
-    """Maximum over the square of side ``2 r + 1`` around each pixel of (B,1,H,W) (two 1-D passes)."""
-    x = F.max_pool2d(x, (1, 2 * r + 1), stride=1, padding=(0, r))
-    return F.max_pool2d(x, (2 * r + 1, 1), stride=1, padding=(r, 0))
 
 
 def close_per_area(log_bright: np.ndarray, labels: np.ndarray, radius: int) -> np.ndarray:
@@ -251,9 +255,9 @@ def close_per_area(log_bright: np.ndarray, labels: np.ndarray, radius: int) -> n
             continue
         inside = torch.from_numpy(labels[sl] == i)[None, None]
         x = torch.from_numpy(out[sl].astype(np.float32))[None, None]
-        grown = torch.where(inside, _square_max(torch.where(inside, x, torch.full_like(x, -big)), radius),
+        grown = torch.where(inside, _max_square(torch.where(inside, x, torch.full_like(x, -big)), radius),
                             torch.full_like(x, big))
-        closed = -_square_max(-grown, radius)
+        closed = -_max_square(-grown, radius)
         out[sl] = torch.where(inside, torch.maximum(x, closed), x)[0, 0].numpy()
     return out
 
@@ -297,20 +301,15 @@ class InteriorWhatIf(Method):
         self.rec, self.kind, self.radius, self.name = rec, kind, int(radius or 0), f"ours, interior {spec}"
 
     def radiance(self, photo: np.ndarray, crf: CRF = DEFAULT_CRF) -> torch.Tensor:
-        self.rec.crf = crf
-        rmap = self.rec(photo)
-        lin = crf.inverse(uint8_to_ldr(photo))
-        if not rmap.boosts:
+        rmap, lin, chroma = _full_size_map(self.rec, photo, crf, "InteriorWhatIf")
+        if chroma is None:
             return lin
-        if rmap.scale != 1 or rmap.chroma is None:
-            raise ValueError("InteriorWhatIf needs a guided head on a photo the network sees at full size")
         head = rmap.output().clone()
         labels = clipped_areas(photo)
         bright = head[0, 0].numpy()
         bright = close_per_area(bright, labels, self.radius) if self.kind == "close" else depth_profile(bright, labels)
         head[0, 0] = torch.from_numpy(bright)
         mask = camera.saturation_mask(uint8_to_ldr(photo), dilate=0, per_channel=True)
-        chroma = torch.from_numpy(rmap.chroma.astype(np.float32))[None]
         return radiance_at(*blend_parts(lin, mask, head, chroma, rmap.colour_max, rmap.share_radius,
                                          fill=rmap.fill_channels))
 
