@@ -247,6 +247,28 @@ def test_strength_option(capsys, tmp_path, photo, model_file):
     assert not (tmp_path / "x.jpg").exists()
 
 
+def test_area_option_sets_one_areas_strength(capsys, tmp_path, photo, model_file):
+    """--area X,Y=S changes the clipped disc it names and nothing else; a bad value or a point far
+    from every clipped area is one error line, exit 2, and writes nothing."""
+    from reexposure.formats.io import read_hdr
+
+    base, calm = tmp_path / "base.pfm", tmp_path / "calm.pfm"
+    assert run(capsys, "hdr", photo, "-o", base, "--model", model_file)[0] == 0
+    # the disc of _photo(): centre (row 48, column 42), radius 24
+    code, _, err = run(capsys, "hdr", photo, "-o", calm, "--model", model_file, "--area", "42,48=0")
+    assert code == 0, err
+    a, b = read_hdr(base), read_hdr(calm)
+    changed = (a != b).any(axis=2)
+    assert changed.any() and not changed[:, 80:].any()
+    for bad, message in (("42x48", "expected X,Y=S"), ("42,48=3.5", "strength must be within 0-3"),
+                         ("120,5=1", "no clipped area at or within"), ("500,5=1", "outside the 128x96 photo")):
+        code, _, err = run(capsys, photo, "--ev", "-2", "-o", tmp_path / "x.jpg", "--model", model_file,
+                           "--area", bad)
+        assert code == 2 and message in err, err
+        assert_one_error_line(err)
+    assert not (tmp_path / "x.jpg").exists()
+
+
 def test_a_library_logging_an_error_before_raising_gives_one_error_line(capsys, monkeypatch, tmp_path, photo,
                                                                          model_file):
     """Pillow logs "More samples per pixel than can be decoded" at error level and then raises on a

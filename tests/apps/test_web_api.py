@@ -166,7 +166,8 @@ def test_upload_reconstruct_and_preview_match_the_library(client: TestClient, ti
     assert s["state"] == "done", s
     h, w = highlight_photo.shape[:2]
     assert (s["width"], s["height"]) == (w, h) and s["name"] == "my_photo_1"
-    assert s["preview"] == {"width": w, "height": h, "url": f"/api/jobs/{job['id']}/preview"}
+    assert s["preview"] == {"width": w, "height": h, "url": f"/api/jobs/{job['id']}/preview",
+                            "areas_url": f"/api/jobs/{job['id']}/areas"}
 
     r = client.get(s["preview"]["url"])
     assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
@@ -337,6 +338,43 @@ def test_downloads_take_a_strength(client: TestClient, done_job, tiny_model: Gat
     assert client.get(f"/api/jobs/{s['id']}/sweep.mp4", params={"strength": 9}).status_code == 422
 
 
+def test_area_map_names_each_clipped_area_and_downloads_take_their_strengths(
+        client: TestClient, done_job, tiny_model: GatedUNet, tmp_path: Path) -> None:
+    """/areas gives the clipped areas at the preview's size and a pixel of each; ?areas=X,Y=S with
+    such a pixel renders the downloads with that area at strength S (RadianceMap.with_areas) and
+    the rest at ?strength; malformed areas, strengths out of range and points far from every clipped
+    area are 422."""
+    from reexposure.apps.web.preview import decode_area_map
+    from reexposure.core.infer import AreaStrength, near_clip_areas
+    from reexposure.formats.io import read_hdr
+
+    s, jpeg, _ = done_job
+    assert s["preview"]["areas_url"] == f"/api/jobs/{s['id']}/areas"
+    r = client.get(s["preview"]["areas_url"])
+    assert r.status_code == 200
+    amap = decode_area_map(r.content)
+    photo = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    full = near_clip_areas(photo)
+    assert amap.labels.shape == (s["preview"]["height"], s["preview"]["width"])
+    assert len(amap.points) == full.max() >= 3 and set(np.unique(amap.labels)) <= set(range(len(amap.points) + 1))
+    for i, (x, y) in enumerate(amap.points, start=1):
+        assert full[y, x] == i  # each point lies in its own area
+    # the largest area, calmed to 0, the rest at strength 2
+    big = 1 + int(np.argmax(np.bincount(full.ravel())[1:]))
+    x, y = amap.points[big - 1]
+    r = client.get(f"/api/jobs/{s['id']}/radiance.exr", params={"strength": 2, "areas": f"{x},{y}=0"})
+    assert r.status_code == 200
+    assert r.headers["content-disposition"] == 'attachment; filename="beach_radiance_s2_areas.exr"'
+    (tmp_path / "r.exr").write_bytes(r.content)
+    rm = Reconstructor(tiny_model, strength=2.0)(photo)
+    want = rm.with_areas([AreaStrength(int(x), int(y), 0.0)]).to_array()
+    np.testing.assert_allclose(read_hdr(tmp_path / "r.exr"), want, rtol=2e-3, atol=1e-6)
+    assert not np.allclose(want, rm.to_array())
+    for bad in ("1x2", f"{x},{y}=3.5", "0,0=1", ";".join(["0,0=1"] * 257)):
+        r = client.get(f"/api/jobs/{s['id']}/photo.jpg", params={"areas": bad})
+        assert r.status_code == 422 and r.json()["detail"].startswith("areas: "), r.text
+
+
 def test_sweep_mp4_goes_dark_then_bright(tiny_model: GatedUNet, highlight_photo: np.ndarray) -> None:
     import imageio_ffmpeg
 
@@ -491,7 +529,7 @@ def test_a_render_past_the_timeout_is_504(tiny_model: GatedUNet, highlight_photo
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     gate = threading.Event()
 
-    def stuck_render(job, strength) -> bytes:  # noqa: ANN001
+    def stuck_render(rm) -> bytes:  # noqa: ANN001
         gate.wait(30)
         return b"late"
 

@@ -53,6 +53,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 # the test photo: a textured scene with one fully clipped disc in the middle
 W, H = 384, 256
 DISC = (128, 192, 70)  # cy, cx, r
+TWO_DISCS = ((128, 100, 50), (128, 290, 50))
 
 
 def scene(h: int = H, w: int = W, discs=(DISC,)) -> np.ndarray:
@@ -119,6 +120,8 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     exif[0x010F] = "E2ECam"
     out["upload"] = d / "upload.jpg"
     Image.fromarray(scene()[:, ::-1].copy()).save(out["upload"], quality=95, icc_profile=icc, exif=exif.tobytes())
+    out["two_discs"] = d / "two_discs.jpg"  # two separate clipped areas (picked one at a time)
+    Image.fromarray(scene(discs=TWO_DISCS)).save(out["two_discs"], quality=95)
     out["big_pixels"] = d / "big.jpg"  # more pixels than the server accepts (2.2 MP > 2.1 MP)
     Image.fromarray(scene(1100, 2000)).save(out["big_pixels"], quality=50)
     out["huge_file"] = d / "huge.jpg"  # larger than the upload limit (the page refuses it itself)
@@ -296,6 +299,55 @@ def test_strength_slider_scales_the_models_brightness_in_the_page_and_the_downlo
     page.locator("#strength-reset").click()
     wait_for(page, "window.reexpose.state.data.strength === 1")
     assert page.locator("#dl-jpeg").get_attribute("href").endswith("photo.jpg?ev=-2.00")
+    assert page.errors == []
+
+
+def test_a_picked_highlight_takes_its_own_strength_in_the_page_and_the_downloads(page, server, photos) -> None:
+    """"Pick a highlight", a click on one of two clipped discs and its own strength 0: that disc
+    shows what the photo alone implies (the clip level at EV -2, as naive) while the other keeps
+    the model's brightness; the downloads name the area; "Reset highlights" brings the model back."""
+    page.goto(server)
+    page.set_input_files("#file", str(photos["two_discs"]))
+    wait_for(page, "window.reexpose.state.data !== null && window.reexpose.state.areas !== null")
+    assert page.evaluate("window.reexpose.state.areas.n") == 2
+    page.locator("#ev").fill("-2")
+    drag_divider(page, 0.0)  # all reconstructed
+    shot = canvas_pixels(page).astype(int)
+    sh, sw = shot.shape[:2]
+    yy, xx = np.mgrid[:sh, :sw]
+
+    def inside(cy: int, cx: int, r: int) -> np.ndarray:
+        return ((yy + 0.5) * H / sh - cy) ** 2 + ((xx + 0.5) * W / sw - cx) ** 2 < (0.6 * r) ** 2
+
+    left, right = inside(*TWO_DISCS[0]), inside(*TWO_DISCS[1])
+    before = shot[left].mean(), shot[right].mean()
+    assert min(before) > 128 + 10  # both brightened by the model
+    page.locator("#area-pick").click()
+    assert page.locator("#area-pick").get_attribute("aria-pressed") == "true"
+    box = page.locator("#canvas").bounding_box()
+    cy, cx, _ = TWO_DISCS[0]
+    page.mouse.click(box["x"] + box["width"] * cx / W, box["y"] + box["height"] * cy / H)
+    assert page.locator("#area-controls").is_visible()
+    assert abs(page.evaluate("window.reexpose.state.split")) < 0.02  # the click did not move the divider
+    page.locator("#area-strength").fill("0")
+    wait_for(page, "window.reexpose.state.data.key.includes(':0')")
+    next_frames(page)
+    after = canvas_pixels(page).astype(int)
+    assert abs(after[left].mean() - 128) <= 2  # the clip level, as naive
+    assert abs(after[right].mean() - before[1]) <= 1  # the other disc unchanged
+    href = page.locator("#dl-jpeg").get_attribute("href")
+    assert "&areas=" in href, href
+    r = page.request.get(server + href)
+    assert r.status == 200 and r.headers["content-disposition"].endswith('_areas.jpg"')
+    page.locator("#area-reset").click()
+    wait_for(page, "!window.reexpose.state.data.key.includes('|')")
+    next_frames(page)
+    assert abs(canvas_pixels(page).astype(int)[left].mean() - before[0]) <= 1
+    assert "areas=" not in page.locator("#dl-jpeg").get_attribute("href")
+    # a click on no highlight says so and selects nothing
+    page.locator("#area-pick").click()
+    page.mouse.click(box["x"] + 5, box["y"] + 5)
+    assert "no blown highlight there" in page.locator("#area-info").text_content()
     assert page.errors == []
 
 

@@ -344,3 +344,79 @@ def test_fill_channels_in_strips_and_on_the_working_grid(max_work_pixels):
         assert torch.allclose(direct, whole, atol=1e-5)
     else:
         assert r.scale == 3
+
+
+def test_near_clip_areas_known_values():
+    """Areas are 8-connected pixels with a channel above code 244 (where the blend's mask is > 0)."""
+    from reexposure.core.infer import near_clip_areas
+
+    photo = np.full((6, 8, 3), 100, np.uint8)
+    photo[1, 1, 0] = 245          # one channel just above the mask's threshold: an area
+    photo[2, 2] = 255             # diagonal neighbour: the same area
+    photo[1, 5] = 244             # at the threshold: not near the clip
+    photo[4, 5:8, 2] = 250        # a second area
+    labels = near_clip_areas(photo)
+    assert labels.dtype == np.int32 and labels.shape == (6, 8)
+    assert labels[1, 1] == labels[2, 2] > 0 and labels[1, 5] == 0
+    assert labels[4, 5] == labels[4, 7] > 0 and labels[4, 5] != labels[1, 1]
+    assert (labels > 0).sum() == 5
+
+
+def _bright_guided_model() -> GatedUNet:
+    torch.manual_seed(0)
+    model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16, head="guided", share_radius=4)).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.05)
+    torch.nn.init.constant_(model.head.bias, 0.7)  # a clearly positive brightness
+    return model
+
+
+def test_area_strength_changes_its_area_only(highlight_photo):
+    """An AreaStrength replaces the map's strength over one clipped area: there the radiance is the
+    map's at that strength, everywhere else it is the map's own, bit for bit; strips agree with the
+    whole image, and a copy at another strength keeps the area's."""
+    from reexposure.core.infer import AreaStrength
+
+    rmap = Reconstructor(_bright_guided_model(), threads=1)(highlight_photo)
+    full, none = rmap.to_tensor(), rmap.with_strength(0.0).to_tensor()
+    labels = rmap.area_labels()
+    lamp = torch.from_numpy(labels == labels[60, 70])  # the disc at (row 60, column 70)
+    assert float((full - none)[0][:, lamp].max()) > 0.1  # the network brightened it
+    calm = rmap.with_areas([AreaStrength(70, 60, 0.0)])
+    assert calm.strength == 1.0 and rmap.areas == ()  # the map itself is untouched
+    out = calm.to_tensor()
+    assert torch.equal(out[0][:, lamp], none[0][:, lamp])
+    assert torch.equal(out[0][:, ~lamp], full[0][:, ~lamp])
+    assert np.array_equal(calm.to_array(), out[0].permute(1, 2, 0).numpy())  # strip by strip
+    brighter = calm.with_strength(2.0).to_tensor()
+    assert torch.equal(brighter[0][:, lamp], none[0][:, lamp])  # the area keeps its own strength
+    assert (brighter[0][:, ~lamp] >= full[0][:, ~lamp]).all()
+    # a later point in the same area wins; another area keeps the map's strength
+    twice = rmap.with_areas([AreaStrength(70, 60, 0.0), AreaStrength(75, 62, 1.0)]).to_tensor()
+    assert torch.equal(twice, full)
+
+
+def test_area_points_snap_to_the_nearest_area_or_fail_in_one_line(highlight_photo):
+    from reexposure.core.infer import AREA_SNAP, AreaStrength
+
+    rmap = Reconstructor(_bright_guided_model(), threads=1)(highlight_photo)
+    labels = rmap.area_labels()
+    # the disc at (60, 70) has radius 25: a point 5 px beyond its right edge still names it
+    assert rmap.area_at(70 + 25 + 5, 60) == labels[60, 70]
+    with pytest.raises(ValueError, match=f"no clipped area at or within {AREA_SNAP} px of \\(130, 10\\)"):
+        rmap.with_areas([AreaStrength(130, 10, 0.5)])
+    with pytest.raises(ValueError, match="outside the 256x192 photo"):
+        rmap.with_areas([AreaStrength(256, 10, 0.5)])
+    with pytest.raises(ValueError, match="strength must be within 0-3"):
+        rmap.with_areas([AreaStrength(70, 60, 3.5)])
+
+
+def test_public_api_areas(tmp_path, highlight_photo):
+    from reexposure.core.weights import save_weights
+
+    p = tmp_path / "m.safetensors"
+    save_weights(_bright_guided_model(), p)
+    full = reexposure.reconstruct(highlight_photo, model=p)
+    calm = reexposure.reconstruct(highlight_photo, model=p, areas=[reexposure.AreaStrength(190, 130, 0.0)])
+    changed = (calm != full).any(1)[0]
+    assert changed.any() and not changed[:, :120].any()  # only the disc at column 190
+    assert (calm <= full).all()

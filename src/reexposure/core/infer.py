@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, cast
@@ -42,8 +43,8 @@ from .model import GatedUNet, GeneratorConfig, ring_chroma
 from .model.blend import BLEND_RADIUS, blend_parts, radiance_at, share_field
 from .weights import load_generator
 
-__all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius",
-           "pad_to_multiple", "check_strength", "MAX_STRENGTH"]
+__all__ = ["TileOptions", "RadianceMap", "Reconstructor", "AreaStrength", "receptive_radius",
+           "pad_to_multiple", "check_strength", "near_clip_areas", "MAX_STRENGTH", "AREA_SNAP"]
 
 PhotoLike = Union[np.ndarray, torch.Tensor]
 
@@ -59,6 +60,54 @@ def check_strength(strength: float) -> float:
     if not (math.isfinite(s) and 0.0 <= s <= MAX_STRENGTH):
         raise ValueError(f"strength must be within 0-{MAX_STRENGTH:g}, got {strength}")
     return s
+
+
+#: How far (px of the photo) the clipped area an :class:`AreaStrength` names may lie from its point.
+AREA_SNAP = 16
+
+
+@dataclass(frozen=True)
+class AreaStrength:
+    """A :attr:`RadianceMap.strength` for one clipped area of a photo: the area (of
+    :func:`near_clip_areas`) that holds the pixel at column ``x``, row ``y`` (counted from the
+    photo's top-left corner, as shown: after its EXIF orientation), or else the nearest one within
+    :data:`AREA_SNAP` px, gets ``strength`` (0-:data:`MAX_STRENGTH`) instead of the map's own.
+    The remedy for the model's known failure on real photos (MODEL_CARD.md "Failure cases"): a
+    bright wall or a patch of sunlit snow taken for a light can be turned down (0: no brightness
+    above what its colour implies) while a lamp in the same photo keeps the model's answer, or a
+    lamp that stays grey turned up."""
+
+    x: int
+    y: int
+    strength: float
+
+    @classmethod
+    def parse(cls, text: str) -> AreaStrength:
+        """``"X,Y=S"`` (the CLI's ``--area``, the web API's ``areas``) as an :class:`AreaStrength`;
+        ``ValueError`` with a one-line message for anything else or a strength outside 0-3."""
+        m = _AREA_TEXT.fullmatch(text)
+        if m is None:
+            raise ValueError(f"{text!r}: expected X,Y=S (pixel column and row, strength 0-{MAX_STRENGTH:g}), "
+                             "e.g. 1387,503=0.3")
+        return cls(int(m[1]), int(m[2]), check_strength(float(m[3])))
+
+
+_AREA_TEXT = re.compile(r"\s*(\d{1,9})\s*,\s*(\d{1,9})\s*=\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*")
+
+
+def near_clip_areas(photo: np.ndarray) -> np.ndarray:
+    """The connected areas (8-neighbours) of the pixels of an HWC uint8 ``photo`` that have a
+    channel above code ``floor(MASK_LOW * 255)`` (244): where the blend's saturation mask is above
+    0, the only pixels the network's brightness reaches. (H,W) int32 labels 1..n, 0 elsewhere; an
+    area's outline lies where its log gain has fallen to 0, so a strength per area draws no seam."""
+    from scipy import ndimage
+
+    thresh = int(math.floor(camera.MASK_LOW * 255))
+    near = np.empty(photo.shape[:2], dtype=bool)
+    for y in range(0, photo.shape[0], 256):  # banded: no full-size temporary per channel
+        near[y:y + 256] = (photo[y:y + 256] > thresh).any(axis=-1)
+    labels, _ = ndimage.label(near, structure=np.ones((3, 3), dtype=bool))
+    return labels.astype(np.int32, copy=False)
 
 
 def receptive_radius(config: GeneratorConfig) -> int:
@@ -273,6 +322,11 @@ class RadianceMap:
     #: channels clipped, as clipped (the model's ``GeneratorConfig.fill_channels``;
     #: ``blend.fill_channels``).
     fill_channels: bool = False
+    #: Strengths of single clipped areas, in place of :attr:`strength` there (a later one wins where
+    #: two name the same area); set with :meth:`with_areas`, which checks that each names an area.
+    areas: tuple[AreaStrength, ...] = ()
+    _labels: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _area_ids: tuple[int, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -355,20 +409,79 @@ class RadianceMap:
         return guide[:, :, y0 - a:y1 - a].contiguous(), log_gain[:, :, y0 - a:y1 - a].contiguous()
 
     def radiance(self, y0: int = 0, y1: int | None = None) -> torch.Tensor:
-        """Relative radiance rows [y0, y1) at :attr:`strength`, (1,3,h,W) float32 >= 0 (1.0 = clip
-        level of the input): :func:`~reexposure.core.model.blend.compose_radiance` of the strip, from
+        """Relative radiance rows [y0, y1) at :attr:`strength` (and each of :attr:`areas` at its
+        own), (1,3,h,W) float32 >= 0 (1.0 = clip level of the input):
+        :func:`~reexposure.core.model.blend.compose_radiance` of the strip, from
         :meth:`radiance_parts`."""
         strength = check_strength(self.strength)
         if not self.boosts:
             return self.lin(y0, y1)
-        return radiance_at(*self.radiance_parts(y0, y1), strength)
+        guide, log_gain = self.radiance_parts(y0, y1)
+        if not self.areas:
+            return radiance_at(guide, log_gain, strength)
+        return radiance_at(guide, log_gain * self._strength_rows(y0, y0 + guide.shape[2]))
+
+    def _copy(self, **changes: Any) -> RadianceMap:
+        """A shallow copy with ``changes`` that keeps the area labels computed so far."""
+        new = dataclasses.replace(self, **changes)
+        new._labels = self._labels
+        if "areas" not in changes:
+            new._area_ids = self._area_ids
+        return new
 
     def with_strength(self, strength: float) -> RadianceMap:
         """This map at another :attr:`strength`: ``self`` when it is the same, else a shallow copy
         that shares the photo and the network's output (no network run; a caller rendering several
-        strengths at once, e.g. concurrent web downloads, never changes a shared map)."""
+        strengths at once, e.g. concurrent web downloads, never changes a shared map). Its
+        :attr:`areas` keep their own strengths."""
         strength = check_strength(strength)
-        return self if strength == self.strength else dataclasses.replace(self, strength=strength)
+        return self if strength == self.strength else self._copy(strength=strength)
+
+    def area_labels(self) -> np.ndarray:
+        """The photo's clipped areas, :func:`near_clip_areas` ((H,W) int32, 0 = none), computed on
+        first use and shared by the copies of this map."""
+        if self._labels is None:
+            self._labels = near_clip_areas(self.photo)
+        return self._labels
+
+    def area_at(self, x: int, y: int) -> int:
+        """The label (:meth:`area_labels`) of the clipped area that holds pixel (``x``, ``y``) or,
+        failing that, of the nearest one within :data:`AREA_SNAP` px; ``ValueError`` with a
+        one-line message for a point outside the photo or far from every clipped area."""
+        h, w = self.shape
+        if not (0 <= x < w and 0 <= y < h):
+            raise ValueError(f"area point ({x}, {y}) lies outside the {w}x{h} photo")
+        r = AREA_SNAP
+        y0, x0 = max(0, y - r), max(0, x - r)
+        window = self.area_labels()[y0:y + r + 1, x0:x + r + 1]
+        ys, xs = np.nonzero(window)
+        d2 = (ys + y0 - y) ** 2 + (xs + x0 - x) ** 2
+        if not d2.size or d2.min() > r * r:
+            raise ValueError(f"no clipped area at or within {r} px of ({x}, {y})")
+        i = int(np.argmin(d2))
+        return int(window[ys[i], xs[i]])
+
+    def with_areas(self, areas: Iterable[AreaStrength]) -> RadianceMap:
+        """This map with :attr:`areas` replaced (a shallow copy, as :meth:`with_strength`); checks
+        every strength and that every point names a clipped area (:meth:`area_at`), else
+        ``ValueError`` with a one-line message."""
+        areas = tuple(areas)
+        for a in areas:
+            check_strength(a.strength)
+        new = self._copy(areas=areas)
+        new._area_ids = tuple(new.area_at(a.x, a.y) for a in areas)
+        return new
+
+    def _strength_rows(self, y0: int, y1: int) -> torch.Tensor:
+        """The strength of each pixel of rows [y0, y1), (1,1,h,W) float32: each of :attr:`areas`
+        over its area, :attr:`strength` elsewhere."""
+        if self._area_ids is None or len(self._area_ids) != len(self.areas):
+            self._area_ids = tuple(self.area_at(a.x, a.y) for a in self.areas)
+        labels = self.area_labels()[y0:y1]
+        field = np.full(labels.shape, check_strength(self.strength), dtype=np.float32)
+        for a, i in zip(self.areas, self._area_ids):
+            field[labels == i] = check_strength(a.strength)
+        return torch.from_numpy(field)[None, None]
 
     def to_tensor(self) -> torch.Tensor:
         """The whole radiance map, (1,3,H,W) float32."""

@@ -16,13 +16,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
 from ...core.camera import crf_from_name
 from ...core.files import stale_temp_files
-from ...core.infer import Reconstructor, check_strength
+from ...core.infer import AREA_SNAP, AreaStrength, RadianceMap, Reconstructor, check_strength
 from ...formats.extensions import PHOTO_INPUT_EXTENSIONS, PHOTO_WRITE_EXTENSIONS
 from ...formats.io import ImageError, Photo, check_output_path, get_max_pixels, read_photo
 
@@ -79,6 +80,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="how much of the model's highlight brightness to use, 0-3 (default 1; 0: "
                         "colour only, no brightness above the clip where nothing is known; lower it "
                         "when a bright wall or sky comes out blotchy, raise it for lamps that stay grey)")
+    g.add_argument("--area", metavar="X,Y=S", action="append", default=[], type=parse_area,
+                   help="strength S (0-3) for one clipped area only: the one at pixel X,Y (column, "
+                        f"row from the top-left corner, or within {AREA_SNAP} px of it); repeatable, "
+                        "e.g. --area 1387,503=0.3 to calm a patch of sunlit snow taken for a lamp")
 
 
 def add_output_options(p: argparse.ArgumentParser, quality: bool = True) -> None:
@@ -279,6 +284,23 @@ def describe_model(info: dict[str, str]) -> str:
     steps = info.get("trained_steps")
     extra = f"; trained_steps={steps}" if steps else ""
     return f"model: {path} ({desc}{extra})"
+
+
+def parse_area(text: str) -> AreaStrength:
+    """``--area X,Y=S`` as an :class:`~reexposure.core.infer.AreaStrength` (argparse type)."""
+    try:
+        return AreaStrength.parse(text)
+    except ValueError as exc:
+        msg = str(exc)
+        raise argparse.ArgumentTypeError(msg if msg.startswith(repr(text)) else f"{text!r}: {msg}") from None
+
+
+def reconstruct(args: argparse.Namespace, rec: Reconstructor, rgb: np.ndarray, progress: bool) -> RadianceMap:
+    """``rec``'s map of one photo (HWC uint8) with ``--area`` applied (``ValueError``, one line, for
+    a point that names no clipped area of this photo)."""
+    rmap = rec(rgb, progress=progress)
+    areas = getattr(args, "area", None)
+    return rmap.with_areas(areas) if areas else rmap
 
 
 def load_reconstructor(args: argparse.Namespace) -> Reconstructor:

@@ -34,6 +34,7 @@ from .common import (
     load_reconstructor,
     plan_inputs,
     read_input,
+    reconstruct,
     report,
     run_batch,
 )
@@ -69,7 +70,7 @@ def _cmd_expose(args: argparse.Namespace) -> int:
 
     def work(src: Path, outs: list[Path], tiles: bool) -> None:
         photo = read_input(args, src)
-        rmap = rec(photo.rgb, progress=tiles)
+        rmap = reconstruct(args, rec, photo.rgb, tiles)
         for ev, out in zip(evs, outs):
             if args.skip_existing and out.exists():
                 continue  # --skip-existing resuming a photo interrupted between its EVs
@@ -99,7 +100,7 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
             rad, what = ultrahdr.hdr_from_ultrahdr(src)
             report(args, f"{src}: gain-map JPEG, no reconstruction: {what}")
         else:
-            rad = reconstructor()(read_input(args, src).rgb, progress=tiles).to_array()
+            rad = reconstruct(args, reconstructor(), read_input(args, src).rgb, tiles).to_array()
         peak = float(rad.max()) if rad.size else 0.0
         if not args.float and peak > 65504.0 and outs[0].suffix.lower() == ".exr":
             log.warning("radiance peaks at %.4g, above the half-float range; use --float", peak)
@@ -125,7 +126,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     rec = load_reconstructor(args)
 
     def work(src: Path, outs: list[Path], tiles: bool) -> None:
-        rmap = rec(read_input(args, src).rgb, progress=tiles)
+        rmap = reconstruct(args, rec, read_input(args, src).rgb, tiles)
         fps = args.fps or video.default_fps(outs[0])
         n = video.write_sweep(outs[0], rmap, ev_from, ev_to, seconds=args.seconds, fps=fps,
                               max_size=args.size, force=args.force)
@@ -146,7 +147,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     rec = load_reconstructor(args)
 
     def work(src: Path, outs: list[Path], tiles: bool) -> None:
-        rmap = rec(read_input(args, src).rgb, progress=tiles)
+        rmap = reconstruct(args, rec, read_input(args, src).rgb, tiles)
         sheet = compare.compare_image(rmap, ev, panel_width=args.width, title=src.name)
         write_photo(outs[0], sheet, quality=args.quality, force=args.force, inputs=inputs)
         report(args, f"wrote {outs[0]}")

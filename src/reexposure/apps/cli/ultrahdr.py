@@ -17,6 +17,7 @@ from .common import (
     load_reconstructor,
     plan_inputs,
     read_input,
+    reconstruct,
     report,
     run_batch,
 )
@@ -79,7 +80,7 @@ def _cmd_ultrahdr(args: argparse.Namespace) -> int:
 
     def work(src: Path, outs: list[Path], tiles: bool) -> None:
         photo = read_input(args, src)
-        rmap = rec(photo.rgb, progress=tiles)
+        rmap = reconstruct(args, rec, photo.rgb, tiles)
         data = ultrahdr_bytes(photo, rmap, args.headroom, scale=args.gain_map_scale,
                               channels=args.gain_map_channels, quality=args.gain_map_quality,
                               base_quality=args.quality)

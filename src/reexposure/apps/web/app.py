@@ -7,7 +7,9 @@ fallback), so the EV slider never waits for the server. Full-resolution results 
 the server on demand: a re-exposed JPEG (EXIF and ICC of the upload kept), the EXR radiance map
 and a sweep MP4. A strength slider (``RadianceMap.strength``, the CLI's ``--strength``) sets how
 much of the network's brightness is used, in the page (the preview carries the radiance at strength
-0 too) and in every download (``?strength=S``, S in [0, 3], default 1).
+0 too) and in every download (``?strength=S``, S in [0, 3], default 1); a picked clipped area can
+have its own (``RadianceMap.with_areas``, the CLI's ``--area``: the page reads the area map, the
+downloads take ``?areas=X,Y=S;X,Y=S``, points of the photo in pixels).
 
 HTTP API (all under ``/api``; JSON unless noted)::
 
@@ -18,11 +20,13 @@ HTTP API (all under ``/api``; JSON unless noted)::
                                             or multipart/form-data field "file") -> 202 job
     GET    /api/jobs/{id}                   status: queued | running | done | error, progress
     GET    /api/jobs/{id}/preview           radiance preview, binary (see encode_preview)
+    GET    /api/jobs/{id}/areas             clipped areas at the preview's size, binary (see encode_area_map)
     GET    /api/jobs/{id}/photo.jpg?ev=E    full-resolution re-exposed JPEG (E in [-4, 4])
     GET    /api/jobs/{id}/radiance.exr      full-resolution radiance map (half float EXR)
     GET    /api/jobs/{id}/sweep.mp4         H.264 video sweeping EV -4..+4
     GET    /api/jobs/{id}/ultrahdr.jpg      Ultra HDR (gain map) JPEG of the photo
-                                            (all four take ?strength=S, S in [0, 3], default 1)
+                                            (all four take ?strength=S, S in [0, 3], default 1,
+                                            and ?areas=X,Y=S;... for single clipped areas)
     DELETE /api/jobs/{id}                   forget a job now
 
 Limits: uploads above ``max_upload_bytes`` get 413, photos above ``max_pixels`` get 413 with a
@@ -57,7 +61,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from ...core import camera
-from ...core.infer import MAX_STRENGTH, RadianceMap
+from ...core.infer import MAX_STRENGTH, AreaStrength, RadianceMap
 from ...core.model import GatedUNet
 from ...core.weights import load_generator
 from ...formats import io as rio
@@ -65,7 +69,15 @@ from ...formats import ultrahdr, video
 from ...formats.extensions import PHOTO_MEDIA_TYPES
 from ...formats.video import sweep_evs as ramp
 from .jobs import Job, JobStore, QueueFull
-from .preview import PREVIEW_MAGIC, Preview, decode_preview, encode_preview, make_preview
+from .preview import (
+    PREVIEW_MAGIC,
+    Preview,
+    decode_preview,
+    encode_area_map,
+    encode_preview,
+    make_area_map,
+    make_preview,
+)
 from .settings import WebSettings
 
 __all__ = ["WebSettings", "create_app", "make_preview", "encode_preview", "decode_preview", "Preview",
@@ -133,22 +145,45 @@ def _decode_photo(data: bytes, name: str, max_pixels: int):
     return rio.read_photo(data, max_pixels=max_pixels, name=name)
 
 
-def _at_strength(job: Job, strength: float) -> RadianceMap:
-    """The job's radiance map at ``strength`` (:meth:`RadianceMap.with_strength`)."""
+#: Most single areas a download may name (``?areas=``).
+MAX_AREAS = 256
+
+
+def parse_areas(text: str) -> tuple[AreaStrength, ...]:
+    """``?areas=X,Y=S;X,Y=S`` as :class:`AreaStrength` values (empty text: none); ``ValueError``
+    with a one-line message for a malformed one, a strength outside 0-3 or more than
+    :data:`MAX_AREAS`."""
+    items = [t for t in text.split(";") if t.strip()]
+    if len(items) > MAX_AREAS:
+        raise ValueError(f"at most {MAX_AREAS} areas, got {len(items)}")
+    return tuple(AreaStrength.parse(t) for t in items)
+
+
+def _at_strength(job: Job, strength: float, areas: tuple[AreaStrength, ...] = ()) -> RadianceMap:
+    """The job's radiance map at ``strength`` (:meth:`RadianceMap.with_strength`) with ``areas`` at
+    their own (:meth:`RadianceMap.with_areas`: ``ValueError`` for a point far from every clipped
+    area)."""
     assert job.radiance is not None
-    return job.radiance.with_strength(strength)
+    rm = job.radiance.with_strength(strength)
+    return rm.with_areas(areas) if areas else rm
 
 
-def _render_jpeg(job: Job, ev: float, strength: float = 1.0) -> bytes:
-    rgb = _at_strength(job, strength).reexpose(ev)
+def _area_map_gz(job: Job) -> bytes:
+    """The job's gzipped area map at the preview's size (:func:`make_area_map`)."""
+    assert job.radiance is not None and job.preview_size is not None
+    return gzip.compress(encode_area_map(make_area_map(job.radiance, job.preview_size)), compresslevel=1)
+
+
+def _render_jpeg(job: Job, rm: RadianceMap, ev: float) -> bytes:
+    rgb = rm.reexpose(ev)
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
         path = Path(tmp) / "out.jpg"
         rio.write_photo(path, rgb, like=job.photo, quality=95)
         return path.read_bytes()
 
 
-def _render_exr(job: Job, strength: float = 1.0) -> bytes:
-    arr = _at_strength(job, strength).to_array()
+def _render_exr(rm: RadianceMap) -> bytes:
+    arr = rm.to_array()
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
         path = Path(tmp) / "radiance.exr"
         rio.write_hdr(path, arr, half=True)
@@ -163,9 +198,8 @@ def sweep_evs(seconds: float, fps: int) -> list[float]:
     return down[:-1] + up[:-1] + back
 
 
-def _render_sweep(job: Job, settings: WebSettings, strength: float = 1.0) -> bytes:
+def _render_sweep(rm: RadianceMap, settings: WebSettings) -> bytes:
     """H.264 MP4 of the photo swept over EV (:mod:`reexposure.formats.video`), long side <= sweep_max_side."""
-    rm = _at_strength(job, strength)
     _, h, w = video.video_geometry(*rm.shape, settings.sweep_max_side)
     evs = sweep_evs(settings.sweep_seconds, settings.sweep_fps)
     with tempfile.TemporaryDirectory(prefix="reexpose-render-") as tmp:
@@ -292,7 +326,7 @@ def create_app(settings: WebSettings | None = None):
             out["progress"] = 1.0
             assert job.radiance is not None and job.preview_size is not None
             out["preview"] = {"width": job.preview_size[1], "height": job.preview_size[0],
-                              "url": f"/api/jobs/{job.id}/preview"}
+                              "url": f"/api/jobs/{job.id}/preview", "areas_url": f"/api/jobs/{job.id}/areas"}
             out["clipped_fraction"] = round(job.radiance.clipped_fraction(), 5)
             out["downloads"] = {
                 "jpeg": f"/api/jobs/{job.id}/photo.jpg", "exr": f"/api/jobs/{job.id}/radiance.exr",
@@ -486,7 +520,7 @@ def create_app(settings: WebSettings | None = None):
     def attachment(filename: str) -> dict[str, str]:
         return {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
 
-    async def heavy(fn: Callable[..., bytes], *args: Any) -> bytes:
+    async def heavy(fn: Callable[..., Any], *args: Any) -> Any:
         """Run a render in the render thread; answer 504 if it takes longer than the job timeout
         (the render itself cannot be interrupted; later renders wait behind it)."""
         fut = asyncio.get_running_loop().run_in_executor(renders, fn, *args)
@@ -498,40 +532,64 @@ def create_app(settings: WebSettings | None = None):
     def strength_query() -> Any:
         return Query(1.0, ge=0.0, le=MAX_STRENGTH, description="how much of the network's brightness to use")
 
-    def suffix(strength: float) -> str:
-        return "" if strength == 1.0 else f"_s{strength:g}"
+    def areas_query() -> Any:
+        return Query("", max_length=8192, description="strengths of single clipped areas: X,Y=S;X,Y=S "
+                                                      "(a pixel of each area, column and row, and its strength)")
+
+    async def radiance_of(job: Job, strength: float, areas: str) -> RadianceMap:
+        """The job's map at ``strength`` with ``areas`` (:func:`parse_areas`); 422 for bad areas."""
+        try:
+            parsed = parse_areas(areas)
+            return await heavy(_at_strength, job, strength, parsed) if parsed else _at_strength(job, strength)
+        except ValueError as exc:
+            raise error(422, f"areas: {exc}") from None
+
+    def suffix(strength: float, areas: str = "") -> str:
+        return ("" if strength == 1.0 else f"_s{strength:g}") + ("_areas" if areas.strip(" ;") else "")
+
+    @app.get("/api/jobs/{job_id}/areas")
+    async def job_areas(job_id: str, request: Request) -> Response:
+        job = done_job(job_id)
+        if job.areas_gz is None:
+            job.areas_gz = await heavy(_area_map_gz, job)
+        headers = {"Cache-Control": "private, max-age=3600", "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            return Response(job.areas_gz, media_type="application/octet-stream", headers=headers)
+        return Response(gzip.decompress(job.areas_gz), media_type="application/octet-stream", headers=headers)
 
     @app.get("/api/jobs/{job_id}/photo.jpg")
     async def job_jpeg(job_id: str, ev: float = Query(0.0, ge=EV_MIN, le=EV_MAX),
-                       strength: float = strength_query()) -> Response:
+                       strength: float = strength_query(), areas: str = areas_query()) -> Response:
         job = done_job(job_id)
-        data = await heavy(_render_jpeg, job, ev, strength)
+        data = await heavy(_render_jpeg, job, await radiance_of(job, strength, areas), ev)
         return Response(data, media_type="image/jpeg",
-                        headers=attachment(f"{job.name}_ev{ev:+.1f}{suffix(strength)}.jpg"))
+                        headers=attachment(f"{job.name}_ev{ev:+.1f}{suffix(strength, areas)}.jpg"))
 
     @app.get("/api/jobs/{job_id}/radiance.exr")
-    async def job_exr(job_id: str, strength: float = strength_query()) -> Response:
+    async def job_exr(job_id: str, strength: float = strength_query(), areas: str = areas_query()) -> Response:
         job = done_job(job_id)
-        data = await heavy(_render_exr, job, strength)
+        data = await heavy(_render_exr, await radiance_of(job, strength, areas))
         return Response(data, media_type="image/x-exr",
-                        headers=attachment(f"{job.name}_radiance{suffix(strength)}.exr"))
+                        headers=attachment(f"{job.name}_radiance{suffix(strength, areas)}.exr"))
 
     @app.get("/api/jobs/{job_id}/sweep.mp4")
-    async def job_sweep(job_id: str, strength: float = strength_query()) -> Response:
+    async def job_sweep(job_id: str, strength: float = strength_query(), areas: str = areas_query()) -> Response:
         job = done_job(job_id)
-        if job.sweep is None or job.sweep[0] != strength:  # the last one is kept (memory: one per job)
-            job.sweep = (strength, await heavy(_render_sweep, job, settings, strength))
+        key = (strength, areas)
+        if job.sweep is None or job.sweep[0] != key:  # the last one is kept (memory: one per job)
+            job.sweep = (key, await heavy(_render_sweep, await radiance_of(job, strength, areas), settings))
         return Response(job.sweep[1], media_type="video/mp4",
-                        headers=attachment(f"{job.name}_sweep{suffix(strength)}.mp4"))
+                        headers=attachment(f"{job.name}_sweep{suffix(strength, areas)}.mp4"))
 
     @app.get("/api/jobs/{job_id}/ultrahdr.jpg")
-    async def job_ultrahdr(job_id: str, strength: float = strength_query()) -> Response:
+    async def job_ultrahdr(job_id: str, strength: float = strength_query(), areas: str = areas_query()) -> Response:
         job = done_job(job_id)
         encoder = _ultrahdr_encoder()
         if encoder is None:
             raise error(404, "Ultra HDR export is not available in this installation")
-        data = await heavy(encoder, job.photo, _at_strength(job, strength))
+        data = await heavy(encoder, job.photo, await radiance_of(job, strength, areas))
         return Response(data, media_type="image/jpeg",
-                        headers=attachment(f"{job.name}_ultrahdr{suffix(strength)}.jpg"))
+                        headers=attachment(f"{job.name}_ultrahdr{suffix(strength, areas)}.jpg"))
 
     return app

@@ -53,7 +53,8 @@ class Job:
     radiance: RadianceMap | None = None
     preview_gz: bytes | None = None
     preview_size: tuple[int, int] | None = None  # (h, w)
-    sweep: tuple[float, bytes] | None = None  # (strength, MP4) of the last sweep rendered
+    areas_gz: bytes | None = None  # the gzipped area map (preview.encode_area_map), made on first request
+    sweep: tuple[tuple[float, str], bytes] | None = None  # ((strength, areas), MP4) of the last sweep rendered
     future: Future | None = None
 
     @property

@@ -1,5 +1,7 @@
 """The radiance preview the web page renders itself: a downscaled radiance map in a compact
-half-float encoding (:func:`encode_preview` / :func:`decode_preview`).
+half-float encoding (:func:`encode_preview` / :func:`decode_preview`), and the map of its clipped
+areas that lets the page give one of them its own strength (:func:`make_area_map` /
+:func:`encode_area_map` / :func:`decode_area_map`).
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ import torch
 import torch.nn.functional as F
 
 from ...core import camera
-from ...core.infer import RadianceMap, check_strength
+from ...core.infer import RadianceMap, check_strength, near_clip_areas
 from ...core.model.blend import radiance_at
 
 #: largest finite half float
 F16_MAX = 65504.0
 
 __all__ = ["PREVIEW_MAGIC", "PREVIEW_SCALE", "Preview", "decode_preview", "encode_preview", "make_preview",
-           "preview_size"]
+           "preview_size", "AREAS_MAGIC", "AreaMap", "make_area_map", "encode_area_map", "decode_area_map"]
 
 
 PREVIEW_MAGIC = b"RXP2"
+AREAS_MAGIC = b"RXA1"
 
 #: radiance is stored times this factor so the darkest 8-bit code stays a normal float16; the
 #: largest storable radiance (65504 / 256 = 256x the clip level) is still white at EV -4.
@@ -149,3 +152,56 @@ def decode_preview(data: bytes) -> Preview:
     off += 6 * n
     mask = np.frombuffer(data, np.uint8, n, off).astype(np.float32).reshape(h, w) / 255.0
     return Preview(naive16 / scale, (naive16 + delta16) / scale, mask, (naive16 + gdelta16) / scale)
+
+
+@dataclass
+class AreaMap:
+    """The photo's clipped areas (:func:`~reexposure.core.infer.near_clip_areas`) at the preview's
+    size: ``labels`` (h,w) uint32, 0 = none, else the area's number (of a preview pixel that covers
+    several areas of the photo, the largest number: areas are at least a pixel apart at full size,
+    and the network's gain is 0 at their outlines, so that pixel changes with either); ``points``
+    (n,2) int32, for area ``i`` in row ``i - 1``, a pixel (x, y) of the photo inside it (its first
+    in raster order), which names it to :meth:`~reexposure.core.infer.RadianceMap.with_areas`."""
+
+    labels: np.ndarray
+    points: np.ndarray
+
+
+def make_area_map(rm: RadianceMap, shape: tuple[int, int]) -> AreaMap:
+    """The :class:`AreaMap` of ``rm``'s photo at the preview size ``shape`` (h, w)."""
+    from scipy import ndimage
+
+    labels = near_clip_areas(rm.photo)
+    n = int(labels.max())
+    points = np.zeros((n, 2), dtype=np.int32)
+    for i, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is not None:
+            first_row = labels[box[0].start, box[1]]
+            points[i - 1] = (box[1].start + int(np.argmax(first_row == i)), box[0].start)
+    exact = torch.float32 if n < 2**24 else torch.float64  # every label exact in the float type
+    pooled = F.adaptive_max_pool2d(torch.from_numpy(labels).to(exact)[None, None], shape)
+    return AreaMap(pooled[0, 0].numpy().astype(np.uint32), points)
+
+
+def encode_area_map(a: AreaMap) -> bytes:
+    """The binary area map the browser reads (all little-endian)::
+
+        0   4   magic b"RXA1"
+        4   4   uint32 width W (the preview's)
+        8   4   uint32 height H
+        12  4   uint32 number of areas N
+        16  8N  int32 x, y: a pixel of the photo inside area 1, 2, ... N
+        ..  4WH uint32 labels, row-major from the top row (0 = no clipped area)"""
+    h, w = a.labels.shape
+    header = struct.pack("<4sIII", AREAS_MAGIC, w, h, len(a.points))
+    return b"".join([header, a.points.astype("<i4").tobytes(), a.labels.astype("<u4").tobytes()])
+
+
+def decode_area_map(data: bytes) -> AreaMap:
+    """Inverse of :func:`encode_area_map`."""
+    magic, w, h, n = struct.unpack_from("<4sIII", data, 0)
+    if magic != AREAS_MAGIC:
+        raise ValueError("not a reexposure area map")
+    points = np.frombuffer(data, "<i4", 2 * n, 16).reshape(n, 2).astype(np.int32)
+    labels = np.frombuffer(data, "<u4", w * h, 16 + 8 * n).reshape(h, w).astype(np.uint32)
+    return AreaMap(labels, points)

@@ -3,7 +3,8 @@
 // The server sends a radiance preview (binary "RXP2", see reexposure/apps/web/preview.py encode_preview):
 // float16 naive radiance, float16 (ours - naive), float16 (guide - naive) with guide the radiance at
 // strength 0, uint8 saturation mask. A strength s renders guide * (ours / guide)^s (the strength
-// slider; recomputed once per change, not per frame). Rendering a new EV is
+// slider; recomputed once per change, not per frame); a picked highlight (binary "RXA1", the photo's
+// clipped areas at the preview's size, encode_area_map) can have its own s. Rendering a new EV is
 // expose (x 2^EV), clip at 1, apply the camera response (ldr = lin^(1/gamma)); it runs in a WebGL2
 // fragment shader, or, without WebGL2, in a 2D canvas through a lookup table. No server round trip.
 "use strict";
@@ -15,6 +16,7 @@
   const state = {
     config: null, job: null, data: null, renderer: null,
     ev: 0, split: 0.5, outline: false, strength: 1, base: null,
+    areas: null, areaStrength: new Map(), picking: false, selected: 0,
     pending: false, frames: 0, frameTimes: [], pollTimer: null,
   };
   let readyResolve, configuredResolve;
@@ -43,6 +45,17 @@
       gdelta16: new Uint16Array(buf, 16 + 12 * n, 3 * n),
       mask: new Uint8Array(buf, 16 + 18 * n, n),
     };
+  }
+
+  // The clipped areas at the preview's size: labels (0 = none), and a pixel of the photo inside
+  // each area (points[2(a-1)], points[2(a-1)+1]: x, y), which names it to the downloads' ?areas=.
+  function parseAreas(buf) {
+    const dv = new DataView(buf);
+    const magic = String.fromCharCode(dv.getUint8(0), dv.getUint8(1), dv.getUint8(2), dv.getUint8(3));
+    if (magic !== "RXA1") throw new Error("unexpected area map format");
+    const w = dv.getUint32(4, true), h = dv.getUint32(8, true), n = dv.getUint32(12, true);
+    if (buf.byteLength < 16 + 8 * n + 4 * w * h) throw new Error("truncated area map");
+    return { w, h, n, points: new Int32Array(buf, 16, 2 * n), labels: new Uint32Array(buf, 16 + 8 * n, w * h) };
   }
 
   // float32 -> float16 bits, rounded to nearest (values beyond the half range become 65504)
@@ -81,16 +94,33 @@
   // guide * (ours / guide)^s per channel (exact for the full-resolution blend, whose network
   // brightness is one factor exp(w b) that strength raises to the power s). It keeps a reference
   // to the preview it came from (base), whose strength-free parts the histogram and the renderers
-  // reuse.
-  function withStrength(b, s) {
+  // reuse. With own = {labels, strengths} (the area map's labels, a Map area -> strength), a pixel
+  // of an area in strengths takes that area's strength instead of s.
+  function withStrength(b, s, own) {
     variable(b);
-    if (s === 1) return { ...b, base: b, hist: null, strength: 1 };
+    if (own && !own.strengths.size) own = null;
+    const key = strengthKey(s, own);
+    if (s === 1 && !own) return { ...b, base: b, hist: null, strength: 1, key };
     const out = b.gdelta16.slice(), idx = b.varIdx;
     for (let k = 0; k < idx.length; k++) {
       const i = idx[k], nv = HALF[b.naive16[i]], o = nv + HALF[b.delta16[i]], g = nv + HALF[b.gdelta16[i]];
-      out[i] = g > 0 && o > 0 ? toHalf(g * (o / g) ** s - nv) : b.gdelta16[i];
+      let e = s;
+      if (own) {
+        const a = own.labels[(i / 3) | 0];
+        if (a && own.strengths.has(a)) e = own.strengths.get(a);
+      }
+      out[i] = g > 0 && o > 0 ? toHalf(g * (o / g) ** e - nv) : b.gdelta16[i];
     }
-    return { ...b, base: b, delta16: out, hist: null, strength: s, naiveF: null, oursF: null, invGamma: null };
+    return { ...b, base: b, delta16: out, hist: null, strength: s, key, naiveF: null, oursF: null, invGamma: null };
+  }
+
+  function strengthKey(s, own) {
+    return own ? `${s}|${[...own.strengths].map(([a, v]) => `${a}:${v}`).join(",")}` : String(s);
+  }
+
+  // the area strengths the page renders with (null until the area map has arrived)
+  function ownStrengths() {
+    return state.areas ? { labels: state.areas.labels, strengths: state.areaStrength } : null;
   }
 
   // ------------------------------------------------------------------ histogram (log domain)
@@ -623,7 +653,8 @@ void main() {
       return;
     }
     state.base = d;
-    d = withStrength(d, state.strength);
+    resetAreas();
+    d = withStrength(d, state.strength, null);
     d.hist = buildHistograms(d);
     state.data = d;
     $("viewer").hidden = false;
@@ -647,13 +678,93 @@ void main() {
     positionDivider();
     renderNow();
     readyResolve(true);
+    loadAreas(job, d);
+  }
+
+  // The area map, fetched after the preview is shown (the page works without it); then "Pick a
+  // highlight" is enabled.
+  async function loadAreas(job, d) {
+    try {
+      const r = await fetch(job.preview.areas_url);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const a = parseAreas(await r.arrayBuffer());
+      if (a.w !== d.w || a.h !== d.h) throw new Error("the area map does not match the preview");
+      if (state.job !== job) return;  // another photo meanwhile
+      state.areas = a;
+      $("area-pick").disabled = a.n === 0;
+      $("area-info").textContent = a.n === 0 ? "no blown highlights to pick" : "";
+    } catch (e) {
+      $("area-info").textContent = `highlights cannot be picked: ${e.message}`;
+    }
+  }
+
+  function resetAreas() {
+    state.areas = null; state.areaStrength.clear(); state.selected = 0;
+    setPicking(false);
+    $("area-pick").disabled = true;
+    $("area-controls").hidden = true;
+    $("area-info").textContent = "";
+  }
+
+  function setPicking(on) {
+    state.picking = on;
+    $("area-pick").setAttribute("aria-pressed", String(on));
+    $("stage").classList.toggle("picking", on);
+    if (on) $("area-info").textContent = "click a blown highlight in the picture";
+  }
+
+  // The area under a click (or the nearest within 4 preview pixels), 0 if none.
+  function areaAt(e) {
+    const a = state.areas, r = $("canvas").getBoundingClientRect();
+    const px = Math.floor((e.clientX - r.left) / r.width * a.w), py = Math.floor((e.clientY - r.top) / r.height * a.h);
+    let best = 0, bestD = Infinity;
+    for (let dy = -4; dy <= 4; dy++) {
+      for (let dx = -4; dx <= 4; dx++) {
+        const x = px + dx, y = py + dy, d2 = dx * dx + dy * dy;
+        if (x < 0 || y < 0 || x >= a.w || y >= a.h || d2 > 16 || d2 >= bestD) continue;
+        const l = a.labels[y * a.w + x];
+        if (l) { best = l; bestD = d2; }
+      }
+    }
+    return best;
+  }
+
+  function pickArea(e) {
+    setPicking(false);
+    const label = areaAt(e);
+    if (!label) {
+      $("area-info").textContent = "no blown highlight there (tick \u201cOutline clipped regions\u201d to see them)";
+      return;
+    }
+    state.selected = label;
+    const v = state.areaStrength.has(label) ? state.areaStrength.get(label) : state.strength;
+    $("area-strength").value = String(v);
+    $("area-strength-value").textContent = `${v.toFixed(2)}×`;
+    $("area-controls").hidden = false;
+    const p = state.areas.points;
+    $("area-info").textContent = `highlight at ${p[2 * label - 2]}, ${p[2 * label - 1]} of the photo`;
+  }
+
+  function setAreaStrength(v, now) {
+    if (!state.selected) return;
+    const s = Math.max(0, Math.min(3, Number(v)));
+    state.areaStrength.set(state.selected, s);
+    $("area-strength-value").textContent = `${s.toFixed(2)}×`;
+    schedule(now);
   }
 
   function updateDownloads() {
     const job = state.job;
     if (!job || !job.downloads) return;
     const dl = job.downloads, ev = state.ev.toFixed(2);
-    const st = state.strength === 1 ? "" : `strength=${state.strength.toFixed(2)}`;
+    const q = [];
+    if (state.strength !== 1) q.push(`strength=${state.strength.toFixed(2)}`);
+    if (state.areas && state.areaStrength.size) {
+      const p = state.areas.points;
+      q.push("areas=" + encodeURIComponent([...state.areaStrength].map(
+        ([a, v]) => `${p[2 * a - 2]},${p[2 * a - 1]}=${v.toFixed(2)}`).join(";")));
+    }
+    const st = q.join("&");
     $("dl-jpeg").href = `${dl.jpeg}?ev=${ev}${st ? "&" + st : ""}`;
     $("dl-exr").href = `${dl.exr}${st ? "?" + st : ""}`;
     $("dl-mp4").href = `${dl.mp4}${st ? "?" + st : ""}`;
@@ -668,10 +779,17 @@ void main() {
   function setStrength(v, now) {
     state.strength = Math.max(0, Math.min(3, Number(v)));
     $("strength-value").textContent = `${state.strength.toFixed(2)}×`;
+    schedule(now);
+  }
+
+  // Recompute the preview for the strengths now set (global and per area), at once or 120 ms
+  // after the last call.
+  function schedule(now) {
     clearTimeout(state.strengthTimer);
     const apply = () => {
-      if (!state.base || (state.data && state.data.strength === state.strength)) return;
-      const d = withStrength(state.base, state.strength);
+      const own = ownStrengths();
+      if (!state.base || (state.data && state.data.key === strengthKey(state.strength, own && own.strengths.size ? own : null))) return;
+      const d = withStrength(state.base, state.strength, own);
       d.hist = buildHistograms(d);
       state.data = d;
       state.renderer.setData(d);
@@ -724,6 +842,14 @@ void main() {
     $("strength").addEventListener("change", (e) => setStrength(e.target.value, true));
     $("strength-reset").addEventListener("click", () => { $("strength").value = "1"; setStrength(1, true); });
     $("outline").addEventListener("change", (e) => { state.outline = e.target.checked; requestRender(); });
+    $("area-pick").addEventListener("click", () => setPicking(!state.picking));
+    $("area-strength").addEventListener("input", (e) => setAreaStrength(e.target.value, false));
+    $("area-strength").addEventListener("change", (e) => setAreaStrength(e.target.value, true));
+    $("area-reset").addEventListener("click", () => {
+      state.areaStrength.clear(); state.selected = 0;
+      $("area-controls").hidden = true; $("area-info").textContent = "";
+      schedule(true);
+    });
     const stage = $("stage");
     let dragging = false;
     const fromEvent = (e) => {
@@ -731,6 +857,7 @@ void main() {
       setSplit((e.clientX - r.left) / r.width);
     };
     stage.addEventListener("pointerdown", (e) => {
+      if (state.picking && state.areas && e.target !== $("divider")) { pickArea(e); e.preventDefault(); return; }
       dragging = true; stage.setPointerCapture(e.pointerId); fromEvent(e); e.preventDefault();
     });
     stage.addEventListener("pointermove", (e) => { if (dragging) fromEvent(e); });
@@ -760,6 +887,7 @@ void main() {
     $("another").addEventListener("click", () => {
       if (state.job) fetch(`/api/jobs/${state.job.id}`, { method: "DELETE" }).catch(() => {});
       state.job = null; state.data = null;
+      resetAreas();
       $("viewer").hidden = true; $("intake").hidden = false; showMessage("");
     });
   }
