@@ -329,6 +329,13 @@ def test_a_picked_highlight_takes_its_own_strength_in_the_page_and_the_downloads
     page.mouse.click(box["x"] + box["width"] * cx / W, box["y"] + box["height"] * cy / H)
     assert page.locator("#area-controls").is_visible()
     assert abs(page.evaluate("window.reexpose.state.split")) < 0.02  # the click did not move the divider
+    # the picked disc is outlined over the picture (edge pixels of its area at the preview's size)
+    edge = page.evaluate("""() => { const o = document.getElementById('area-overlay');
+        if (o.hidden) return null;
+        const d = o.getContext('2d').getImageData(0, 0, o.width, o.height).data;
+        let n = 0, sx = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) { n++; sx += ((i - 3) / 4) % o.width; }
+        return [n, sx / n / o.width]; }""")
+    assert edge is not None and edge[0] > 100 and abs(edge[1] - cx / W) < 0.05, edge
     page.locator("#area-strength").fill("0")
     wait_for(page, "window.reexpose.state.data.key.includes(':0')")
     next_frames(page)
@@ -344,6 +351,7 @@ def test_a_picked_highlight_takes_its_own_strength_in_the_page_and_the_downloads
     next_frames(page)
     assert abs(canvas_pixels(page).astype(int)[left].mean() - before[0]) <= 1
     assert "areas=" not in page.locator("#dl-jpeg").get_attribute("href")
+    assert page.locator("#area-overlay").is_hidden()
     # a click on no highlight says so and selects nothing
     page.locator("#area-pick").click()
     page.mouse.click(box["x"] + 5, box["y"] + 5)

@@ -698,8 +698,31 @@ void main() {
     }
   }
 
+  // The picked highlight's outline, over the picture (a canvas at the preview's size, scaled with it).
+  function drawAreaOverlay() {
+    const o = $("area-overlay"), a = state.areas, sel = state.selected;
+    o.hidden = !(a && sel && state.css);
+    if (o.hidden) return;
+    const c = $("canvas");
+    o.width = a.w; o.height = a.h;
+    Object.assign(o.style, { width: `${state.css.w}px`, height: `${state.css.h}px`,
+      left: `${c.offsetLeft}px`, top: `${c.offsetTop}px` });
+    const img = new ImageData(a.w, a.h), px = img.data, L = a.labels, w = a.w, h = a.h;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const i = y * w + x;
+        if (L[i] !== sel) continue;
+        if (x > 0 && L[i - 1] === sel && x < w - 1 && L[i + 1] === sel
+            && y > 0 && L[i - w] === sel && y < h - 1 && L[i + w] === sel) continue;
+        px.set([255, 170, 40, 255], 4 * i);  // an edge pixel of the area
+      }
+    }
+    o.getContext("2d").putImageData(img, 0, 0);
+  }
+
   function resetAreas() {
     state.areas = null; state.areaStrength.clear(); state.selected = 0;
+    drawAreaOverlay();
     setPicking(false);
     $("area-pick").disabled = true;
     $("area-controls").hidden = true;
@@ -743,6 +766,7 @@ void main() {
     $("area-controls").hidden = false;
     const p = state.areas.points;
     $("area-info").textContent = `highlight at ${p[2 * label - 2]}, ${p[2 * label - 1]} of the photo`;
+    drawAreaOverlay();
   }
 
   function setAreaStrength(v, now) {
@@ -817,6 +841,7 @@ void main() {
     state.css = { w: Math.floor(d.w * s), h: Math.floor(d.h * s) };  // cached: no layout per frame
     c.style.width = `${state.css.w}px`;
     c.style.height = `${state.css.h}px`;
+    drawAreaOverlay();
   }
 
   function positionDivider() {
@@ -848,6 +873,7 @@ void main() {
     $("area-reset").addEventListener("click", () => {
       state.areaStrength.clear(); state.selected = 0;
       $("area-controls").hidden = true; $("area-info").textContent = "";
+      drawAreaOverlay();
       schedule(true);
     });
     const stage = $("stage");
