@@ -370,13 +370,17 @@ def _bright_guided_model() -> GatedUNet:
     return model
 
 
-def test_area_strength_changes_its_area_only(highlight_photo):
+@pytest.mark.parametrize("work_pixels", [None, 12_000])
+def test_area_strength_changes_its_area_only(highlight_photo, work_pixels):
     """An AreaStrength replaces the map's strength over one clipped area: there the radiance is the
     map's at that strength, everywhere else it is the map's own, bit for bit; strips agree with the
-    whole image, and a copy at another strength keeps the area's."""
+    whole image, and a copy at another strength keeps the area's. The same on a coarser working
+    grid (the network's output up-sampled: the area's outline is still the photo's own)."""
     from reexposure.core.infer import AreaStrength
 
-    rmap = Reconstructor(_bright_guided_model(), threads=1)(highlight_photo)
+    tiles = TileOptions() if work_pixels is None else TileOptions(max_work_pixels=work_pixels, work_pixels=work_pixels)
+    rmap = Reconstructor(_bright_guided_model(), threads=1, tiles=tiles)(highlight_photo)
+    assert rmap.scale == (1 if work_pixels is None else 3)
     full, none = rmap.to_tensor(), rmap.with_strength(0.0).to_tensor()
     labels = rmap.area_labels()
     lamp = torch.from_numpy(labels == labels[60, 70])  # the disc at (row 60, column 70)
