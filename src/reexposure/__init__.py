@@ -73,7 +73,8 @@ def reexpose(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch
 
 
 def __getattr__(name: str) -> object:
-    """``reexposure.AreaStrength``, imported on first use (the package imports torch lazily)."""
+    """``reexposure.AreaStrength``, imported on first use (like ``reconstruct``'s own import of
+    :mod:`reexposure.core.infer`, which loads the model's modules)."""
     if name == "AreaStrength":
         from .core.infer import AreaStrength
 

@@ -397,6 +397,12 @@ def test_area_strength_changes_its_area_only(highlight_photo, work_pixels):
     # a later point in the same area wins; another area keeps the map's strength
     twice = rmap.with_areas([AreaStrength(70, 60, 0.0), AreaStrength(75, 62, 1.0)]).to_tensor()
     assert torch.equal(twice, full)
+    # areas set on a copy directly name their own areas, not those of the copy's origin
+    other = calm.with_strength(0.5)  # a copy that shares calm's labels and the areas' ids
+    other.areas = (AreaStrength(190, 130, 0.0),)
+    disc = torch.from_numpy(labels == labels[130, 190])
+    assert torch.equal(other.to_tensor()[0][:, disc], none[0][:, disc])
+    assert torch.equal(other.to_tensor()[0][:, lamp], rmap.with_strength(0.5).to_tensor()[0][:, lamp])
 
 
 def test_area_points_snap_to_the_nearest_area_or_fail_in_one_line(highlight_photo):

@@ -326,7 +326,8 @@ class RadianceMap:
     #: two name the same area); set with :meth:`with_areas`, which checks that each names an area.
     areas: tuple[AreaStrength, ...] = ()
     _labels: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
-    _area_ids: tuple[int, ...] | None = field(default=None, init=False, repr=False, compare=False)
+    _area_ids: tuple[tuple[AreaStrength, ...], tuple[int, ...]] | None = field(default=None, init=False, repr=False,
+                                                                              compare=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -424,9 +425,7 @@ class RadianceMap:
     def _copy(self, **changes: Any) -> RadianceMap:
         """A shallow copy with ``changes`` that keeps the area labels computed so far."""
         new = dataclasses.replace(self, **changes)
-        new._labels = self._labels
-        if "areas" not in changes:
-            new._area_ids = self._area_ids
+        new._labels, new._area_ids = self._labels, self._area_ids  # the ids are checked against the areas
         return new
 
     def with_strength(self, strength: float) -> RadianceMap:
@@ -469,17 +468,22 @@ class RadianceMap:
         for a in areas:
             check_strength(a.strength)
         new = self._copy(areas=areas)
-        new._area_ids = tuple(new.area_at(a.x, a.y) for a in areas)
+        new._area_labels_of_points()
         return new
+
+    def _area_labels_of_points(self) -> tuple[int, ...]:
+        """The area label of each of :attr:`areas` (:meth:`area_at`), remembered for these areas."""
+        if self._area_ids is None or self._area_ids[0] != self.areas:
+            self._area_ids = (self.areas, tuple(self.area_at(a.x, a.y) for a in self.areas))
+        return self._area_ids[1]
 
     def _strength_rows(self, y0: int, y1: int) -> torch.Tensor:
         """The strength of each pixel of rows [y0, y1), (1,1,h,W) float32: each of :attr:`areas`
         over its area, :attr:`strength` elsewhere."""
-        if self._area_ids is None or len(self._area_ids) != len(self.areas):
-            self._area_ids = tuple(self.area_at(a.x, a.y) for a in self.areas)
+        ids = self._area_labels_of_points()
         labels = self.area_labels()[y0:y1]
         field = np.full(labels.shape, check_strength(self.strength), dtype=np.float32)
-        for a, i in zip(self.areas, self._area_ids):
+        for a, i in zip(self.areas, ids):
             field[labels == i] = check_strength(a.strength)
         return torch.from_numpy(field)[None, None]
 
