@@ -367,6 +367,32 @@ def test_wrong_content_types_are_refused(server_a: Server) -> None:
     assert server_a.alive()
 
 
+def test_hostile_area_queries_are_422_never_a_crash(server_a: Server) -> None:
+    """?areas= (a strength per clipped area) with garbage, huge numbers, too many entries or points
+    far from any clipped area: 422 with a message each, never 5xx; a valid one renders."""
+    with httpx.Client(base_url=server_a.url, timeout=60) as c:
+        r = c.post("/api/jobs", content=_encode(_photo(64, 64)), headers={"content-type": "image/png"})
+        assert r.status_code == 202
+        jid = r.json()["id"]
+        assert _wait_jobs(server_a.url, [jid], timeout=60)[jid]["state"] == "done"
+        from reexposure.apps.web.preview import decode_area_map
+
+        amap = decode_area_map(c.get(f"/api/jobs/{jid}/areas").content)
+        x, y = amap.points[0]
+        hostile = ["x", "1,2", "1,2=", "-1,2=1", "1,2=nan", "1,2=inf", "1,2=1e999", "1,2=-0.5", "1,2=4",
+                   "99999999,1=1", "1,2=1;" * 300, "\u00e9,1=1", "1;2=1", "' OR 1=1 --",
+                   "1,2=1" + " " * 9000, f"{x},{y}=1.5;{x},{y}=abc"]
+        for q in hostile:
+            for path in ("photo.jpg", "radiance.exr"):
+                r = c.get(f"/api/jobs/{jid}/{path}", params={"areas": q})
+                assert r.status_code == 422 and "detail" in r.json(), (q[:40], path, r.status_code, r.text[:200])
+        r = c.get(f"/api/jobs/{jid}/photo.jpg", params={"ev": -2, "areas": f"{x},{y}=0"})
+        assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
+        c.delete(f"/api/jobs/{jid}")
+    assert server_a.alive()
+    assert list(server_a.tmp.iterdir()) == []
+
+
 def test_no_cors_headers(server_a: Server) -> None:
     origin = "http://evil.example"
     with httpx.Client(base_url=server_a.url, timeout=30) as c:
