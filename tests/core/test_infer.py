@@ -412,8 +412,12 @@ def test_area_points_snap_to_the_nearest_area_or_fail_in_one_line(highlight_phot
     labels = rmap.area_labels()
     # the disc at (60, 70) has radius 25: a point 5 px beyond its right edge still names it
     assert rmap.area_at(70 + 25 + 5, 60) == labels[60, 70]
-    with pytest.raises(ValueError, match=f"no clipped area at or within {AREA_SNAP} px of \\(130, 10\\)"):
+    with pytest.raises(ValueError, match=f"no clipped area at or within {AREA_SNAP} px of \\(130, 10\\); "
+                                         "the nearest is 5[0-9] px away, at \\(8[0-9], 4[0-9]\\)"):
         rmap.with_areas([AreaStrength(130, 10, 0.5)])
+    dark = Reconstructor(_bright_guided_model(), threads=1)(np.full((40, 60, 3), 90, np.uint8))
+    with pytest.raises(ValueError, match="the photo has none"):
+        dark.with_areas([AreaStrength(3, 3, 0.5)])
     with pytest.raises(ValueError, match="outside the 256x192 photo"):
         rmap.with_areas([AreaStrength(256, 10, 0.5)])
     with pytest.raises(ValueError, match="strength must be within 0-3"):

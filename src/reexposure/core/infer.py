@@ -450,15 +450,22 @@ class RadianceMap:
         h, w = self.shape
         if not (0 <= x < w and 0 <= y < h):
             raise ValueError(f"area point ({x}, {y}) lies outside the {w}x{h} photo")
+        labels = self.area_labels()
         r = AREA_SNAP
-        y0, x0 = max(0, y - r), max(0, x - r)
-        window = self.area_labels()[y0:y + r + 1, x0:x + r + 1]
-        ys, xs = np.nonzero(window)
-        d2 = (ys + y0 - y) ** 2 + (xs + x0 - x) ** 2
-        if not d2.size or d2.min() > r * r:
-            raise ValueError(f"no clipped area at or within {r} px of ({x}, {y})")
-        i = int(np.argmin(d2))
-        return int(window[ys[i], xs[i]])
+        while True:  # windows of growing size: the nearest area, for the message if it is too far
+            y0, x0 = max(0, y - r), max(0, x - r)
+            window = labels[y0:y + r + 1, x0:x + r + 1]
+            ys, xs = np.nonzero(window)
+            d2 = (ys + y0 - y) ** 2 + (xs + x0 - x) ** 2
+            if d2.size and d2.min() <= r * r:
+                i = int(np.argmin(d2))
+                if r == AREA_SNAP:
+                    return int(window[ys[i], xs[i]])
+                raise ValueError(f"no clipped area at or within {AREA_SNAP} px of ({x}, {y}); the nearest is "
+                                 f"{math.sqrt(d2[i]):.0f} px away, at ({xs[i] + x0}, {ys[i] + y0})")
+            if r >= h + w:
+                raise ValueError(f"no clipped area at or within {AREA_SNAP} px of ({x}, {y}); the photo has none")
+            r *= 2
 
     def with_areas(self, areas: Iterable[AreaStrength]) -> RadianceMap:
         """This map with :attr:`areas` replaced (a shallow copy, as :meth:`with_strength`); checks
