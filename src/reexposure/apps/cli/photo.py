@@ -169,6 +169,8 @@ examples:
   {PROG} photo.jpg --ev -1 --ev -2 -o out/   -> out/photo_ev-1.jpg, out/photo_ev-2.jpg
   {PROG} photo.jpg --ev -2 -o dark.png       one output: -o may name the file
   {PROG} a.jpg b.heic shots/ --ev -1 -o out/ --skip-existing --threads 2
+  {PROG} photo.jpg --ev -2 --area 812,430=0.3   calm the blown area at pixel 812,430 (a bright
+                                               wall taken for a lamp); the other areas keep theirs
 
 When a folder is given, its photos are processed ({', '.join(PHOTO_EXTS)}), except hidden files
 and files named like this tool's outputs (*_ev-2.jpg, *_sweep.mp4, *_compare.jpg).
