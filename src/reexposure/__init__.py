@@ -22,7 +22,7 @@ import torch
 from .core.camera import CRF, DEFAULT_CRF
 
 if TYPE_CHECKING:
-    from .core.infer import AreaStrength
+    from .core.strength import AreaStrength
 
 __version__ = "0.1.0"
 __all__ = ["reconstruct", "reexpose", "AreaStrength", "__version__"]
@@ -45,7 +45,8 @@ def reconstruct(photo: Union[str, Path, np.ndarray, torch.Tensor], model: str | 
     Returns (1,3,H,W) float32 linear relative radiance; 1.0 is the input's clip level, and
     well-exposed pixels equal the inverse-CRF of the input exactly.
     """
-    from .core.infer import Reconstructor, check_strength
+    from .core.infer import Reconstructor
+    from .core.strength import check_strength
 
     strength = check_strength(strength)
     if isinstance(photo, (str, Path)):
@@ -73,10 +74,10 @@ def reexpose(radiance: torch.Tensor, ev: float, crf: CRF = DEFAULT_CRF) -> torch
 
 
 def __getattr__(name: str) -> object:
-    """``reexposure.AreaStrength``, imported on first use (like ``reconstruct``'s own import of
-    :mod:`reexposure.core.infer`, which loads the model's modules)."""
+    """``reexposure.AreaStrength`` (:class:`reexposure.core.strength.AreaStrength`), imported on
+    first use like the package's other core modules."""
     if name == "AreaStrength":
-        from .core.infer import AreaStrength
+        from .core.strength import AreaStrength
 
         return AreaStrength
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -345,7 +345,7 @@ def test_area_map_names_each_clipped_area_and_downloads_take_their_strengths(
     the rest at ?strength; malformed areas, strengths out of range and points far from every clipped
     area are 422."""
     from reexposure.apps.web.preview import decode_area_map
-    from reexposure.core.infer import AreaStrength, near_clip_areas
+    from reexposure.core.strength import AreaStrength, near_clip_areas
     from reexposure.formats.io import read_hdr
 
     s, jpeg, _ = done_job

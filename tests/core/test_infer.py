@@ -346,22 +346,6 @@ def test_fill_channels_in_strips_and_on_the_working_grid(max_work_pixels):
         assert r.scale == 3
 
 
-def test_near_clip_areas_known_values():
-    """Areas are 8-connected pixels with a channel above code 244 (where the blend's mask is > 0)."""
-    from reexposure.core.infer import near_clip_areas
-
-    photo = np.full((6, 8, 3), 100, np.uint8)
-    photo[1, 1, 0] = 245          # one channel just above the mask's threshold: an area
-    photo[2, 2] = 255             # diagonal neighbour: the same area
-    photo[1, 5] = 244             # at the threshold: not near the clip
-    photo[4, 5:8, 2] = 250        # a second area
-    labels = near_clip_areas(photo)
-    assert labels.dtype == np.int32 and labels.shape == (6, 8)
-    assert labels[1, 1] == labels[2, 2] > 0 and labels[1, 5] == 0
-    assert labels[4, 5] == labels[4, 7] > 0 and labels[4, 5] != labels[1, 1]
-    assert (labels > 0).sum() == 5
-
-
 def _bright_guided_model() -> GatedUNet:
     torch.manual_seed(0)
     model = GatedUNet(GeneratorConfig(width=4, depth=3, max_width=16, head="guided", share_radius=4)).eval()
@@ -376,7 +360,7 @@ def test_area_strength_changes_its_area_only(highlight_photo, work_pixels):
     map's at that strength, everywhere else it is the map's own, bit for bit; strips agree with the
     whole image, and a copy at another strength keeps the area's. The same on a coarser working
     grid (the network's output up-sampled: the area's outline is still the photo's own)."""
-    from reexposure.core.infer import AreaStrength
+    from reexposure.core.strength import AreaStrength
 
     tiles = TileOptions() if work_pixels is None else TileOptions(max_work_pixels=work_pixels, work_pixels=work_pixels)
     rmap = Reconstructor(_bright_guided_model(), threads=1, tiles=tiles)(highlight_photo)
@@ -406,7 +390,7 @@ def test_area_strength_changes_its_area_only(highlight_photo, work_pixels):
 
 
 def test_area_points_snap_to_the_nearest_area_or_fail_in_one_line(highlight_photo):
-    from reexposure.core.infer import AREA_SNAP, AreaStrength
+    from reexposure.core.strength import AREA_SNAP, AreaStrength
 
     rmap = Reconstructor(_bright_guided_model(), threads=1)(highlight_photo)
     labels = rmap.area_labels()

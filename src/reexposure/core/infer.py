@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,73 +40,13 @@ from .arrays import to_uint8, uint8_to_ldr
 from .camera import CRF, DEFAULT_CRF
 from .model import GatedUNet, GeneratorConfig, ring_chroma
 from .model.blend import BLEND_RADIUS, blend_parts, radiance_at, share_field
+from .strength import MAX_STRENGTH, AreaStrength, check_strength, near_clip_areas, nearest_area, strength_field
 from .weights import load_generator
 
-__all__ = ["TileOptions", "RadianceMap", "Reconstructor", "AreaStrength", "receptive_radius",
-           "pad_to_multiple", "check_strength", "near_clip_areas", "MAX_STRENGTH", "AREA_SNAP"]
+__all__ = ["TileOptions", "RadianceMap", "Reconstructor", "receptive_radius", "pad_to_multiple", "check_strength",
+           "MAX_STRENGTH"]
 
 PhotoLike = Union[np.ndarray, torch.Tensor]
-
-
-#: Largest :attr:`RadianceMap.strength`.
-MAX_STRENGTH = 3.0
-
-
-def check_strength(strength: float) -> float:
-    """``strength`` as a float if it is finite and within [0, :data:`MAX_STRENGTH`]; else
-    ``ValueError`` with a one-line message."""
-    s = float(strength)
-    if not (math.isfinite(s) and 0.0 <= s <= MAX_STRENGTH):
-        raise ValueError(f"strength must be within 0-{MAX_STRENGTH:g}, got {strength}")
-    return s
-
-
-#: How far (px of the photo) the clipped area an :class:`AreaStrength` names may lie from its point.
-AREA_SNAP = 16
-
-
-@dataclass(frozen=True)
-class AreaStrength:
-    """A :attr:`RadianceMap.strength` for one clipped area of a photo: the area (of
-    :func:`near_clip_areas`) that holds the pixel at column ``x``, row ``y`` (counted from the
-    photo's top-left corner, as shown: after its EXIF orientation), or else the nearest one within
-    :data:`AREA_SNAP` px, gets ``strength`` (0-:data:`MAX_STRENGTH`) instead of the map's own.
-    The remedy for the model's known failure on real photos (MODEL_CARD.md "Failure cases"): a
-    bright wall or a patch of sunlit snow taken for a light can be turned down (0: no brightness
-    above what its colour implies) while a lamp in the same photo keeps the model's answer, or a
-    lamp that stays grey turned up."""
-
-    x: int
-    y: int
-    strength: float
-
-    @classmethod
-    def parse(cls, text: str) -> AreaStrength:
-        """``"X,Y=S"`` (the CLI's ``--area``, the web API's ``areas``) as an :class:`AreaStrength`;
-        ``ValueError`` with a one-line message for anything else or a strength outside 0-3."""
-        m = _AREA_TEXT.fullmatch(text)
-        if m is None:
-            raise ValueError(f"{text!r}: expected X,Y=S (pixel column and row, strength 0-{MAX_STRENGTH:g}), "
-                             "e.g. 1387,503=0.3")
-        return cls(int(m[1]), int(m[2]), check_strength(float(m[3])))
-
-
-_AREA_TEXT = re.compile(r"\s*(\d{1,9})\s*,\s*(\d{1,9})\s*=\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*")
-
-
-def near_clip_areas(photo: np.ndarray) -> np.ndarray:
-    """The connected areas (8-neighbours) of the pixels of an HWC uint8 ``photo`` that have a
-    channel above code ``floor(MASK_LOW * 255)`` (244): where the blend's saturation mask is above
-    0, the only pixels the network's brightness reaches. (H,W) int32 labels 1..n, 0 elsewhere; an
-    area's outline lies where its log gain has fallen to 0, so a strength per area draws no seam."""
-    from scipy import ndimage
-
-    thresh = int(math.floor(camera.MASK_LOW * 255))
-    near = np.empty(photo.shape[:2], dtype=bool)
-    for y in range(0, photo.shape[0], 256):  # banded: no full-size temporary per channel
-        near[y:y + 256] = (photo[y:y + 256] > thresh).any(axis=-1)
-    labels, _ = ndimage.label(near, structure=np.ones((3, 3), dtype=bool))
-    return labels.astype(np.int32, copy=False)
 
 
 def receptive_radius(config: GeneratorConfig) -> int:
@@ -445,27 +384,10 @@ class RadianceMap:
 
     def area_at(self, x: int, y: int) -> int:
         """The label (:meth:`area_labels`) of the clipped area that holds pixel (``x``, ``y``) or,
-        failing that, of the nearest one within :data:`AREA_SNAP` px; ``ValueError`` with a
-        one-line message for a point outside the photo or far from every clipped area."""
-        h, w = self.shape
-        if not (0 <= x < w and 0 <= y < h):
-            raise ValueError(f"area point ({x}, {y}) lies outside the {w}x{h} photo")
-        labels = self.area_labels()
-        r = AREA_SNAP
-        while True:  # windows of growing size: the nearest area, for the message if it is too far
-            y0, x0 = max(0, y - r), max(0, x - r)
-            window = labels[y0:y + r + 1, x0:x + r + 1]
-            ys, xs = np.nonzero(window)
-            d2 = (ys + y0 - y) ** 2 + (xs + x0 - x) ** 2
-            if d2.size and d2.min() <= r * r:
-                i = int(np.argmin(d2))
-                if r == AREA_SNAP:
-                    return int(window[ys[i], xs[i]])
-                raise ValueError(f"no clipped area at or within {AREA_SNAP} px of ({x}, {y}); the nearest is "
-                                 f"{math.sqrt(d2[i]):.0f} px away, at ({xs[i] + x0}, {ys[i] + y0})")
-            if r >= h + w:
-                raise ValueError(f"no clipped area at or within {AREA_SNAP} px of ({x}, {y}); the photo has none")
-            r *= 2
+        failing that, of the nearest one within :data:`~reexposure.core.strength.AREA_SNAP` px
+        (:func:`~reexposure.core.strength.nearest_area`); ``ValueError`` with a one-line message
+        for a point outside the photo or far from every clipped area."""
+        return nearest_area(self.area_labels(), x, y)
 
     def with_areas(self, areas: Iterable[AreaStrength]) -> RadianceMap:
         """This map with :attr:`areas` replaced (a shallow copy, as :meth:`with_strength`); checks
@@ -487,11 +409,7 @@ class RadianceMap:
     def _strength_rows(self, y0: int, y1: int) -> torch.Tensor:
         """The strength of each pixel of rows [y0, y1), (1,1,h,W) float32: each of :attr:`areas`
         over its area, :attr:`strength` elsewhere."""
-        ids = self._area_labels_of_points()
-        labels = self.area_labels()[y0:y1]
-        field = np.full(labels.shape, check_strength(self.strength), dtype=np.float32)
-        for a, i in zip(self.areas, ids):
-            field[labels == i] = check_strength(a.strength)
+        field = strength_field(self.area_labels()[y0:y1], self.strength, self.areas, self._area_labels_of_points())
         return torch.from_numpy(field)[None, None]
 
     def to_tensor(self) -> torch.Tensor:

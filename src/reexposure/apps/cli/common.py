@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from ...core.camera import crf_from_name
 from ...core.files import stale_temp_files
-from ...core.infer import AREA_SNAP, AreaStrength, RadianceMap, Reconstructor, check_strength
+from ...core.infer import RadianceMap, Reconstructor
+from ...core.strength import AREA_SNAP, AreaStrength, check_strength
 from ...formats.extensions import PHOTO_INPUT_EXTENSIONS, PHOTO_WRITE_EXTENSIONS
 from ...formats.io import ImageError, Photo, check_output_path, get_max_pixels, read_photo
 
@@ -287,7 +288,7 @@ def describe_model(info: dict[str, str]) -> str:
 
 
 def parse_area(text: str) -> AreaStrength:
-    """``--area X,Y=S`` as an :class:`~reexposure.core.infer.AreaStrength` (argparse type)."""
+    """``--area X,Y=S`` as an :class:`~reexposure.core.strength.AreaStrength` (argparse type)."""
     try:
         return AreaStrength.parse(text)
     except ValueError as exc:

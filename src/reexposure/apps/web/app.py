@@ -61,8 +61,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from ...core import camera
-from ...core.infer import MAX_STRENGTH, AreaStrength, RadianceMap
+from ...core.infer import RadianceMap
 from ...core.model import GatedUNet
+from ...core.strength import MAX_STRENGTH, AreaStrength
 from ...core.weights import load_generator
 from ...formats import io as rio
 from ...formats import ultrahdr, video

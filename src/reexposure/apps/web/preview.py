@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from ...core import camera
-from ...core.infer import RadianceMap, check_strength, near_clip_areas
+from ...core.infer import RadianceMap
 from ...core.model.blend import radiance_at
+from ...core.strength import check_strength, near_clip_areas
 
 #: largest finite half float
 F16_MAX = 65504.0
@@ -156,10 +157,10 @@ def decode_preview(data: bytes) -> Preview:
 
 @dataclass
 class AreaMap:
-    """The photo's clipped areas (:func:`~reexposure.core.infer.near_clip_areas`) at the preview's
+    """The photo's clipped areas (:func:`~reexposure.core.strength.near_clip_areas`) at the preview's
     size: ``labels`` (h,w) uint32, 0 = none, else the area's number (of a preview pixel that covers
-    several areas of the photo, the largest number: areas are at least a pixel apart at full size,
-    and the network's gain is 0 at their outlines, so that pixel changes with either); ``points``
+    several areas of the photo, the largest number: the page gives that pixel, a mix of both, the
+    strength of that one; the downloads, at full size, are exact); ``points``
     (n,2) int32, for area ``i`` in row ``i - 1``, a pixel (x, y) of the photo inside it (its first
     in raster order), which names it to :meth:`~reexposure.core.infer.RadianceMap.with_areas`."""
 
