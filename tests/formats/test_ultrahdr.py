@@ -526,6 +526,11 @@ def test_reexpose_hdr_reads_the_radiance_back(tmp_path, tiny_model, jpeg_photo, 
     # and that is the radiance it was made from, within the gain map's quantisation
     codes, meta = _expected_codes(photo.rgb, rad, headroom=6)
     _check_within_quantisation(rad, back, photo.rgb, codes, _pillow_gain_map(out.read_bytes()), meta)
+    # the file's radiance is not reconstructed, so --strength and --area cannot change it: said, not ignored
+    rc = cli.main(["hdr", str(out), "-o", str(exr), "--model", str(model), "--float", "--force",
+                   "--area", "1,1=0.5"])
+    assert rc == 0 and "do not apply to a gain-map JPEG" in capsys.readouterr().err
+    np.testing.assert_array_equal(read_hdr(exr), back)
 
 
 # --------------------------------------------------------------------------- independent decoders

@@ -99,6 +99,8 @@ def _cmd_hdr(args: argparse.Namespace) -> int:
             check_pixels(args, src)
             rad, what = ultrahdr.hdr_from_ultrahdr(src)
             report(args, f"{src}: gain-map JPEG, no reconstruction: {what}")
+            if args.area or args.strength != 1.0:
+                log.warning("%s: --strength and --area do not apply to a gain-map JPEG's radiance", src)
         else:
             rad = reconstruct(args, reconstructor(), read_input(args, src).rgb, tiles).to_array()
         peak = float(rad.max()) if rad.size else 0.0
