@@ -883,7 +883,7 @@ void main() {
       setSplit((e.clientX - r.left) / r.width);
     };
     stage.addEventListener("pointerdown", (e) => {
-      if (state.picking && state.areas && e.target !== $("divider")) { pickArea(e); e.preventDefault(); return; }
+      if (state.picking && state.areas && !$("divider").contains(e.target)) { pickArea(e); e.preventDefault(); return; }
       dragging = true; stage.setPointerCapture(e.pointerId); fromEvent(e); e.preventDefault();
     });
     stage.addEventListener("pointermove", (e) => { if (dragging) fromEvent(e); });
