@@ -17,14 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from reexposure.core import camera
 from reexposure.core.infer import RadianceMap, Reconstructor
+from reexposure.core.model.blend import radiance_at
 from reexposure.core.strength import near_clip_areas
 from reexposure.eval.brackets import CLIP_CODE, REF_MAX_CODE, bracket_frames, bracket_scores
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0)
 MEASURES = ("render_error", "spearman", "colour_median", "too_bright", "lights")
+
+
+def _cell(measure: str, value: float) -> str:
+    return f"{value:.1f}" if measure == "render_error" else f"{value:.3f}"
 
 
 def oracle(rmap: RadianceMap, bright: np.ndarray, dark: np.ndarray, ev_diff: float,
@@ -41,27 +47,29 @@ def oracle(rmap: RadianceMap, bright: np.ndarray, dark: np.ndarray, ev_diff: flo
     lab_v = labels[valid]
     count = np.bincount(lab_v, minlength=n)
     dark_v = dark[valid].astype(np.float64)
-    preds, per_area_err, total_err = {}, [], []
+    guide, log_gain = rmap.radiance_parts()  # the blend once; a strength only scales log_gain
+
+    def at(strength: np.ndarray | float) -> np.ndarray:
+        """HxWx3 float64 radiance at ``strength`` (a float, or (H,W) per pixel)."""
+        s = torch.from_numpy(np.asarray(strength, dtype=np.float32))
+        return radiance_at(guide, log_gain * s)[0].permute(1, 2, 0).numpy().astype(np.float64)
+
+    per_area_err, total_err = [], []
     for s in strengths:
-        pred = rmap.with_strength(s).to_array().astype(np.float64)
-        preds[s] = pred
-        darker = np.asarray(camera.render_ldr(pred[valid].astype(np.float32), -float(ev_diff), rmap.crf, None))
+        darker = np.asarray(camera.render_ldr(at(s)[valid].astype(np.float32), -float(ev_diff), rmap.crf, None))
         err = np.abs(darker * 255.0 - dark_v).mean(-1)
         per_area_err.append(np.bincount(lab_v, weights=err, minlength=n))
         total_err.append(err.mean() if err.size else np.inf)
     best = np.argmin(np.stack(per_area_err), axis=0)  # per area (a sum over the same pixels: the mean's argmin)
-    area = preds[1.0].copy()
+    per_label = np.ones(n, dtype=np.float32)  # label 0 (no area) and areas without scored pixels: 1
     chosen = []
-    for a in range(1, n):
-        if count[a]:
-            s = strengths[int(best[a])]
-            chosen.append((a, int(count[a]), s))
-            if s != 1.0:
-                inside = labels == a
-                area[inside] = preds[s][inside]
+    for a in np.nonzero(count)[0]:
+        if a:
+            chosen.append((int(a), int(count[a]), strengths[int(best[a])]))
+            per_label[a] = chosen[-1][2]
     single = strengths[int(np.argmin(total_err))]
     naive = rmap.lin()[0].permute(1, 2, 0).numpy().astype(np.float64)
-    return {"preds": {"naive": naive, "ours": preds[1.0], "best single": preds[single], "per area": area},
+    return {"preds": {"naive": naive, "ours": at(1.0), "best single": at(single), "per area": at(per_label[labels])},
             "chosen": chosen, "single": single}
 
 
@@ -92,11 +100,10 @@ def main() -> int:
                 vals = [scores[m].get(k, float("nan")) for k in labels]
                 for k, v in zip(labels, vals):
                     totals[m][k].append(v)
-                cells.append(" / ".join(f"{v:.3f}" if m != "render_error" else f"{v:.1f}" for v in vals))
+                cells.append(" / ".join(_cell(m, v) for v in vals))
             dist = ", ".join(f"{s:g}: {share[s]:.2f}" for s in grid if share[s] >= 0.01)
             print(f"| {pair} | " + " | ".join(cells) + f" | {res['single']:g} | {dist} |", flush=True)
-        cells = [" / ".join(f"{np.nanmean(totals[m][k]):.3f}" if m != "render_error"
-                            else f"{np.nanmean(totals[m][k]):.1f}" for k in labels) for m in MEASURES]
+        cells = [" / ".join(_cell(m, float(np.nanmean(totals[m][k]))) for k in labels) for m in MEASURES]
         print("| all pairs (mean) | " + " | ".join(cells) + " | | |")
     except (OSError, ValueError) as exc:  # ModelError and EvalError are ValueErrors
         print(f"area_oracle: {str(exc).splitlines()[0]}", file=sys.stderr)
