@@ -114,8 +114,8 @@
     return { ...b, base: b, delta16: out, hist: null, strength: s, key, naiveF: null, oursF: null, invGamma: null };
   }
 
-  function strengthKey(s, own) {
-    return own ? `${s}|${[...own.strengths].map(([a, v]) => `${a}:${v}`).join(",")}` : String(s);
+  function strengthKey(s, own) {  // own without any area strength: the key of s alone
+    return own && own.strengths.size ? `${s}|${[...own.strengths].map(([a, v]) => `${a}:${v}`).join(",")}` : String(s);
   }
 
   // the area strengths the page renders with (null until the area map has arrived)
@@ -812,7 +812,7 @@ void main() {
     clearTimeout(state.strengthTimer);
     const apply = () => {
       const own = ownStrengths();
-      if (!state.base || (state.data && state.data.key === strengthKey(state.strength, own && own.strengths.size ? own : null))) return;
+      if (!state.base || (state.data && state.data.key === strengthKey(state.strength, own))) return;
       const d = withStrength(state.base, state.strength, own);
       d.hist = buildHistograms(d);
       state.data = d;
